@@ -1,0 +1,36 @@
+"""ganforge: a plugin-based GAN framework.
+
+Plugin authors need two things from here: :data:`hookimpl`, the marker for hook
+implementations, and the interfaces their components implement.
+"""
+
+from ganforge.hookspecs import hookimpl
+from ganforge.interfaces import (
+    Batch,
+    DataSplit,
+    Dataset,
+    Discriminator,
+    DiscriminatorOutput,
+    EvalContext,
+    FeatureExtractor,
+    Generator,
+    Loss,
+    Metric,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Batch",
+    "DataSplit",
+    "Dataset",
+    "Discriminator",
+    "DiscriminatorOutput",
+    "EvalContext",
+    "FeatureExtractor",
+    "Generator",
+    "Loss",
+    "Metric",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,54 @@
+"""The dataset interface: in-memory tensors, loaded once, batched by index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class DataSplit:
+    """One split of a dataset.
+
+    ``samples`` is uint8 in [0, 255] (images, converted to [-1, 1] per batch on the device)
+    or floating point already in the model's range. ``labels`` is int64 ``(N,)`` or ``None``.
+    """
+
+    samples: Tensor
+    labels: Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.samples.shape[0]
+
+
+def to_model_range(samples: Tensor) -> Tensor:
+    """uint8 [0, 255] -> float [-1, 1]; floating tensors pass through as float32."""
+    if samples.dtype == torch.uint8:
+        return samples.float().div_(127.5).sub_(1.0)
+    return samples.float()
+
+
+class Dataset:
+    """A source of training samples. Subclasses set ``image_shape`` and ``class_names``
+    in their constructor (without reading the data) and implement :meth:`load`."""
+
+    image_shape: tuple[int, ...]
+    class_names: tuple[str, ...] = ()
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes; 0 for an unlabelled dataset."""
+        return len(self.class_names)
+
+    def load(self, split: str = "train") -> DataSplit:  # pragma: no cover
+        """Read ``split`` ("train" or "test") into memory."""
+        raise NotImplementedError
+
+    def save_samples(self, samples: Tensor, path: Path, nrow: int = 8) -> None:
+        """Write generated samples (float in [-1, 1]) as one picture; images become a grid."""
+        from torchvision.utils import save_image
+
+        save_image(samples.float(), path, nrow=nrow, normalize=True, value_range=(-1.0, 1.0))

@@ -1,0 +1,154 @@
+"""Loading plugins: pluggy manager, ``ganforge`` entry points, and the registry they fill.
+
+Built-in components are ordinary plugins declared in ganforge's own ``pyproject.toml``,
+loaded from the entry-point group exactly like third-party packages.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import pluggy
+
+from ganforge import hookspecs
+from ganforge.registry import KINDS, DuplicateComponentError, Registry
+
+ENTRY_POINT_GROUP = "ganforge"
+DISABLE_ENV = "GANFORGE_DISABLE_PLUGINS"
+
+HOOK_BY_KIND: dict[str, str] = {
+    "generator": "register_generators",
+    "discriminator": "register_discriminators",
+    "loss": "register_losses",
+    "dataset": "register_datasets",
+    "metric": "register_metrics",
+    "extractor": "register_extractors",
+}
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that could not load, or one of whose registrations was refused."""
+
+    plugin: str
+    message: str
+
+    def __str__(self) -> str:
+        return f'plugin "{self.plugin}": {self.message}'
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A loaded plugin and the distribution that provides it (None when registered in code)."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+
+
+@dataclass
+class Plugins:
+    """A plugin manager, what it loaded, and the registry its hooks filled."""
+
+    manager: pluggy.PluginManager
+    loaded: dict[str, PluginInfo] = field(default_factory=dict)
+    failures: list[PluginFailure] = field(default_factory=list)
+    _registry: Registry | None = None
+
+    @classmethod
+    def create(cls, *, entry_points: bool = True) -> Plugins:
+        """A manager with the hookspecs; with ``entry_points`` it loads the ``ganforge`` group,
+        skipping names in ``$GANFORGE_DISABLE_PLUGINS`` (comma-separated)."""
+        manager = pluggy.PluginManager("ganforge")
+        manager.add_hookspecs(hookspecs)
+        plugins = cls(manager)
+        if entry_points:
+            plugins.load_entry_points()
+        return plugins
+
+    def load_entry_points(self) -> None:
+        disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in disabled or self.manager.has_plugin(ep.name):
+                continue
+            dist = ep.dist
+            info = PluginInfo(ep.name, dist.metadata["Name"] if dist else None, dist.version if dist else None)
+            try:
+                module = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import failure must not take the CLI down
+                self.failures.append(PluginFailure(ep.name, f"failed to import {ep.value}: {type(exc).__name__}: {exc}"))
+                continue
+            self.register(module, info)
+
+    def register(self, plugin: Any, info: PluginInfo | str) -> None:
+        """Register a plugin object (module or instance with ``@hookimpl`` methods)."""
+        if isinstance(info, str):
+            info = PluginInfo(info)
+        try:
+            self.manager.register(plugin, name=info.name)
+        except Exception as exc:  # noqa: BLE001 - pluggy validation errors name the bad hook
+            self.failures.append(PluginFailure(info.name, f"{type(exc).__name__}: {exc}"))
+            return
+        self.loaded[info.name] = info
+        self._registry = None
+
+    def unregister(self, name: str) -> None:
+        self.manager.unregister(name=name)
+        self.loaded.pop(name, None)
+        self._registry = None
+
+    @property
+    def registry(self) -> Registry:
+        """The registry, filled by calling each plugin's hooks with a ``register`` bound to it."""
+        if self._registry is None:
+            self.failures = [f for f in self.failures if f.plugin not in self.loaded]
+            self._registry = self._collect()
+        return self._registry
+
+    def _collect(self) -> Registry:
+        registry = Registry()
+        for kind in KINDS:
+            hook = getattr(self.manager.hook, HOOK_BY_KIND[kind])
+            # pluggy returns implementations last-registered-first; registration order reads better.
+            for impl in reversed(hook.get_hookimpls()):
+                register = partial(self._register_one, registry, kind, impl.plugin_name)
+                try:
+                    impl.function(register=register)
+                except Exception as exc:  # noqa: BLE001 - a broken hook must not hide the others
+                    self.failures.append(PluginFailure(impl.plugin_name, f"{hook.name} raised {type(exc).__name__}: {exc}"))
+        return registry
+
+    def _register_one(self, registry: Registry, kind: str, plugin: str, name: str, factory: Any) -> None:
+        try:
+            registry.add(kind, name, factory, plugin)
+        except DuplicateComponentError as exc:
+            self.failures.append(PluginFailure(plugin, str(exc)))
+
+    def add_commands(self, cli: Any) -> None:
+        """Let every plugin add its click commands to ``cli``."""
+        for impl in reversed(self.manager.hook.register_commands.get_hookimpls()):
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:  # noqa: BLE001
+                self.failures.append(PluginFailure(impl.plugin_name, f"register_commands raised {type(exc).__name__}: {exc}"))
+
+
+_default: Plugins | None = None
+
+
+def get_plugins() -> Plugins:
+    """The process-wide plugins, loaded from entry points on first use."""
+    global _default
+    if _default is None:
+        _default = Plugins.create()
+    return _default
+
+
+def set_plugins(plugins: Plugins | None) -> None:
+    """Replace the process-wide plugins (tests use this to isolate themselves)."""
+    global _default
+    _default = plugins

@@ -1,0 +1,135 @@
+"""MNIST and Fashion-MNIST read straight from their IDX files into uint8 tensors."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganforge import DataSplit, Dataset, hookimpl
+from ganforge.errors import GanforgeError
+
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (gzip-compressed or not) into an array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise GanforgeError(f"{path}: not an IDX file (bad magic number)")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(data) - offset != expected:
+        raise GanforgeError(f"{path}: truncated IDX file ({len(data) - offset} bytes of data, expected {expected})")
+    return np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
+
+
+def _find(directory: Path, stem: str) -> Path | None:
+    for candidate in (directory / stem, directory / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class IDXDataset(Dataset):
+    """Base for the IDX-format datasets; subclasses set the names and class names."""
+
+    slug: str  # Debian and $GANFORGE_DATA folder name
+    torchvision_name: str  # torchvision's class and folder name
+
+    def __init__(self, root: str | None = None, download: bool = True) -> None:
+        self.image_shape = (1, 28, 28)
+        self.root = root
+        self.download = download
+
+    def candidate_dirs(self) -> list[Path]:
+        """Where the IDX files are looked for, in order."""
+        bases = [Path(self.root).expanduser()] if self.root else []
+        if os.environ.get("GANFORGE_DATA"):
+            bases.append(Path(os.environ["GANFORGE_DATA"]).expanduser())
+        bases.append(default_data_dir())
+        dirs = []
+        for base in bases:
+            dirs += [base, base / self.slug, base / self.torchvision_name / "raw"]
+        dirs.append(Path("/usr/share/datasets") / self.slug)
+        return dirs
+
+    def locate(self, split: str) -> tuple[Path, Path]:
+        if split not in FILES:
+            raise GanforgeError(f"{self.slug} has splits 'train' and 'test', not '{split}'")
+        images_stem, labels_stem = FILES[split]
+        for directory in self.candidate_dirs():
+            images, labels = _find(directory, images_stem), _find(directory, labels_stem)
+            if images and labels:
+                return images, labels
+        if self.download and self._download():
+            return self.locate_after_download(split)
+        looked = ", ".join(str(d) for d in self.candidate_dirs())
+        raise GanforgeError(
+            f"{self.torchvision_name} {split} files ({images_stem}[.gz]) not found; looked in {looked}. "
+            f"Set data.root or $GANFORGE_DATA to a folder holding them"
+            + (", or `apt-get install dataset-fashion-mnist`" if self.slug == "fashion-mnist" else "")
+        )
+
+    def locate_after_download(self, split: str) -> tuple[Path, Path]:
+        self.download = False
+        return self.locate(split)
+
+    def _download(self) -> bool:
+        """Fetch the files with torchvision into the default data folder; False when offline."""
+        import torchvision.datasets
+
+        try:
+            getattr(torchvision.datasets, self.torchvision_name)(str(default_data_dir()), download=True)
+        except Exception:  # noqa: BLE001 - offline or mirror down: report where we looked instead
+            return False
+        return True
+
+    def load(self, split: str = "train") -> DataSplit:
+        images_path, labels_path = self.locate(split)
+        images = torch.from_numpy(read_idx(images_path).copy()).unsqueeze(1)
+        labels = torch.from_numpy(read_idx(labels_path).astype(np.int64))
+        if images.shape[0] != labels.shape[0]:
+            raise GanforgeError(f"{images_path}: {images.shape[0]} images but {labels.shape[0]} labels in {labels_path}")
+        return DataSplit(images, labels)
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ganforge" / "data"
+
+
+class MNIST(IDXDataset):
+    """MNIST handwritten digits, 28x28 grey, 10 classes."""
+
+    slug = "mnist"
+    torchvision_name = "MNIST"
+    class_names = tuple(str(i) for i in range(10))
+
+
+class FashionMNIST(IDXDataset):
+    """Fashion-MNIST clothing images, 28x28 grey, 10 classes."""
+
+    slug = "fashion-mnist"
+    torchvision_name = "FashionMNIST"
+    class_names = (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    )  # fmt: skip
+
+
+@hookimpl
+def register_datasets(register):
+    register("mnist", MNIST)
+    register("fashion-mnist", FashionMNIST)
