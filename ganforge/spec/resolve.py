@@ -180,6 +180,9 @@ class _Resolver:
             if problem:
                 self.fail(f"{problem} for optimizer {name} parameter '{param}'", key + (param,))
             out[param] = given
+        for p in signature.params:
+            if p.name not in out and not p.required and _plain(p.default):
+                out[p.name] = _yaml_value(p.default)
         return out
 
     def train(self) -> dict[str, Any]:
@@ -196,7 +199,7 @@ class _Resolver:
                 continue
             problem = type_error(given, spec_param.hint)
             if problem:
-                self.fail(f"{problem} for train.{param}", ("train", param))
+                self.fail(problem, ("train", param))
             out[param] = given
         if not any(e.field and e.field.startswith("train") for e in self.errors):
             try:
