@@ -7,7 +7,7 @@ import signal
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -19,6 +19,7 @@ from ganforge.seeding import rng_state, set_rng_state
 from ganforge.training.batches import BatchStream
 from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.training.ema import EMA
+from ganforge.training.observers import RunObserver
 from ganforge.training.progress import LineProgress, ProgressReporter
 from ganforge.training.rundir import RunDir
 
@@ -47,8 +48,15 @@ class TrainResult:
 class Trainer:
     """Trains an :class:`Experiment`, writing everything into a :class:`RunDir`."""
 
-    def __init__(self, experiment: Experiment, run_dir: RunDir, progress: ProgressReporter | None = None) -> None:
+    def __init__(
+        self,
+        experiment: Experiment,
+        run_dir: RunDir,
+        progress: ProgressReporter | None = None,
+        observers: Sequence[RunObserver] = (),
+    ) -> None:
         self.exp = experiment
+        self.observers = list(observers)
         self.run_dir = run_dir
         self.progress = progress or LineProgress()
         self.device = experiment.device
@@ -71,6 +79,11 @@ class Trainer:
     # ---- public -------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainResult:
         """Train to the configured length; with ``resume`` continue from ``checkpoints/last.pt``."""
+        self.prepare(resume)
+        return self._loop()
+
+    def prepare(self, resume: bool = False) -> None:
+        """Load the data, create the run directory, and restore the checkpoint when resuming."""
         split = self.exp.dataset.load("train")
         state = self._load_for_resume() if resume else None
         epoch, batch = (state["epoch"], state["batch"]) if state else (0, 0)
@@ -85,7 +98,6 @@ class Trainer:
             self.run_dir.write_spec(self.exp.resolved)
         self.fixed_latent, self.fixed_labels, self.grid_row = self._fixed_inputs()
         self.run_dir.write_status("running", self.step, self.total_steps)
-        return self._loop()
 
     # ---- the loop -----------------------------------------------------------------------
     def _loop(self) -> TrainResult:
@@ -96,7 +108,7 @@ class Trainer:
         try:
             with self._signals():
                 while self.step < self.total_steps:
-                    self._train_step()
+                    self.train_step()
                     self.step += 1
                     self.progress.tick(self.step)
                     if self.step % self.cfg.log_every == 0 or self.step == self.total_steps:
@@ -110,7 +122,7 @@ class Trainer:
                         self._checkpoint()
                     if self._stop_signal is not None:
                         self._checkpoint()
-                        self.run_dir.write_status("interrupted", self.step, self.total_steps)
+                        self._set_status("interrupted")
                         name = signal.Signals(self._stop_signal).name
                         raise TrainingInterrupted(
                             f"stopped by {name} at step {self.step}/{self.total_steps}; checkpoint saved, "
@@ -119,20 +131,20 @@ class Trainer:
             if self._samples_step != self.step:
                 self._write_samples(self.run_dir.sample_path(step=self.step))
             self._checkpoint()
-            self.run_dir.write_status("finished", self.step, self.total_steps)
+            self._set_status("finished")
         except TrainingDiverged as exc:
-            self.run_dir.write_status("diverged", self.step, self.total_steps, str(exc))
+            self._set_status("diverged", str(exc))
             raise
         except (TrainingInterrupted, GanforgeError):
             raise
         except BaseException as exc:
-            self.run_dir.write_status("failed", self.step, self.total_steps, f"{type(exc).__name__}: {exc}")
+            self._set_status("failed", f"{type(exc).__name__}: {exc}")
             raise
         finally:
             self.progress.stop()
         return TrainResult(self.step - start_step, epochs_done, time.perf_counter() - start, last)
 
-    def _train_step(self) -> None:
+    def train_step(self) -> None:
         """One generator update after ``d_steps`` discriminator updates.
 
         The fake batch of the last discriminator update keeps its graph and is reused for
@@ -196,9 +208,19 @@ class Trainer:
             checkpoint = self.run_dir.last_checkpoint
             where = f"the last checkpoint ({checkpoint}) is from before" if checkpoint.exists() else "no checkpoint was written"
             raise TrainingDiverged(f"{', '.join(bad)} became {values[bad[0]]} by step {self.step}; {where}. Lower the learning rates or check the loss")
-        self.run_dir.log({"step": self.step, "epoch": self.stream.epoch, **values})
+        self._record({"step": self.step, "epoch": self.stream.epoch, **values})
         self.progress.update(self.step, values)
         return values
+
+    def _record(self, record: dict[str, Any]) -> None:
+        self.run_dir.log(record)
+        for observer in self.observers:
+            observer.on_record(record)
+
+    def _set_status(self, status: str, message: str | None = None) -> None:
+        self.run_dir.write_status(status, self.step, self.total_steps, message)
+        for observer in self.observers:
+            observer.on_finish(status)
 
     def _epochs_done(self) -> int:
         return self.stream.epoch + (1 if self.stream.batch >= self.stream.batches_per_epoch else 0)
@@ -232,8 +254,11 @@ class Trainer:
         with torch.inference_mode():
             samples = generator(self.fixed_latent, self.fixed_labels)
         generator.train(was_training)
-        self.exp.dataset.save_samples(samples.cpu(), path, nrow=self.grid_row)
+        samples = samples.cpu()
+        self.exp.dataset.save_samples(samples, path, nrow=self.grid_row)
         self._samples_step = self.step
+        for observer in self.observers:
+            observer.on_samples(self.step, samples, path)
 
     def _run_metrics(self, epoch_end: bool, epoch: int | None = None) -> None:
         due = [
@@ -254,7 +279,7 @@ class Trainer:
                 context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed)
                 record.update(scheduled.metric.evaluate(context))
         generator.train(was_training)
-        self.run_dir.log({"step": self.step, "epoch": self.stream.epoch, **record})
+        self._record({"step": self.step, "epoch": self.stream.epoch, **record})
         self.progress.update(self.step, record)
         self._track_best(record, due[0].metric.higher_is_better)
 
