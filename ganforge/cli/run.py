@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -12,7 +13,7 @@ from ganforge.cli.common import describe_components, experiment_from, set_option
 from ganforge.errors import GanforgeError
 from ganforge.training.progress import NoProgress, make_progress
 from ganforge.training.rundir import RunDir
-from ganforge.training.trainer import Trainer
+from ganforge.training.trainer import Trainer, TrainingDiverged, TrainingInterrupted
 
 T = TypeVar("T")
 
@@ -54,7 +55,12 @@ def run(ctx: click.Context, spec: str, overrides: tuple[str, ...], out: str | No
     where = f"{ranks.world_size} processes, device {experiment.device.type}" if ranks.distributed else f"device {experiment.device}"
     progress.message(f"{experiment.name}: {describe_components(experiment)}; {where}")
     progress.message(f"run directory: {run_dir.root}")
-    result = Trainer(experiment, run_dir, progress).fit(resume=resume)
+    try:
+        result = Trainer(experiment, run_dir, progress).fit(resume=resume)
+    except (TrainingInterrupted, TrainingDiverged) as exc:
+        if ranks.is_main:
+            raise
+        ctx.exit(exc.exit_code)  # every process stopped together; rank 0 alone says why
     if ranks.is_main:
         click.echo(
             f"finished {result.steps} steps in {result.seconds:.1f}s "
@@ -100,6 +106,8 @@ def _launch(nproc: int, spec: str, overrides: tuple[str, ...], run_dir: RunDir, 
 
     worker = ["run", spec, *(a for o in overrides for a in ("--set", o)), "--out", str(run_dir.root)]
     worker += ["--resume"] * resume + ["--quiet"] * quiet + ["--debug"] * debug
+    if "OMP_NUM_THREADS" not in os.environ:  # torchrun would pick 1 and warn; share the cores instead
+        os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // nproc))
     args = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "--module", "ganforge", *worker])
     try:
         elastic_run(args)

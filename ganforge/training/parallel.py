@@ -4,6 +4,7 @@ process, per-process seeds, and a run directory that only rank 0 writes."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -17,6 +18,10 @@ from ganforge.interfaces import Generator
 from ganforge.seeding import rng_state, seed_everything, set_rng_state
 from ganforge.training.config import DistributedConfig
 from ganforge.training.rundir import RunDir
+
+
+#: DDP's switch for broadcasting buffers at every forward (renamed in recent PyTorch; both keep the sync at construction)
+_NO_BUFFER_SYNC = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters else "broadcast_buffers"
 
 
 class ParallelNetworks:
@@ -53,7 +58,7 @@ class ParallelNetworks:
             nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
         options: dict[str, Any] = {
             "device_ids": [device.index] if device.type == "cuda" else None,
-            "broadcast_buffers": False,
+            _NO_BUFFER_SYNC: False,
             "find_unused_parameters": settings.find_unused_parameters,
         }
         self.ranks = ranks
