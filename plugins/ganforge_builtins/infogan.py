@@ -194,6 +194,8 @@ class MutualInformation(Loss):
     It trains the Q head and trunk in the discriminator phase and the generator in the generator phase.
     """
 
+    name = "mutual-information"  # how the trainer labels this term's losses in metrics.jsonl
+
     def __init__(self, layout: CodeLayout, categorical_weight: float = 1.0, continuous_weight: float = 0.1) -> None:
         if categorical_weight < 0 or continuous_weight < 0:
             raise ValueError("InfoGAN's categorical_weight and continuous_weight must be >= 0")
