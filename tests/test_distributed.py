@@ -240,5 +240,5 @@ def test_distributed_section_is_validated(tiny_spec: Path) -> None:
     tiny_spec.write_text(TINY_SPEC + "distributed: {batch: per_gpu, sync_bnn: true}\n")
     result = invoke("validate", str(tiny_spec))
     assert result.exit_code == 2
-    assert "distributed.sync_bnn: unknown distributed setting 'sync_bnn' (did you mean 'sync_bn'?)" in result.stderr
+    assert "distributed.sync_bnn: unknown parameter 'sync_bnn' for distributed (did you mean 'sync_bn'?)" in result.stderr
     assert "distributed.batch" in result.stderr and "per_rank" in result.stderr
