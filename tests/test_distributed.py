@@ -158,7 +158,7 @@ class MidpointGradientPenalty(Loss):
         return self.weight * (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
-class TestNetworks:
+class MLPPlugin:
     __name__ = "dist-test-networks"
 
     @hookimpl
@@ -195,7 +195,7 @@ def test_two_processes_match_one_on_the_same_global_batches(tmp_path: Path, plug
     by all ranks), so the DDP gradient average equals the one-process gradient up to rounding.
     Covers: D's all-reduce with several D forwards and a double-backward penalty, G's all-reduce
     through the fake kept from the last of 2 D updates, and the frozen bare D in G's phase."""
-    plugins.register(TestNetworks(), "dist-test-networks")
+    plugins.register(MLPPlugin(), "dist-test-networks")
     spec = tmp_path / "mlp.yaml"
     spec.write_text(MLP_SPEC)
     run_ranks(2, train, spec, tmp_path / "two")

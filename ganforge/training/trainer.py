@@ -307,7 +307,7 @@ class Trainer:
         # Metrics must not move the training RNG, or a run with metrics would differ from one without.
         with torch.random.fork_rng(devices=devices):
             for scheduled in due:
-                context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed)
+                context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed, ranks=self.ranks)
                 record.update(scheduled.metric.evaluate(context))
         generator.train(was_training)
         record = distributed.broadcast_object(record)  # rank 0's values decide best.pt on every process
