@@ -163,24 +163,24 @@ class MLPPlugin:
 
     @hookimpl
     def register_generators(self, register):
-        register("mlp", MLPGenerator)
+        register("test-mlp", MLPGenerator)
 
     @hookimpl
     def register_discriminators(self, register):
-        register("mlp", MLPDiscriminator)
+        register("test-mlp", MLPDiscriminator)
 
     @hookimpl
     def register_losses(self, register):
-        register("midpoint-gp", MidpointGradientPenalty)
+        register("test-midpoint-gp", MidpointGradientPenalty)
 
 
 MLP_SPEC = """\
 seed: 3
 device: cpu
-generator: {name: mlp, latent_dim: 8}
-discriminator: {name: mlp}
+generator: {name: test-mlp, latent_dim: 8}
+discriminator: {name: test-mlp}
 loss: {name: lsgan}
-penalties: [{name: midpoint-gp, weight: 0.5}]
+penalties: [{name: test-midpoint-gp, weight: 0.5}]
 data: {name: synthetic, image_size: 8, size: 48, batch_size: 8}
 optimizers:
   generator: {name: Adam, lr: 1.0e-3, betas: [0.5, 0.999]}
