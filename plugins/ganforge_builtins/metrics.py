@@ -126,9 +126,8 @@ class FID(FeatureMetric):
     def _dataset_stats(self, context: EvalContext, extractor: FeatureExtractor, n: int) -> FeatureStats:
         path = cache_dir("stats", f"{dataset_key(context.dataset, self.reference_split)}-{extractor.cache_key}-n{n}.npz")
         if distributed.broadcast_object(self.cache and path.is_file()):  # rank 0's view decides, for every process
-            if context.ranks.is_main:
-                stats = load_stats(path, context.device)
-            return distributed.broadcast_object(stats if context.ranks.is_main else None).to(context.device)
+            stats = load_stats(path, "cpu") if context.ranks.is_main else None
+            return distributed.broadcast_object(stats).to(context.device)
         running = RunningStats(keep_features=n <= (extractor.feature_dim or n))
         for features in _features(extractor, context.real(n, self.reference_split, shard=True)):
             running.update(features)
