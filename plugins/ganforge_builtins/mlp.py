@@ -30,7 +30,7 @@ def _check(hidden: tuple[int, ...], dropout: float) -> None:
 
 
 class MLPGenerator(Generator):
-    """MLP generator: leaky-ReLU hidden layers and a tanh output, for images or 2-D points.
+    """MLP generator: leaky-ReLU hidden layers, tanh (or linear) output, for images or 2-D points.
 
     Args:
         image_shape: the sample shape, from the dataset (an image or e.g. ``(2,)`` for points).
