@@ -1,0 +1,69 @@
+"""``ganforge list``: every registered component with its plugin, summary and parameters."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ganforge.plugins import get_plugins
+from ganforge.registry import KINDS, ComponentInfo
+from ganforge.spec.signature import signature_of
+
+_PLURALS = {"generators": "generator", "discriminators": "discriminator", "losses": "loss", "datasets": "dataset",
+            "metrics": "metric", "extractors": "extractor"}  # fmt: skip
+
+
+@click.command("list")
+@click.argument("kind", required=False)
+@click.argument("pattern", required=False, default="*")
+@click.option("--params", is_flag=True, help="Show each component's parameters with types and defaults.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_components(kind: str | None, pattern: str, params: bool, as_json: bool) -> None:
+    """List registered components, optionally of one KIND and matching the glob PATTERN.
+
+    \b
+    KIND is one of: generator, discriminator, loss, dataset, metric, extractor.
+    Examples:
+      ganforge list
+      ganforge list loss --params
+      ganforge list generator 'dc*'
+      ganforge list dcgan            (a name pattern across every kind)
+    """
+    kind = _PLURALS.get(kind or "", kind)
+    if kind is not None and kind not in KINDS:
+        pattern, kind = kind, None  # `ganforge list dcgan`: a pattern over every kind
+    plugins = get_plugins()
+    entries = plugins.registry.list(kind, pattern)
+    if as_json:
+        click.echo(json.dumps([_as_dict(e) for e in entries], indent=2))
+        return
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    if not entries:
+        console.print(f"no {kind or 'component'} matches '{pattern}'")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("kind", "name", "plugin", "summary"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        table.add_row(entry.kind, entry.name, entry.plugin, entry.summary)
+        if params:
+            for p in signature_of(entry.factory).params:
+                table.add_row("", "", "", f"  {p.name}: {p.describe_type()} = {p.describe_default()}")
+    console.print(table, markup=False, highlight=False)
+
+
+def _as_dict(entry: ComponentInfo) -> dict[str, object]:
+    return {
+        "kind": entry.kind,
+        "name": entry.name,
+        "plugin": entry.plugin,
+        "summary": entry.summary,
+        "params": [
+            {"name": p.name, "type": p.describe_type(), "default": p.describe_default(), "required": p.required}
+            for p in signature_of(entry.factory).params
+        ],
+    }

@@ -1,0 +1,52 @@
+"""``ganforge run``: train the experiment a spec describes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ganforge.cli.common import describe_components, experiment_from, set_option
+from ganforge.errors import GanforgeError
+from ganforge.training.progress import make_progress
+from ganforge.training.rundir import RunDir
+from ganforge.training.trainer import Trainer
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<spec name>/<timestamp>).")
+@click.option("--resume", is_flag=True, help="Continue from the run directory's last checkpoint (latest run of this spec without --out).")
+@click.option("--quiet", is_flag=True, help="Plain log lines instead of a progress bar.")
+def run(spec: str, overrides: tuple[str, ...], out: str | None, resume: bool, quiet: bool) -> None:
+    """Train the GAN that SPEC describes and write the run directory.
+
+    \b
+    Examples:
+      ganforge run specs/lsgan.yaml
+      ganforge run specs/lsgan.yaml --set train.steps=200 --set data.batch_size=64 --out runs/quick
+      ganforge run specs/lsgan.yaml --out runs/quick --resume
+    """
+    experiment = experiment_from(spec, overrides)
+    run_dir = _run_dir(experiment.name, out, resume)
+    progress = make_progress(quiet)
+    progress.message(f"{experiment.name}: {describe_components(experiment)}; device {experiment.device}")
+    progress.message(f"run directory: {run_dir.root}")
+    result = Trainer(experiment, run_dir, progress).fit(resume=resume)
+    click.echo(
+        f"finished {result.steps} steps in {result.seconds:.1f}s "
+        f"({result.steps / max(result.seconds, 1e-9):.2f} steps/s); outputs in {run_dir.root}",
+        err=True,
+    )
+
+
+def _run_dir(name: str, out: str | None, resume: bool) -> RunDir:
+    if out:
+        return RunDir(out)
+    if not resume:
+        return RunDir.default_for(name)
+    candidates = sorted(p.parent.parent for p in Path("runs", name).glob("*/checkpoints/last.pt"))
+    if not candidates:
+        raise GanforgeError(f"--resume: no run of '{name}' with a checkpoint under runs/{name}/; give the run with --out")
+    return RunDir(candidates[-1])

@@ -1,0 +1,221 @@
+"""Validating a spec against the registry and the constructors' signatures, filling defaults.
+
+Every problem is found before anything is built, and all of them are reported at once,
+one line each, with the spec file, line and field.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any, Sequence
+
+import torch
+
+from ganforge.errors import GanforgeError, SpecError, did_you_mean
+from ganforge.registry import Registry
+from ganforge.spec.loader import Key, Spec
+from ganforge.spec.signature import INJECTED, Signature, signature_of
+from ganforge.spec.types import nested_kind, type_error
+from ganforge.training.config import TrainConfig
+
+#: top-level section -> component kind, for the sections that name one component.
+COMPONENT_SECTIONS: dict[str, str] = {
+    "generator": "generator",
+    "discriminator": "discriminator",
+    "loss": "loss",
+    "data": "dataset",
+}
+#: keys a section carries for ganforge itself rather than for the component's constructor.
+RESERVED: dict[str, dict[str, Any]] = {"data": {"batch_size": 64}, "metrics": {"every": None}}
+SECTIONS = ("name", "seed", "device", *COMPONENT_SECTIONS, "penalties", "optimizers", "train", "metrics")
+DEFAULT_OPTIMIZER: dict[str, Any] = {"name": "Adam", "lr": 2.0e-4, "betas": [0.5, 0.999]}
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_EVERY = re.compile(r"^\s*(\d+)\s*epochs?\s*$|^\s*epoch\s*$")
+
+
+class SpecErrors(GanforgeError):
+    """Several spec problems; printed one per line."""
+
+    def __init__(self, errors: list[SpecError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def resolve(spec: Spec, registry: Registry) -> dict[str, Any]:
+    """The spec's data validated, with every default filled in; raises :class:`SpecErrors`."""
+    return _Resolver(spec, registry).run()
+
+
+class _Resolver:
+    def __init__(self, spec: Spec, registry: Registry) -> None:
+        self.spec = spec
+        self.registry = registry
+        self.errors: list[SpecError] = []
+
+    def fail(self, message: str, key: Key) -> None:
+        self.errors.append(self.spec.error(message, key))
+
+    def run(self) -> dict[str, Any]:
+        data = self.spec.data
+        for key in data:
+            if key not in SECTIONS:
+                self.fail(f"unknown section '{key}'{did_you_mean(str(key), SECTIONS)}", (key,))
+        out: dict[str, Any] = {"name": self.spec.name}
+        out["seed"] = self.scalar("seed", int, 0)
+        out["device"] = self.scalar("device", str, "auto")
+        if isinstance(out["device"], str) and not _DEVICE.match(out["device"]):
+            self.fail(f"device must be auto, cpu, cuda, cuda:N or mps, got '{out['device']}'", ("device",))
+        for section, kind in COMPONENT_SECTIONS.items():
+            if section not in data:
+                self.fail(f"missing required section '{section}:' (a {kind}, e.g. {{name: ...}}; see `ganforge list {kind}`)", ())
+                continue
+            out[section] = self.component(kind, data[section], (section,), RESERVED.get(section, {}))
+        out["penalties"] = [self.component("loss", v, ("penalties", i)) for i, v in enumerate(self.listing("penalties"))]
+        out["optimizers"] = self.optimizers()
+        out["train"] = self.train()
+        out["metrics"] = [
+            self.component("metric", v, ("metrics", i), RESERVED["metrics"]) for i, v in enumerate(self.listing("metrics"))
+        ]
+        for i, metric in enumerate(out["metrics"]):
+            if metric and not _valid_every(metric.get("every")):
+                self.fail("every must be a number of steps (e.g. 500) or of epochs (e.g. '1 epoch')", ("metrics", i, "every"))
+        if self.errors:
+            raise SpecErrors(self.errors)
+        return out
+
+    def scalar(self, key: str, kind: type, default: Any) -> Any:
+        value = self.spec.data.get(key, default)
+        problem = type_error(value, kind)
+        if problem:
+            self.fail(problem, (key,))
+        return value
+
+    def listing(self, key: str) -> list[Any]:
+        value = self.spec.data.get(key) or []
+        if not isinstance(value, list):
+            self.fail(f"'{key}' must be a list of {{name: ...}} entries", (key,))
+            return []
+        return value
+
+    def component(self, kind: str, value: Any, key: Key, reserved: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Validate one ``{name: ..., params...}`` entry; returns it with defaults filled."""
+        reserved = reserved or {}
+        if isinstance(value, str):
+            value = {"name": value}
+        if not isinstance(value, dict) or "name" not in value:
+            self.fail(f"expected a {kind} as {{name: <registered name>, <parameters>...}}", key)
+            return {}
+        name = value["name"]
+        try:
+            info = self.registry.get(kind, str(name))
+        except GanforgeError as exc:
+            self.fail(str(exc), key + ("name",))
+            return {}
+        out: dict[str, Any] = {"name": name, **{p: value.get(p, default) for p, default in reserved.items()}}
+        params = {k: v for k, v in value.items() if k != "name" and k not in reserved}
+        see = f"; see `ganforge list {kind} {name} --params`"
+        out.update(self._params(params, signature_of(info.factory), key, f"{kind} '{name}'", [*reserved, "name"], see))
+        return out
+
+    def optimizers(self) -> dict[str, Any]:
+        value = self.spec.data.get("optimizers") or {}
+        if not isinstance(value, dict):
+            self.fail("optimizers must map generator/discriminator to {name: Adam, lr: ...}", ("optimizers",))
+            return {}
+        for role in value:
+            if role not in ("generator", "discriminator"):
+                self.fail(f"unknown optimizer role '{role}'{did_you_mean(str(role), ['generator', 'discriminator'])}", ("optimizers", role))
+        return {role: self.optimizer(value.get(role, DEFAULT_OPTIMIZER), ("optimizers", role)) for role in ("generator", "discriminator")}
+
+    def optimizer(self, value: Any, key: Key) -> dict[str, Any]:
+        if not isinstance(value, dict) or "name" not in value:
+            self.fail("expected {name: <torch.optim class>, <parameters>...}", key)
+            return {}
+        names = optimizer_names()
+        name = str(value["name"])
+        if name not in names:
+            self.fail(f"unknown optimizer '{name}'{did_you_mean(name, names)}; any torch.optim class works", key + ("name",))
+            return {}
+        signature = signature_of(getattr(torch.optim, name), skip=("params",))
+        params = {k: v for k, v in value.items() if k != "name"}
+        return {"name": name, **self._params(params, signature, key, f"optimizer {name}")}
+
+    def train(self) -> dict[str, Any]:
+        value = self.spec.data.get("train") or {}
+        if not isinstance(value, dict):
+            self.fail("train must be a mapping, e.g. {epochs: 5}", ("train",))
+            return {}
+        errors_before = len(self.errors)
+        out = self._params(value, signature_of(TrainConfig), ("train",), "train")
+        if len(self.errors) == errors_before:
+            try:
+                TrainConfig(**out)
+            except ValueError as exc:
+                self.fail(str(exc), ("train",))
+        return out
+
+    def _params(
+        self, given: dict[str, Any], signature: Signature, key: Key, owner: str, also_allowed: Sequence[str] = (), see: str = ""
+    ) -> dict[str, Any]:
+        """Check ``given`` against ``signature``: unknown names (did you mean), types, nested
+        components, missing required parameters. Returns the values with defaults filled in."""
+        out: dict[str, Any] = {}
+        for param, value in given.items():
+            spec_param = signature.get(param)
+            if spec_param is None:
+                if signature.accepts_any:
+                    out[param] = value
+                else:
+                    suggestion = did_you_mean(str(param), [*signature.names, *also_allowed])
+                    self.fail(f"unknown parameter '{param}' for {owner}{suggestion}{see}", key + (param,))
+                continue
+            sub_kind = nested_kind(spec_param.hint)
+            if sub_kind and isinstance(value, (str, dict)):
+                out[param] = self.component(sub_kind, value, key + (param,))
+                continue
+            problem = type_error(value, spec_param.hint)
+            if problem:
+                self.fail(f"{problem} for {owner} parameter '{param}'", key + (param,))
+            out[param] = value
+        for p in signature.params:
+            if p.name in out or p.name in INJECTED:
+                continue
+            if p.required:
+                self.fail(f"missing required parameter '{p.name}' for {owner} ({p.describe_type()})", key)
+            elif _plain(p.default):
+                out[p.name] = _yaml_value(p.default)
+        return out
+
+
+def optimizer_names() -> list[str]:
+    return sorted(
+        n for n, obj in vars(torch.optim).items()
+        if inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer) and obj is not torch.optim.Optimizer
+    )  # fmt: skip
+
+
+def _valid_every(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value >= 1
+    return isinstance(value, str) and bool(_EVERY.match(value)) and not value.strip().startswith("0")
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def _yaml_value(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_yaml_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _yaml_value(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,48 @@
+"""Batches from an in-memory split: a seeded permutation per epoch, resumable at any batch."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+from torch import Tensor
+
+from ganforge.errors import GanforgeError
+from ganforge.interfaces.dataset import DataSplit, to_model_range
+
+
+class BatchStream:
+    """Endless ``(samples in [-1, 1], labels)`` batches on ``device``, dropping each epoch's
+    incomplete last batch. The order of epoch ``e`` depends only on ``(seed, e)``, so a resumed
+    run that starts at ``(epoch, batch)`` sees exactly the batches the uninterrupted run saw."""
+
+    def __init__(self, split: DataSplit, batch_size: int, device: torch.device, seed: int, epoch: int = 0, batch: int = 0) -> None:
+        if len(split) < batch_size:
+            raise GanforgeError(f"the dataset has {len(split)} samples, fewer than data.batch_size={batch_size}")
+        # uint8 images are small: keep them on the device once instead of copying every batch.
+        self.samples = split.samples.to(device)
+        self.labels = None if split.labels is None else split.labels.to(device)
+        self.batch_size = batch_size
+        self.batches_per_epoch = len(split) // batch_size
+        self.seed = seed
+        self.epoch = epoch
+        self.batch = batch
+        self._order = self._permutation(epoch)
+
+    def _permutation(self, epoch: int) -> Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        return torch.randperm(len(self.samples), generator=generator).to(self.samples.device)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor | None]]:
+        return self
+
+    def __next__(self) -> tuple[Tensor, Tensor | None]:
+        if self.batch >= self.batches_per_epoch:
+            self.epoch += 1
+            self.batch = 0
+            self._order = self._permutation(self.epoch)
+        index = self._order[self.batch * self.batch_size : (self.batch + 1) * self.batch_size]
+        self.batch += 1
+        samples = to_model_range(self.samples[index])
+        labels = None if self.labels is None else self.labels[index]
+        return samples, labels

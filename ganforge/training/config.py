@@ -1,0 +1,43 @@
+"""The ``train:`` section of a spec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class TrainConfig:
+    """How long and how to train.
+
+    epochs: passes over the training data (ignored when ``steps`` is set).
+    steps: generator updates to run in total; wins over ``epochs`` when set.
+    d_steps: discriminator updates per generator update (n_critic), each on a fresh real batch.
+    ema: decay of an exponential moving average of the generator's weights (e.g. 0.999); null for none.
+    log_every: steps between loss lines in metrics.jsonl and the progress display.
+    checkpoint_every: steps between checkpoints; null writes one at each epoch end only.
+    samples: images in the fixed-noise sample picture written each epoch.
+    best_metric: metric value that selects best.pt (default: the first value of the first metric).
+    best_mode: "min" or "max" for best_metric (default: the metric's own direction).
+    """
+
+    epochs: int = 1
+    steps: int | None = None
+    d_steps: int = 1
+    ema: float | None = None
+    log_every: int = 50
+    checkpoint_every: int | None = None
+    samples: int = 64
+    best_metric: str | None = None
+    best_mode: Literal["min", "max"] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "d_steps", "log_every", "samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be at least 1, got {getattr(self, name)}")
+        if self.steps is not None and self.steps < 0:
+            raise ValueError(f"train.steps must be >= 0, got {self.steps}")
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise ValueError(f"train.checkpoint_every must be at least 1, got {self.checkpoint_every}")
+        if self.ema is not None and not 0.0 < self.ema < 1.0:
+            raise ValueError(f"train.ema is a decay in (0, 1), e.g. 0.999; got {self.ema}")

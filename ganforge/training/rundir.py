@@ -1,0 +1,81 @@
+"""The run directory: resolved spec, metrics log, sample pictures, checkpoints, status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+STATUSES = ("running", "finished", "interrupted", "diverged", "failed")
+
+
+class RunDir:
+    """Paths and writers for one run. Layout::
+
+        spec.yaml            resolved spec (defaults filled in)
+        metrics.jsonl        one JSON object per line: losses every log_every steps, metric values
+        status.json          running | finished | interrupted | diverged | failed, with the step
+        samples/epoch_NNNN.png  fixed-noise samples after each epoch (step_NNNNNNN.png at a mid-epoch end)
+        checkpoints/last.pt  latest full state; checkpoints/best.pt by the chosen metric
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @staticmethod
+    def default_for(spec_name: str, base: Path | str = "runs") -> RunDir:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        return RunDir(Path(base) / spec_name / stamp)
+
+    spec_path = property(lambda self: self.root / "spec.yaml")
+    metrics_path = property(lambda self: self.root / "metrics.jsonl")
+    status_path = property(lambda self: self.root / "status.json")
+    samples_dir = property(lambda self: self.root / "samples")
+    last_checkpoint = property(lambda self: self.root / "checkpoints" / "last.pt")
+    best_checkpoint = property(lambda self: self.root / "checkpoints" / "best.pt")
+
+    def create(self) -> None:
+        self.samples_dir.mkdir(parents=True, exist_ok=True)
+        self.last_checkpoint.parent.mkdir(parents=True, exist_ok=True)
+
+    def write_spec(self, resolved: dict[str, Any]) -> None:
+        self.spec_path.write_text(yaml.safe_dump(resolved, sort_keys=False))
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Append one record to metrics.jsonl (non-finite numbers are written as null)."""
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+        with self.metrics_path.open("a") as f:
+            f.write(json.dumps(clean) + "\n")
+
+    def read_log(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.exists():
+            return []
+        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
+
+    def truncate_log(self, after_step: int) -> None:
+        """Drop records newer than ``after_step`` (written after the checkpoint a resume starts from)."""
+        kept = [r for r in self.read_log() if r.get("step", 0) <= after_step]
+        tmp = self.metrics_path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        os.replace(tmp, self.metrics_path)
+
+    def write_status(self, status: str, step: int, total_steps: int, message: str | None = None) -> None:
+        assert status in STATUSES, status
+        record = {"status": status, "step": step, "total_steps": total_steps, "updated": dt.datetime.now().isoformat(timespec="seconds")}
+        if message:
+            record["message"] = message
+        tmp = self.status_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(record) + "\n")
+        os.replace(tmp, self.status_path)
+
+    def read_status(self) -> dict[str, Any] | None:
+        return json.loads(self.status_path.read_text()) if self.status_path.exists() else None
+
+    def sample_path(self, epoch: int | None = None, step: int | None = None) -> Path:
+        name = f"epoch_{epoch:04d}.png" if epoch is not None else f"step_{step:07d}.png"
+        return self.samples_dir / name
