@@ -65,11 +65,15 @@ def main() -> None:
 
 
 def _add_builtin_commands() -> None:
-    from ganforge.cli import listing, run, validate
+    from ganforge.cli import eval as eval_cli
+    from ganforge.cli import fid, listing, run, stats, validate
 
     cli.add_command(listing.list_components)
     cli.add_command(validate.validate)
     cli.add_command(run.run)
+    cli.add_command(fid.fid)
+    cli.add_command(stats.stats)
+    cli.add_command(eval_cli.eval_command)
 
 
 _add_builtin_commands()
