@@ -65,11 +65,13 @@ def main() -> None:
 
 
 def _add_builtin_commands() -> None:
-    from ganforge.cli import listing, run, validate
+    from ganforge.cli import listing, run, sample, serve, validate
 
     cli.add_command(listing.list_components)
     cli.add_command(validate.validate)
     cli.add_command(run.run)
+    cli.add_command(sample.sample)
+    cli.add_command(serve.serve)
 
 
 _add_builtin_commands()
