@@ -65,13 +65,15 @@ def main() -> None:
 
 
 def _add_builtin_commands() -> None:
-    from ganforge.cli import listing, run, sample, serve, validate
+    from ganforge.cli import listing, plot, run, runs, sample, serve, validate
 
     cli.add_command(listing.list_components)
     cli.add_command(validate.validate)
     cli.add_command(run.run)
     cli.add_command(sample.sample)
     cli.add_command(serve.serve)
+    cli.add_command(plot.plot)
+    cli.add_command(runs.runs)
 
 
 _add_builtin_commands()

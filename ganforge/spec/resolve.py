@@ -17,7 +17,7 @@ from ganforge.registry import Registry
 from ganforge.spec.loader import Key, Spec
 from ganforge.spec.signature import INJECTED, signature_of
 from ganforge.spec.types import nested_kind, type_error
-from ganforge.training.config import TrainConfig
+from ganforge.training.config import LoggingConfig, TrainConfig
 
 #: top-level section -> component kind, for the sections that name one component.
 COMPONENT_SECTIONS: dict[str, str] = {
@@ -28,7 +28,7 @@ COMPONENT_SECTIONS: dict[str, str] = {
 }
 #: keys a section carries for ganforge itself rather than for the component's constructor.
 RESERVED: dict[str, dict[str, Any]] = {"data": {"batch_size": 64}, "metrics": {"every": None}}
-SECTIONS = ("name", "seed", "device", *COMPONENT_SECTIONS, "penalties", "optimizers", "train", "metrics")
+SECTIONS = ("name", "seed", "device", *COMPONENT_SECTIONS, "penalties", "optimizers", "train", "metrics", "logging")
 DEFAULT_OPTIMIZER: dict[str, Any] = {"name": "Adam", "lr": 2.0e-4, "betas": [0.5, 0.999]}
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _EVERY = re.compile(r"^\s*(\d+)\s*epochs?\s*$|^\s*epoch\s*$")
@@ -73,13 +73,14 @@ class _Resolver:
             out[section] = self.component(kind, data[section], (section,), RESERVED.get(section, {}))
         out["penalties"] = [self.component("loss", v, ("penalties", i)) for i, v in enumerate(self.listing("penalties"))]
         out["optimizers"] = self.optimizers()
-        out["train"] = self.train()
+        out["train"] = self.settings("train", TrainConfig, "{epochs: 5}")
         out["metrics"] = [
             self.component("metric", v, ("metrics", i), RESERVED["metrics"]) for i, v in enumerate(self.listing("metrics"))
         ]
         for i, metric in enumerate(out["metrics"]):
             if metric and not _valid_every(metric.get("every")):
                 self.fail("every must be a number of steps (e.g. 500) or of epochs (e.g. '1 epoch')", ("metrics", i, "every"))
+        out["logging"] = self.settings("logging", LoggingConfig, "{tensorboard: true}")
         if self.errors:
             raise SpecErrors(self.errors)
         return out
@@ -185,27 +186,28 @@ class _Resolver:
                 out[p.name] = _yaml_value(p.default)
         return out
 
-    def train(self) -> dict[str, Any]:
-        value = self.spec.data.get("train") or {}
+    def settings(self, section: str, config: type, example: str) -> dict[str, Any]:
+        """A section of plain settings checked against the dataclass ``config``, defaults filled."""
+        value = self.spec.data.get(section) or {}
         if not isinstance(value, dict):
-            self.fail("train must be a mapping, e.g. {epochs: 5}", ("train",))
+            self.fail(f"{section} must be a mapping, e.g. {example}", (section,))
             return {}
-        signature = signature_of(TrainConfig)
+        signature = signature_of(config)
         out: dict[str, Any] = {}
         for param, given in value.items():
             spec_param = signature.get(param)
             if spec_param is None:
-                self.fail(f"unknown train setting '{param}'{did_you_mean(str(param), signature.names)}", ("train", param))
+                self.fail(f"unknown {section} setting '{param}'{did_you_mean(str(param), signature.names)}", (section, param))
                 continue
             problem = type_error(given, spec_param.hint)
             if problem:
-                self.fail(problem, ("train", param))
+                self.fail(problem, (section, param))
             out[param] = given
-        if not any(e.field and e.field.startswith("train") for e in self.errors):
+        if not any(e.field and e.field.startswith(section) for e in self.errors):
             try:
-                TrainConfig(**out)
+                config(**out)
             except ValueError as exc:
-                self.fail(str(exc), ("train",))
+                self.fail(str(exc), (section,))
         for p in signature.params:
             out.setdefault(p.name, p.default)
         return out
