@@ -36,7 +36,7 @@ def test_logging_section_is_validated(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, TINY_SPEC + "logging: {tensorbord: true, plots: maybe}\n")
     result = invoke("validate", str(spec))
     assert result.exit_code == 2
-    assert "logging.tensorbord: unknown logging setting 'tensorbord' (did you mean 'tensorboard'?)" in result.stderr
+    assert "logging.tensorbord: unknown parameter 'tensorbord' for logging (did you mean 'tensorboard'?)" in result.stderr
     assert "logging.plots:" in result.stderr
     assert "logging must be a mapping" in invoke("validate", str(write_spec(tmp_path, TINY_SPEC + "logging: [1]\n", "list.yaml"))).stderr
 
