@@ -10,7 +10,6 @@ import torch
 from torch import Tensor, nn
 
 from ganforge import Discriminator, EvalContext, Generator, Metric, hookimpl
-from ganforge.cli import cli
 from ganforge.plugins import Plugins, set_plugins
 from ganforge_builtins.synthetic import SyntheticImages
 
@@ -125,5 +124,3 @@ def train_unconditional(root: Path) -> Path:
     assert result.exit_code == 0, result.output
     return root / "plain"
 
-
-__all__ = ["CLASS_NAMES", "cli", "install", "train_conditional", "train_unconditional"]

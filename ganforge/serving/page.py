@@ -73,6 +73,7 @@ _PAGE = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<link rel="icon" href="data:,">
 <title>{title} · ganforge</title>
 <style>
   body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; background: #fafafa; }}
