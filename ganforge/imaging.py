@@ -65,7 +65,7 @@ def write_each(samples: Tensor, directory: Path, stems: Sequence[str]) -> list[P
     """One PNG per sample in ``directory``, named ``<stem>.png``."""
     if not is_image_batch(samples):
         raise GanforgeError(
-            f"one PNG per sample needs images (N, 1 or 3, H, W); these samples have shape {tuple(samples.shape[1:])}: write a grid file instead"
+            f"one PNG per sample needs images (N, 1 or 3, H, W); these samples have shape {tuple(samples.shape[1:])}; write one picture instead (--out samples.png)"
         )
     directory.mkdir(parents=True, exist_ok=True)
     paths = []

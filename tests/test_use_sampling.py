@@ -138,5 +138,5 @@ def test_grids_and_files_keep_channels(tmp_path) -> None:
     assert colour.getpixel((5, 5)) == (128, 128, 128) and colour.getpixel((0, 0)) == (0, 0, 0)
     paths = write_each(grey[:2], tmp_path / "each", ["a", "b"])
     assert [p.name for p in paths] == ["a.png", "b.png"]
-    with pytest.raises(GanforgeError, match="write a grid file instead"):
+    with pytest.raises(GanforgeError, match=r"write one picture instead \(--out samples.png\)"):
         write_each(torch.zeros(3, 2), tmp_path / "points", ["a", "b", "c"])
