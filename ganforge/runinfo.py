@@ -132,7 +132,8 @@ def _direction(value_name: str, spec: dict[str, Any], registry: Registry | None)
     if value_name.endswith("_std"):
         return None
     names = [_component_name(m) for m in spec.get("metrics") or []]
-    matching = [n for n in names if value_name == n or value_name.startswith((f"{n}/", f"{n}_"))]
+    # "fid" from fid, "fid/test" or "fid_test" from fid, "recall" from precision-recall
+    matching = [n for n in names if value_name == n or value_name.startswith((f"{n}/", f"{n}_")) or value_name in n.split("-")]
     candidates = matching or (names if len(names) == 1 else [])
     if len(candidates) != 1 or registry is None:
         return None

@@ -69,6 +69,12 @@ def test_best_follows_the_spec_and_unknown_directions_show_no_best(tmp_path: Pat
     summary = summarize(run, plugins.registry)
     assert summary.metrics["use-brightness"].best == 0.5
     assert summary.metrics["spread_std"].best is None
+    builtin = fake_run(tmp_path, "zeta", "finished", 3, [
+        {"step": 1, "fid": 80.0, "precision": 0.2, "recall": 0.5, "kid": 0.03, "kid_std": 0.01},
+        {"step": 2, "fid": 60.0, "precision": 0.4, "recall": 0.3, "kid": 0.05, "kid_std": 0.02},
+    ], metrics=[{"name": "fid"}, {"name": "precision-recall"}, {"name": "kid"}])  # fmt: skip
+    bests = {k: v.best for k, v in summarize(builtin, plugins.registry).metrics.items()}
+    assert bests == {"fid": 60.0, "precision": 0.4, "recall": 0.5, "kid": 0.03, "kid_std": None}
     unknown = fake_run(tmp_path, "eps", "finished", 3, [{"step": 1, "other": 2.0}], metrics=[{"name": "not-installed"}])
     assert summarize(unknown, plugins.registry).metrics["other"].best is None
 
