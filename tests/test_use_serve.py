@@ -114,6 +114,7 @@ def test_sample_returns_a_png_grid(server: str) -> None:
         ("count=4", "unknown parameter 'count'; the parameters are class, n, seed, truncation", {"parameters": ["class", "n", "seed", "truncation"]}),
         ("n=2&n=3", "parameter 'n' is given 2 times; give it once", {}),
         ("bogus", "unknown parameter 'bogus'", {}),
+        ("&".join(["seed=1"] * 30), "too many parameters (more than 20)", {}),
     ],
 )
 def test_bad_input_is_a_400_with_a_json_error(server: str, query: str, message: str, extra: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ MAX_SAMPLES = 256
 #: below this, redrawing latents until they fit takes long enough to stall a request.
 MIN_TRUNCATION = 0.05
 MAX_SEED = 2**63 - 1
+MAX_FIELDS = 20
 
 
 class BadRequest(Exception):
@@ -48,7 +49,11 @@ class SampleQuery:
 def parse_sample_query(query: str, sampler: Sampler) -> SampleQuery:
     """Parse ``class``, ``n``, ``seed`` and ``truncation`` from a URL query string."""
     values: dict[str, str] = {}
-    for name, given in parse_qs(query, keep_blank_values=True, max_num_fields=20).items():
+    try:
+        fields = parse_qs(query, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise BadRequest(f"too many parameters (more than {MAX_FIELDS}); the parameters are {', '.join(PARAMETERS)}") from None
+    for name, given in fields.items():
         if name not in PARAMETERS:
             raise BadRequest(f"unknown parameter '{name}'; the parameters are {', '.join(PARAMETERS)}", parameters=list(PARAMETERS))
         if len(given) > 1:
