@@ -24,7 +24,7 @@ from ganforge.training.progress import LineProgress, ProgressReporter
 from ganforge.training.rundir import RunDir
 
 #: resolved-spec keys that may change when a run is resumed.
-RESUMABLE_CHANGES = {"name", "device", "metrics", "train.steps", "train.epochs", "train.log_every", "train.checkpoint_every", "train.samples"}
+RESUMABLE_CHANGES = {"name", "device", "metrics", "train.steps", "train.epochs", "train.log_every", "train.checkpoint_every", "train.samples", "logging", "logging.tensorboard", "logging.plots"}
 
 
 class TrainingInterrupted(GanforgeError):
