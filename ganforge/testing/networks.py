@@ -108,7 +108,9 @@ def check_discriminator(factory: Callable[..., Discriminator], /, *, setup: Setu
         discriminator.zero_grad(set_to_none=True)
         x = images.clone().requires_grad_(True)
         torch.manual_seed(setup.seed)
-        _scores(discriminator(x, labels)).sum().backward()
+        output = discriminator(x, labels)
+        extras = output.extras.values() if isinstance(output, DiscriminatorOutput) else ()
+        (_scores(output).sum() + sum(e.float().sum() for e in extras)).backward()  # aux heads train through extras
         expect(x.grad is not None and bool(x.grad.abs().sum() > 0), "scores do not depend on the images: no gradient reaches the input (gradient penalties need one)")
         expect(bool(torch.isfinite(x.grad).all()), "the gradient with respect to the input is not finite")
         _expect_gradients(discriminator, "discriminator")
