@@ -65,11 +65,13 @@ def main() -> None:
 
 
 def _add_builtin_commands() -> None:
-    from ganforge.cli import listing, run, validate
+    from ganforge.cli import listing, new_plugin, plugins, run, validate
 
     cli.add_command(listing.list_components)
     cli.add_command(validate.validate)
     cli.add_command(run.run)
+    cli.add_command(plugins.plugins_command)
+    cli.add_command(new_plugin.new_plugin)
 
 
 _add_builtin_commands()
