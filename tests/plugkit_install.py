@@ -58,3 +58,30 @@ def run_pytest(site: Path, *test_folders: Path) -> subprocess.CompletedProcess[s
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(site.parent), *map(str, test_folders)],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}, timeout=300,
     )  # fmt: skip
+
+
+def child_venv(folder: Path) -> dict[str, str]:
+    """A throw-away virtual environment that sees this environment's packages (ganforge
+    included) but installs into itself; returns the environment variables to run in it.
+
+    Its ``python`` and ``pip`` are the real ones; a ``ganforge`` script runs the CLI in it.
+    Installs are offline when its setuptools allows (see :func:`can_build_offline`)."""
+    import site
+    import venv
+
+    venv.create(folder, system_site_packages=True, with_pip=False)
+    python = folder / "bin" / "python"
+    child_site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], capture_output=True, text=True, check=True).stdout.strip())
+    base = site.getsitepackages([sys.base_prefix])
+    # The base interpreter's site-packages first, so its (newer) setuptools wins over a venv's old one.
+    parents = base + [p for p in sys.path if p.endswith("site-packages") and p not in base]
+    (child_site / "_ganforge_parent_env.pth").write_text("import site; " + "; ".join(f"site.addsitedir({p!r})" for p in parents) + "\n")
+    script = folder / "bin" / "ganforge"
+    script.write_text(f"#!{python}\nfrom ganforge.cli import main\nmain()\n")
+    script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{folder / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}", "VIRTUAL_ENV": str(folder), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONPATH", None)
+    offline = subprocess.run([python, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import plugkit_install as p; print(p.can_build_offline())"], capture_output=True, text=True, env=env)
+    if offline.stdout.strip() == "True":
+        env.update(PIP_NO_BUILD_ISOLATION="0", PIP_NO_INDEX="1")  # pip reads "0" here as: do not isolate
+    return env
