@@ -37,8 +37,8 @@ def line_of(text: str, needle: str) -> int:
         ("train: {steps: 6", "trian: {steps: 6", "trian:", "trian: unknown section 'trian' (did you mean 'train'?)"),
         ("{name: Adam, lr: 2.0e-4, betas: [0.5, 0.999]}\n  discriminator", "{name: Adma, lr: 2.0e-4}\n  discriminator",
          "Adma", "optimizers.generator.name: unknown optimizer 'Adma' (did you mean 'Adam'?); any torch.optim class works"),
-        ("{steps: 6, log_every: 2", "{steps: 6, log_evry: 2", "train:", "train.log_evry: unknown train setting 'log_evry' (did you mean 'log_every'?)"),
-        ("{steps: 6, log_every: 2", "{steps: 6.5, log_every: 2", "train:", "train.steps: expected int | null, got 6.5 (float)"),
+        ("{steps: 6, log_every: 2", "{steps: 6, log_evry: 2", "train:", "train.log_evry: unknown parameter 'log_evry' for train (did you mean 'log_every'?)"),
+        ("{steps: 6, log_every: 2", "{steps: 6.5, log_every: 2", "train:", "train.steps: expected int | null, got 6.5 (float) for train parameter 'steps'"),
     ],
 )  # fmt: skip
 def test_spec_errors_name_file_line_and_field(tmp_path: Path, old: str, new: str, needle: str, message: str) -> None:

@@ -1,10 +1,15 @@
-"""DCGAN generator and discriminator (Radford et al., 2016) for small square images."""
+"""DCGAN generator and discriminator (Radford et al., 2016) for small square images,
+class-conditional when ``num_classes`` is set (label embeddings into G and D)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+import torch
 from torch import Tensor, nn
 
 from ganforge import Discriminator, Generator, hookimpl
+from ganforge_builtins.conditioning import check_num_classes, require_labels
 
 SUPPORTED_SIZES = (28, 32, 56, 64)
 
@@ -21,16 +26,34 @@ def _plan(image_shape: tuple[int, int, int]) -> tuple[int, int]:
 
 
 class DCGANGenerator(Generator):
-    """DCGAN generator: transposed convolutions with batch norm, tanh output."""
+    """DCGAN generator: transposed convolutions with batch norm, tanh output.
 
-    def __init__(self, image_shape: tuple[int, int, int], latent_dim: int = 100, width: int = 64) -> None:
+    Args:
+        image_shape: (channels, size, size) from the dataset; size one of 28, 32, 56, 64.
+        latent_dim: size of the Gaussian latent vector.
+        width: channels of the last hidden layer (doubling towards the input).
+        num_classes: make the generator class-conditional: a learned label embedding is
+            joined to z.
+        embed_dim: size of that label embedding.
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        latent_dim: int = 100,
+        width: int = 64,
+        num_classes: int | None = None,
+        embed_dim: int = 50,
+    ) -> None:
         super().__init__()
         base, stages = _plan(image_shape)
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
+        self.num_classes = check_num_classes(num_classes)
+        self.embedding = nn.Embedding(self.num_classes, embed_dim) if self.num_classes else None
         channels = width * 2 ** (stages - 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, channels, base, 1, 0, bias=False),
+            nn.ConvTranspose2d(latent_dim + (embed_dim if self.num_classes else 0), channels, base, 1, 0, bias=False),
             nn.BatchNorm2d(channels),
             nn.ReLU(True),
         ]
@@ -46,22 +69,63 @@ class DCGANGenerator(Generator):
         self.apply(init_dcgan_weights)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        labels = require_labels(labels, self.num_classes, z.shape[0], "dcgan generator")
+        if self.embedding is not None:
+            z = torch.cat([z, self.embedding(labels)], dim=1)
         return self.net(z[:, :, None, None])
 
 
-class DCGANDiscriminator(Discriminator):
-    """DCGAN discriminator: strided convolutions, batch norm, leaky ReLU; one score per image."""
+def _normalisation(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)  # one group = layer norm over (C, H, W), per sample
+    return nn.Identity()
 
-    def __init__(self, image_shape: tuple[int, int, int], width: int = 64) -> None:
+
+class DCGANDiscriminator(Discriminator):
+    """DCGAN discriminator: strided convolutions, batch norm, leaky ReLU; one score per image.
+
+    Args:
+        image_shape: (channels, size, size) from the dataset; size one of 28, 32, 56, 64.
+        width: channels of the first convolution (doubling with depth).
+        num_classes: make the discriminator class-conditional: a learned label embedding,
+            shaped as one extra image channel, is joined to the input.
+        dropout: dropout after every leaky ReLU (0 = none).
+        norm: normalisation of the hidden convolutions; ``layer`` or ``none`` for gradient
+            penalties, which are per-sample and so ill-defined under batch norm.
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        width: int = 64,
+        num_classes: int | None = None,
+        dropout: float = 0.0,
+        norm: Literal["batch", "layer", "none"] = "batch",
+    ) -> None:
         super().__init__()
         base, stages = _plan(image_shape)
-        layers: list[nn.Module] = [nn.Conv2d(image_shape[0], width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if norm not in ("batch", "layer", "none"):
+            raise ValueError(f"norm must be 'batch', 'layer' or 'none', got {norm!r}")
+        self.image_shape = tuple(image_shape)
+        self.num_classes = check_num_classes(num_classes)
+        size = image_shape[1]
+        self.embedding = nn.Embedding(self.num_classes, size * size) if self.num_classes else None
+        in_channels = image_shape[0] + (1 if self.num_classes else 0)
+
+        def activation() -> list[nn.Module]:
+            return [nn.LeakyReLU(0.2, True)] + ([nn.Dropout(dropout)] if dropout > 0 else [])
+
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 4, 2, 1, bias=False), *activation()]
         channels = width
         for _ in range(stages - 1):
             layers += [
-                nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(channels * 2),
-                nn.LeakyReLU(0.2, True),
+                nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=norm == "none"),
+                _normalisation(norm, channels * 2),
+                *activation(),
             ]
             channels *= 2
         layers.append(nn.Conv2d(channels, 1, base, 1, 0, bias=False))
@@ -69,6 +133,10 @@ class DCGANDiscriminator(Discriminator):
         self.apply(init_dcgan_weights)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        labels = require_labels(labels, self.num_classes, images.shape[0], "dcgan discriminator")
+        if self.embedding is not None:
+            label_map = self.embedding(labels).view(images.shape[0], 1, *self.image_shape[1:])
+            images = torch.cat([images, label_map], dim=1)
         return self.net(images).flatten()
 
 
@@ -76,7 +144,7 @@ def init_dcgan_weights(module: nn.Module) -> None:
     """The DCGAN paper's initialisation: N(0, 0.02) convolutions, N(1, 0.02) batch-norm scales."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, nn.BatchNorm2d):
+    elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 

@@ -1,0 +1,29 @@
+"""Helpers shared by class-conditional networks. Not a plugin."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def check_num_classes(num_classes: int | None) -> int | None:
+    """Validate a ``num_classes`` constructor argument (``None`` or 0 = unconditional)."""
+    if num_classes is not None and num_classes < 0:
+        raise ValueError(f"num_classes must be >= 1 (or null for an unconditional model), got {num_classes}")
+    return num_classes or None
+
+
+def require_labels(labels: Tensor | None, num_classes: int | None, batch_size: int, network: str) -> Tensor | None:
+    """The labels a conditional network needs, checked; ``None`` for an unconditional one."""
+    if not num_classes:
+        return None
+    if labels is None:
+        raise ValueError(f"{network} is conditional (num_classes={num_classes}) and needs class labels")
+    if labels.shape != (batch_size,):
+        raise ValueError(f"{network} needs labels of shape ({batch_size},), got {tuple(labels.shape)}")
+    return labels
+
+
+def one_hot(labels: Tensor, num_classes: int, like: Tensor) -> Tensor:
+    """Labels as one-hot rows with ``like``'s dtype and device."""
+    return F.one_hot(labels, num_classes).to(dtype=like.dtype, device=like.device)
