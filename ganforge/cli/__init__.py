@@ -66,7 +66,7 @@ def main() -> None:
 
 def _add_builtin_commands() -> None:
     from ganforge.cli import eval as eval_cli
-    from ganforge.cli import fid, listing, plot, run, runs, sample, serve, stats, validate
+    from ganforge.cli import fid, listing, new_plugin, plot, plugins, run, runs, sample, serve, stats, validate
 
     cli.add_command(listing.list_components)
     cli.add_command(validate.validate)
@@ -78,6 +78,8 @@ def _add_builtin_commands() -> None:
     cli.add_command(serve.serve)
     cli.add_command(plot.plot)
     cli.add_command(runs.runs)
+    cli.add_command(plugins.plugins_command)
+    cli.add_command(new_plugin.new_plugin)
 
 
 _add_builtin_commands()
