@@ -11,6 +11,9 @@ import click
 from ganforge import distributed
 from ganforge.cli.common import describe_components, experiment_from, set_option
 from ganforge.errors import GanforgeError
+from ganforge.plotting import MISSING_MATPLOTLIB, matplotlib_available
+from ganforge.training.config import LoggingConfig
+from ganforge.training.observers import RunObserver
 from ganforge.training.progress import NoProgress, make_progress
 from ganforge.training.rundir import RunDir
 from ganforge.training.trainer import Trainer, TrainingDiverged, TrainingInterrupted
@@ -56,7 +59,8 @@ def run(ctx: click.Context, spec: str, overrides: tuple[str, ...], out: str | No
     progress.message(f"{experiment.name}: {describe_components(experiment)}; {where}")
     progress.message(f"run directory: {run_dir.root}")
     try:
-        result = Trainer(experiment, run_dir, progress).fit(resume=resume)
+        observers = make_observers(LoggingConfig(**experiment.resolved["logging"]), run_dir, progress.message) if ranks.is_main else []
+        result = Trainer(experiment, run_dir, progress, observers=observers).fit(resume=resume)
     except (TrainingInterrupted, TrainingDiverged) as exc:
         if ranks.is_main:
             raise
@@ -79,6 +83,23 @@ def _run_dir(name: str, out: str | None, resume: bool) -> RunDir:
     if not candidates:
         raise GanforgeError(f"--resume: no run of '{name}' with a checkpoint under runs/{name}/; give the run with --out")
     return RunDir(candidates[-1])
+
+
+def make_observers(config: LoggingConfig, run_dir: RunDir, say: Callable[[str], None]) -> list[RunObserver]:
+    """The observers the spec's ``logging:`` section asks for."""
+    observers: list[RunObserver] = []
+    if config.tensorboard:
+        from ganforge.training.tensorboard import TensorBoardObserver
+
+        observers.append(TensorBoardObserver(run_dir.root / "tensorboard"))
+    if config.plots:
+        if matplotlib_available():
+            from ganforge.training.plots import PlotObserver
+
+            observers.append(PlotObserver(run_dir, say))
+        else:
+            say(f"no loss plots at the end: {MISSING_MATPLOTLIB}; or set logging.plots: false")
+    return observers
 
 
 def _on_rank_zero(decide: Callable[[], T]) -> T:

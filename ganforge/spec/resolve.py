@@ -17,7 +17,7 @@ from ganforge.registry import Registry
 from ganforge.spec.loader import Key, Spec
 from ganforge.spec.signature import INJECTED, Signature, signature_of
 from ganforge.spec.types import nested_kind, type_error
-from ganforge.training.config import DistributedConfig, TrainConfig
+from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig
 
 #: top-level section -> component kind, for the sections that name one component.
 COMPONENT_SECTIONS: dict[str, str] = {
@@ -28,7 +28,7 @@ COMPONENT_SECTIONS: dict[str, str] = {
 }
 #: keys a section carries for ganforge itself rather than for the component's constructor.
 RESERVED: dict[str, dict[str, Any]] = {"data": {"batch_size": 64}, "metrics": {"every": None}}
-SECTIONS = ("name", "seed", "device", *COMPONENT_SECTIONS, "penalties", "optimizers", "train", "metrics", "distributed")
+SECTIONS = ("name", "seed", "device", *COMPONENT_SECTIONS, "penalties", "optimizers", "train", "metrics", "logging", "distributed")
 DEFAULT_OPTIMIZER: dict[str, Any] = {"name": "Adam", "lr": 2.0e-4, "betas": [0.5, 0.999]}
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _EVERY = re.compile(r"^\s*(\d+)\s*epochs?\s*$|^\s*epoch\s*$")
@@ -80,6 +80,7 @@ class _Resolver:
         for i, metric in enumerate(out["metrics"]):
             if metric and not _valid_every(metric.get("every")):
                 self.fail("every must be a number of steps (e.g. 500) or of epochs (e.g. '1 epoch')", ("metrics", i, "every"))
+        out["logging"] = self.settings("logging", LoggingConfig)
         out["distributed"] = self.settings("distributed", DistributedConfig)
         if self.errors:
             raise SpecErrors(self.errors)

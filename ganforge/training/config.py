@@ -1,4 +1,4 @@
-"""The ``train:`` section of a spec."""
+"""The ``train:`` and ``logging:`` sections of a spec."""
 
 from __future__ import annotations
 
@@ -41,6 +41,20 @@ class TrainConfig:
             raise ValueError(f"train.checkpoint_every must be at least 1, got {self.checkpoint_every}")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise ValueError(f"train.ema is a decay in (0, 1), e.g. 0.999; got {self.ema}")
+
+
+@dataclass
+class LoggingConfig:
+    """What a run writes besides metrics.jsonl (which is always written).
+
+    tensorboard: write losses, metric values and the sample pictures as TensorBoard events in
+        <run>/tensorboard (needs the tensorboard extra: pip install 'ganforge[tensorboard]').
+    plots: draw loss and metric figures into <run>/plots at the end of the run when matplotlib
+        is installed (pip install 'ganforge[plot]'); skipped with a note otherwise.
+    """
+
+    tensorboard: bool = False
+    plots: bool = True
 
 
 @dataclass

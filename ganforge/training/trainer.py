@@ -26,8 +26,10 @@ from ganforge.training.progress import LineProgress, NoProgress, ProgressReporte
 from ganforge.training.rundir import RunDir
 
 #: resolved-spec keys that may change when a run is resumed.
-RESUMABLE_CHANGES = {"name", "device", "metrics", "train.steps", "train.epochs", "train.log_every", "train.checkpoint_every", "train.samples",
-                     "distributed.sync_bn", "distributed.find_unused_parameters"}
+RESUMABLE_CHANGES = {
+    "name", "device", "metrics", "train.steps", "train.epochs", "train.log_every", "train.checkpoint_every", "train.samples",
+    "logging", "logging.tensorboard", "logging.plots", "distributed.sync_bn", "distributed.find_unused_parameters",
+}  # fmt: skip
 
 
 class TrainingInterrupted(GanforgeError):

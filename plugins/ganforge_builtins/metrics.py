@@ -19,11 +19,12 @@ from ganforge.stats import kernel_inception_distance, load_stats, precision_reca
 SMALL_IMAGE_SIZE = 32
 
 
-def build_extractor(name: str) -> FeatureExtractor:
-    """The registered extractor ``name`` with its default parameters."""
+def build_extractor(name: str, **params: object) -> FeatureExtractor:
+    """The registered extractor ``name`` (the builder passes built instances; names and
+    ``{name: ..., params}`` mappings are accepted too, for metrics built by hand)."""
     from ganforge.plugins import get_plugins
 
-    return get_plugins().registry.get("extractor", name).factory()
+    return get_plugins().registry.get("extractor", name).factory(**params)
 
 
 def default_extractor_name(dataset: Dataset) -> str:
@@ -47,7 +48,7 @@ class FeatureMetric(Metric):
     """Base of the metrics that compare extractor outputs: resolves and prepares the
     extractor once per device, and keeps real-data results across evaluations."""
 
-    def __init__(self, extractor: FeatureExtractor | str | None) -> None:
+    def __init__(self, extractor: FeatureExtractor | str | dict | None) -> None:
         self._extractor_spec = extractor
         self._extractor: FeatureExtractor | None = extractor if isinstance(extractor, FeatureExtractor) else None
         self._prepared_on: torch.device | None = None
@@ -57,8 +58,12 @@ class FeatureMetric(Metric):
         """The extractor, built (by name, or chosen for the dataset when none was given) and
         prepared for the context's dataset and device."""
         if self._extractor is None:
-            name = self._extractor_spec if isinstance(self._extractor_spec, str) else default_extractor_name(context.dataset)
-            self._extractor = build_extractor(name)
+            spec = self._extractor_spec
+            if isinstance(spec, dict):
+                params = dict(spec)
+                self._extractor = build_extractor(params.pop("name"), **params)
+            else:
+                self._extractor = build_extractor(spec if isinstance(spec, str) else default_extractor_name(context.dataset))
         if self._prepared_on != torch.device(context.device):
             self._extractor.prepare(context.dataset, context.device)
             self._prepared_on = torch.device(context.device)
