@@ -17,9 +17,11 @@ from ganforge.testing import CHECKS, ComponentUnavailable, RandomFeatures, Setup
 from .plugkit_data import write_cifar_folder, write_idx_folder, write_image_folder
 
 COMPONENTS = Plugins.create().registry.list()
-
-#: Built-ins whose constructor parameters are not yet documented in their docstrings (owned
-#: by the core): tolerated for that problem only, and only until their docstrings name them.
+#: Networks that can be made class-conditional: checked conditional too (labels must matter).
+CONDITIONAL = [
+    info for info in COMPONENTS
+    if info.kind in ("generator", "discriminator") and "num_classes" in signature_of(info.factory).names
+]  # fmt: skip
 
 
 def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[str, Any]]:
@@ -56,6 +58,11 @@ def test_component_passes_the_conformance_kit(info: ComponentInfo, tmp_path: Pat
         CHECKS[info.kind](info.factory, setup=setup, **params)
     except ComponentUnavailable as exc:
         pytest.skip(f"{exc.component}: {exc.problems[0][1]}")  # e.g. pretrained weights not downloadable offline
+
+
+@pytest.mark.parametrize("info", CONDITIONAL, ids=lambda i: f"{i.kind}-{i.name}")
+def test_conditional_network_passes_the_conformance_kit(info: ComponentInfo) -> None:
+    CHECKS[info.kind](info.factory, num_classes=3)
 
 
 def test_every_kind_is_covered() -> None:
