@@ -3,7 +3,6 @@ over the registry, so components added later are covered without editing this fi
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +12,16 @@ from ganforge.plugins import Plugins, get_plugins
 from ganforge.registry import ComponentInfo
 from ganforge.spec.signature import signature_of
 from ganforge.spec.types import nested_kind
-from ganforge.testing import CHECKS, ComponentUnavailable, ConformanceError, RandomFeatures, Setup, TinyGenerator
+from ganforge.testing import CHECKS, ComponentUnavailable, RandomFeatures, Setup, TinyGenerator
 
 from .plugkit_data import write_cifar_folder, write_idx_folder, write_image_folder
 
 COMPONENTS = Plugins.create().registry.list()
-
-#: Built-ins whose constructor parameters are not yet documented in their docstrings (owned
-#: by the core): tolerated for that problem only, and only until their docstrings name them.
-UNDOCUMENTED_PARAMETERS = {("dataset", "synthetic"), ("dataset", "mnist"), ("dataset", "fashion-mnist"), ("generator", "dcgan"), ("discriminator", "dcgan")}
-_UNDOCUMENTED = re.compile(r"^parameter '\w+'$")
+#: Networks that can be made class-conditional: checked conditional too (labels must matter).
+CONDITIONAL = [
+    info for info in COMPONENTS
+    if info.kind in ("generator", "discriminator") and "num_classes" in signature_of(info.factory).names
+]  # fmt: skip
 
 
 def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[str, Any]]:
@@ -59,12 +58,11 @@ def test_component_passes_the_conformance_kit(info: ComponentInfo, tmp_path: Pat
         CHECKS[info.kind](info.factory, setup=setup, **params)
     except ComponentUnavailable as exc:
         pytest.skip(f"{exc.component}: {exc.problems[0][1]}")  # e.g. pretrained weights not downloadable offline
-    except ConformanceError as exc:
-        if (info.kind, info.name) in UNDOCUMENTED_PARAMETERS and all(
-            _UNDOCUMENTED.match(check) and "not mentioned in the docstring" in message for check, message in exc.problems
-        ):
-            pytest.xfail(str(exc))
-        raise
+
+
+@pytest.mark.parametrize("info", CONDITIONAL, ids=lambda i: f"{i.kind}-{i.name}")
+def test_conditional_network_passes_the_conformance_kit(info: ComponentInfo) -> None:
+    CHECKS[info.kind](info.factory, num_classes=3)
 
 
 def test_every_kind_is_covered() -> None:

@@ -8,8 +8,8 @@ import importlib
 import json
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +22,14 @@ from .plugkit_install import ROOT
 from .test_plugins import HalfLoss, site, write_distribution  # noqa: F401 - `site` is a fixture
 
 KIND_NAMES = {kind: f"tiny-{kind}" for kind in KINDS}
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli", reason="reading pyproject.toml needs Python 3.11 or tomli")
+    return tomllib.loads(path.read_text())
 
 
 def rows() -> dict[str, dict]:
@@ -96,7 +104,7 @@ def scaffolds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path
 def test_new_plugin_writes_a_package_for_every_kind(scaffolds: dict[str, Path]) -> None:
     for kind, folder in scaffolds.items():
         names = PluginNames(KIND_NAMES[kind], kind)
-        project = tomllib.loads((folder / "pyproject.toml").read_text())
+        project = load_toml(folder / "pyproject.toml")
         assert project["project"]["name"] == names.distribution
         assert project["project"]["entry-points"]["ganforge"] == {names.name: f"{names.package}.plugin"}
         assert (folder / "README.md").read_text().startswith(f"# {names.distribution}")
@@ -138,7 +146,7 @@ def test_trains_with_scaffolded_components(scaffolds: dict[str, Path], plugins: 
 
 def test_templates_are_package_data() -> None:
     """Every template file matches a `[tool.setuptools.package-data]` pattern, so it ships in the wheel."""
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    config = load_toml(ROOT / "pyproject.toml")["tool"]["setuptools"]["package-data"]
     package = ROOT / "ganforge" / "scaffold"
     templates = [p.relative_to(package).as_posix() for p in (package / "templates").rglob("*") if p.is_file()]
     assert len(templates) == 3 + 2 * len(KINDS)

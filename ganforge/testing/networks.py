@@ -3,6 +3,7 @@ labels, seeds, and state dicts that load back (checkpoints rely on it)."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable
 
 import torch
@@ -66,10 +67,7 @@ def check_generator(factory: Callable[..., Generator], /, *, setup: Setup | None
     generator.eval()
     if generator.num_classes:
         with checker.check("labels"):
-            with torch.no_grad():
-                a = generator(z, torch.zeros_like(labels))
-                b = generator(z, torch.ones_like(labels))
-            expect(not torch.allclose(a, b), "a conditional generator gives the same samples for class 0 and class 1: labels are ignored")
+            expect(_labels_matter(generator, lambda m, y: m(z, y), labels), "a conditional generator gives the same samples for class 0 and class 1, even with perturbed weights: labels are ignored")
     _check_seed_and_state(checker, factory, kwargs, setup, generator, built, lambda m: m(z, labels))
     checker.finish()
 
@@ -117,12 +115,24 @@ def check_discriminator(factory: Callable[..., Discriminator], /, *, setup: Setu
     discriminator.eval()
     if discriminator.num_classes:
         with checker.check("labels"):
-            with torch.no_grad():
-                a = _scores(discriminator(images, torch.zeros_like(labels)))
-                b = _scores(discriminator(images, torch.ones_like(labels)))
-            expect(not torch.allclose(a, b), "a conditional discriminator gives the same scores for class 0 and class 1: labels are ignored")
+            expect(_labels_matter(discriminator, lambda m, y: _scores(m(images, y)), labels), "a conditional discriminator gives the same scores for class 0 and class 1, even with perturbed weights: labels are ignored")
     _check_seed_and_state(checker, factory, kwargs, setup, discriminator, built, lambda m: _scores(m(images, labels)))
     checker.finish()
+
+
+def _labels_matter(network: nn.Module, run: Callable[[nn.Module, Tensor], Tensor], labels: Tensor) -> bool:
+    """Whether class 0 and class 1 give different outputs. Class-conditional layers often
+    start label-neutral (conditional batch norm: scale 1, shift 0 for every class), so a
+    network that ignores labels at initialisation is tried again with randomly perturbed
+    weights, as after a training step."""
+    with torch.no_grad():
+        if not torch.allclose(run(network, torch.zeros_like(labels)), run(network, torch.ones_like(labels))):
+            return True
+        perturbed = copy.deepcopy(network)
+        rng = torch.Generator().manual_seed(0)
+        for p in perturbed.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=rng).to(p.device, p.dtype))
+        return not torch.allclose(run(perturbed, torch.zeros_like(labels)), run(perturbed, torch.ones_like(labels)))
 
 
 def _labels(num_classes: int | None, n: int, device: torch.device) -> Tensor | None:
