@@ -402,6 +402,7 @@ class Trainer:
         self.discriminator.load_state_dict(state["discriminator"])
         if self.ema is not None and state.get("ema") is not None:
             self.ema.shadow.load_state_dict(state["ema"])
+            self.ema.updates = state["step"]  # one EMA update per step
         self.opt_g.load_state_dict(state["optimizers"]["generator"])
         self.opt_d.load_state_dict(state["optimizers"]["discriminator"])
         self.step = state["step"]
