@@ -32,6 +32,26 @@ class SpecError(GanforgeError):
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean '{matches[0]}'?)" if matches else ""
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string.
+
+    difflib finds the plausible candidates; edit distance with transpositions picks among
+    them, so a swapped pair of letters ('Adma') beats a longer near-match ('Adamax').
+    """
+    by_lower = {c.lower(): c for c in candidates}
+    matches = difflib.get_close_matches(word.lower(), list(by_lower), n=5, cutoff=0.6)
+    if not matches:
+        return ""
+    best = min(matches, key=lambda m: (_edit_distance(word.lower(), m), -difflib.SequenceMatcher(None, word.lower(), m).ratio()))
+    return f" (did you mean '{by_lower[best]}'?)"
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: insertions, deletions, substitutions, adjacent swaps."""
+    d = [[max(i, j) if 0 in (i, j) else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]

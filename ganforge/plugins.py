@@ -113,8 +113,7 @@ class Plugins:
         registry = Registry()
         for kind in KINDS:
             hook = getattr(self.manager.hook, HOOK_BY_KIND[kind])
-            # pluggy returns implementations last-registered-first; registration order reads better.
-            for impl in reversed(hook.get_hookimpls()):
+            for impl in hook.get_hookimpls():  # registration order: the first to claim a name keeps it
                 register = partial(self._register_one, registry, kind, impl.plugin_name)
                 try:
                     impl.function(register=register)
@@ -130,7 +129,7 @@ class Plugins:
 
     def add_commands(self, cli: Any) -> None:
         """Let every plugin add its click commands to ``cli``."""
-        for impl in reversed(self.manager.hook.register_commands.get_hookimpls()):
+        for impl in self.manager.hook.register_commands.get_hookimpls():
             try:
                 impl.function(cli=cli)
             except Exception as exc:  # noqa: BLE001

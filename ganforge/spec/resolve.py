@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
 from ganforge.errors import GanforgeError, SpecError, did_you_mean
 from ganforge.registry import Registry
 from ganforge.spec.loader import Key, Spec
-from ganforge.spec.signature import INJECTED, signature_of
+from ganforge.spec.signature import INJECTED, Signature, signature_of
 from ganforge.spec.types import nested_kind, type_error
-from ganforge.training.config import TrainConfig
+from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig
 
 #: top-level section -> component kind, for the sections that name one component.
 COMPONENT_SECTIONS: dict[str, str] = {
@@ -28,7 +28,7 @@ COMPONENT_SECTIONS: dict[str, str] = {
 }
 #: keys a section carries for ganforge itself rather than for the component's constructor.
 RESERVED: dict[str, dict[str, Any]] = {"data": {"batch_size": 64}, "metrics": {"every": None}}
-SECTIONS = ("name", "seed", "device", *COMPONENT_SECTIONS, "penalties", "optimizers", "train", "metrics")
+SECTIONS = ("name", "seed", "device", *COMPONENT_SECTIONS, "penalties", "optimizers", "train", "metrics", "logging", "distributed")
 DEFAULT_OPTIMIZER: dict[str, Any] = {"name": "Adam", "lr": 2.0e-4, "betas": [0.5, 0.999]}
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _EVERY = re.compile(r"^\s*(\d+)\s*epochs?\s*$|^\s*epoch\s*$")
@@ -73,13 +73,15 @@ class _Resolver:
             out[section] = self.component(kind, data[section], (section,), RESERVED.get(section, {}))
         out["penalties"] = [self.component("loss", v, ("penalties", i)) for i, v in enumerate(self.listing("penalties"))]
         out["optimizers"] = self.optimizers()
-        out["train"] = self.train()
+        out["train"] = self.settings("train", TrainConfig)
         out["metrics"] = [
             self.component("metric", v, ("metrics", i), RESERVED["metrics"]) for i, v in enumerate(self.listing("metrics"))
         ]
         for i, metric in enumerate(out["metrics"]):
             if metric and not _valid_every(metric.get("every")):
                 self.fail("every must be a number of steps (e.g. 500) or of epochs (e.g. '1 epoch')", ("metrics", i, "every"))
+        out["logging"] = self.settings("logging", LoggingConfig)
+        out["distributed"] = self.settings("distributed", DistributedConfig)
         if self.errors:
             raise SpecErrors(self.errors)
         return out
@@ -112,40 +114,10 @@ class _Resolver:
         except GanforgeError as exc:
             self.fail(str(exc), key + ("name",))
             return {}
-        signature = signature_of(info.factory)
-        out: dict[str, Any] = {"name": name}
-        for param, default in reserved.items():
-            out[param] = value.get(param, default)
-        allowed = [*signature.names, *reserved, "name"]
-        for param, given in value.items():
-            if param == "name" or param in reserved:
-                continue
-            spec_param = signature.get(param)
-            if spec_param is None:
-                if not signature.accepts_any:
-                    self.fail(
-                        f"unknown parameter '{param}' for {kind} '{name}'{did_you_mean(param, allowed)}; "
-                        f"see `ganforge list {kind} {name} --params`",
-                        key + (param,),
-                    )
-                else:
-                    out[param] = given
-                continue
-            sub_kind = nested_kind(spec_param.hint)
-            if sub_kind and isinstance(given, (str, dict)):
-                out[param] = self.component(sub_kind, given, key + (param,))
-                continue
-            problem = type_error(given, spec_param.hint)
-            if problem:
-                self.fail(f"{problem} for {kind} '{name}' parameter '{param}'", key + (param,))
-            out[param] = given
-        for p in signature.params:
-            if p.name in out or p.name in INJECTED:
-                continue
-            if p.required:
-                self.fail(f"missing required parameter '{p.name}' for {kind} '{name}' ({p.describe_type()})", key)
-            elif _plain(p.default):
-                out[p.name] = _yaml_value(p.default)
+        out: dict[str, Any] = {"name": name, **{p: value.get(p, default) for p, default in reserved.items()}}
+        params = {k: v for k, v in value.items() if k != "name" and k not in reserved}
+        see = f"; see `ganforge list {kind} {name} --params`"
+        out.update(self._params(params, signature_of(info.factory), key, f"{kind} '{name}'", [*reserved, "name"], see))
         return out
 
     def optimizers(self) -> dict[str, Any]:
@@ -168,43 +140,54 @@ class _Resolver:
             self.fail(f"unknown optimizer '{name}'{did_you_mean(name, names)}; any torch.optim class works", key + ("name",))
             return {}
         signature = signature_of(getattr(torch.optim, name), skip=("params",))
-        out: dict[str, Any] = {"name": name}
-        for param, given in value.items():
-            if param == "name":
-                continue
-            spec_param = signature.get(param)
-            if spec_param is None:
-                self.fail(f"unknown parameter '{param}' for optimizer {name}{did_you_mean(param, signature.names)}", key + (param,))
-                continue
-            problem = type_error(given, spec_param.hint)
-            if problem:
-                self.fail(f"{problem} for optimizer {name} parameter '{param}'", key + (param,))
-            out[param] = given
+        params = {k: v for k, v in value.items() if k != "name"}
+        return {"name": name, **self._params(params, signature, key, f"optimizer {name}")}
+
+    def settings(self, section: str, config: type) -> dict[str, Any]:
+        """A section of plain settings (``train``, ``distributed``) checked against ``config``'s fields."""
+        value = self.spec.data.get(section) or {}
+        if not isinstance(value, dict):
+            self.fail(f"{section} must be a mapping, e.g. {{{signature_of(config).names[0]}: ...}}", (section,))
+            return {}
+        errors_before = len(self.errors)
+        out = self._params(value, signature_of(config), (section,), section)
+        if len(self.errors) == errors_before:
+            try:
+                config(**out)
+            except ValueError as exc:
+                self.fail(str(exc), (section,))
         return out
 
-    def train(self) -> dict[str, Any]:
-        value = self.spec.data.get("train") or {}
-        if not isinstance(value, dict):
-            self.fail("train must be a mapping, e.g. {epochs: 5}", ("train",))
-            return {}
-        signature = signature_of(TrainConfig)
+    def _params(
+        self, given: dict[str, Any], signature: Signature, key: Key, owner: str, also_allowed: Sequence[str] = (), see: str = ""
+    ) -> dict[str, Any]:
+        """Check ``given`` against ``signature``: unknown names (did you mean), types, nested
+        components, missing required parameters. Returns the values with defaults filled in."""
         out: dict[str, Any] = {}
-        for param, given in value.items():
+        for param, value in given.items():
             spec_param = signature.get(param)
             if spec_param is None:
-                self.fail(f"unknown train setting '{param}'{did_you_mean(str(param), signature.names)}", ("train", param))
+                if signature.accepts_any:
+                    out[param] = value
+                else:
+                    suggestion = did_you_mean(str(param), [*signature.names, *also_allowed])
+                    self.fail(f"unknown parameter '{param}' for {owner}{suggestion}{see}", key + (param,))
                 continue
-            problem = type_error(given, spec_param.hint)
+            sub_kind = nested_kind(spec_param.hint)
+            if sub_kind and isinstance(value, (str, dict)):
+                out[param] = self.component(sub_kind, value, key + (param,))
+                continue
+            problem = type_error(value, spec_param.hint)
             if problem:
-                self.fail(f"{problem} for train.{param}", ("train", param))
-            out[param] = given
-        if not any(e.field and e.field.startswith("train") for e in self.errors):
-            try:
-                TrainConfig(**out)
-            except ValueError as exc:
-                self.fail(str(exc), ("train",))
+                self.fail(f"{problem} for {owner} parameter '{param}'", key + (param,))
+            out[param] = value
         for p in signature.params:
-            out.setdefault(p.name, p.default)
+            if p.name in out or p.name in INJECTED:
+                continue
+            if p.required:
+                self.fail(f"missing required parameter '{p.name}' for {owner} ({p.describe_type()})", key)
+            elif _plain(p.default):
+                out[p.name] = _yaml_value(p.default)
         return out
 
 

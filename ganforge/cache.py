@@ -1,0 +1,39 @@
+"""Where ganforge caches what it computes once: reference statistics, trained classifiers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from ganforge.interfaces.dataset import Dataset
+
+CACHE_ENV = "GANFORGE_CACHE"
+
+
+def cache_dir(*parts: str) -> Path:
+    """``$GANFORGE_CACHE/<parts>``, else ``$XDG_CACHE_HOME/ganforge/<parts>``, else
+    ``~/.cache/ganforge/<parts>`` (not created)."""
+    if os.environ.get(CACHE_ENV):
+        base = Path(os.environ[CACHE_ENV]).expanduser()
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "ganforge"
+    return base.joinpath(*parts)
+
+
+def dataset_key(dataset: Dataset, split: str = "train") -> str:
+    """A file-name-safe key for one split of a dataset: its name and a digest of its
+    contents (so two datasets with the same class but different data never share a cache
+    entry). Loads the split."""
+    data = dataset.load(split)
+    digest = hashlib.blake2b(digest_size=8)
+    for tensor in (data.samples, data.labels):
+        if tensor is not None:
+            digest.update(str(tuple(tensor.shape)).encode())
+            digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    name = getattr(dataset, "slug", None) or type(dataset).__name__.lower()
+    return f"{name}-{split}-{digest.hexdigest()}"

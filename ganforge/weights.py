@@ -1,0 +1,76 @@
+"""Finding pretrained weights files: an explicit path, ``$GANFORGE_WEIGHTS``, the torch hub
+cache, or a download when online."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import torch
+
+from ganforge.errors import GanforgeError
+
+WEIGHTS_ENV = "GANFORGE_WEIGHTS"
+DOWNLOAD_TIMEOUT_S = 20.0
+
+
+def hub_checkpoint_dir() -> Path:
+    """torch hub's cache of downloaded checkpoints (honours ``$TORCH_HOME``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def download(url: str, destination: Path) -> None:
+    """Fetch ``url`` to ``destination``; raises ``OSError`` when offline."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        torch.hub.download_url_to_file(url, str(destination), progress=True)
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def find_weights(filename: str, url: str | None, explicit: str | None = None) -> Path:
+    """The path of weights file ``filename``.
+
+    Looked for, in order: ``explicit`` (a file, or a folder holding ``filename``), the folder
+    ``$GANFORGE_WEIGHTS``, torch hub's checkpoint folder; then downloaded there from ``url``.
+    Offline and absent: a one-line error naming the file and where to put it.
+    """
+    if explicit:
+        path = Path(explicit).expanduser()
+        path = path / filename if path.is_dir() else path
+        if not path.is_file():
+            raise GanforgeError(f"weights file {path} does not exist; fix the `weights:` path")
+        return path
+    candidates = []
+    if os.environ.get(WEIGHTS_ENV):
+        candidates.append(Path(os.environ[WEIGHTS_ENV]).expanduser() / filename)
+    hub_path = hub_checkpoint_dir() / filename
+    candidates.append(hub_path)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    if url:
+        try:
+            download(url, hub_path)
+            return hub_path
+        except Exception:  # noqa: BLE001 - offline or blocked: say where to put the file instead
+            hub_path.unlink(missing_ok=True)
+    source = f" (download it from {url})" if url else ""
+    raise GanforgeError(
+        f"weights file {filename} not found and could not be downloaded{source}; put it in {hub_path.parent}, "
+        f"or in a folder named by ${WEIGHTS_ENV}, or give its path as `weights:`"
+    )
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from ``path``, loaded safely (``weights_only=True``) onto the CPU."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - corrupt or foreign file
+        raise GanforgeError(f"{path}: not a loadable weights file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict):
+        raise GanforgeError(f"{path}: expected a state dict, found {type(state).__name__}")
+    return state

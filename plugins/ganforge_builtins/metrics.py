@@ -1,0 +1,295 @@
+"""Built-in metrics: FID, Inception Score, KID, improved precision/recall, and the
+classification accuracy of conditional samples."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import torch
+from torch import Tensor
+
+from ganforge import EvalContext, FeatureExtractor, Metric, hookimpl
+from ganforge import distributed
+from ganforge.cache import cache_dir, dataset_key
+from ganforge.errors import GanforgeError
+from ganforge.interfaces.dataset import Dataset
+from ganforge.stats import FeatureStats, FrechetReference, RunningStats, inception_score
+from ganforge.stats import kernel_inception_distance, load_stats, precision_recall, save_stats
+
+SMALL_IMAGE_SIZE = 32
+
+
+def build_extractor(name: str, **params: object) -> FeatureExtractor:
+    """The registered extractor ``name`` (the builder passes built instances; names and
+    ``{name: ..., params}`` mappings are accepted too, for metrics built by hand)."""
+    from ganforge.plugins import get_plugins
+
+    return get_plugins().registry.get("extractor", name).factory(**params)
+
+
+def default_extractor_name(dataset: Dataset) -> str:
+    """``classifier`` for labelled images up to 32×32 (Inception features mean little for
+    them, and it runs offline), ``inception-v3`` otherwise."""
+    small = len(dataset.image_shape) == 3 and max(dataset.image_shape[1:]) <= SMALL_IMAGE_SIZE
+    return "classifier" if small and dataset.num_classes > 0 else "inception-v3"
+
+
+def _features(extractor: FeatureExtractor, batches: Iterable[tuple[Tensor, Tensor | None]]) -> Iterator[Tensor]:
+    for images, _ in batches:
+        yield extractor.features(images)
+
+
+def _gathered(context: EvalContext, rows: Iterable[Tensor]) -> Tensor:
+    """Every process's rows, computed on its share of the samples, in sample order."""
+    return context.gather(torch.cat(list(rows)))
+
+
+class FeatureMetric(Metric):
+    """Base of the metrics that compare extractor outputs: resolves and prepares the
+    extractor once per device, and keeps real-data results across evaluations."""
+
+    def __init__(self, extractor: FeatureExtractor | str | dict | None) -> None:
+        self._extractor_spec = extractor
+        self._extractor: FeatureExtractor | None = extractor if isinstance(extractor, FeatureExtractor) else None
+        self._prepared_on: torch.device | None = None
+        self._real_cache: dict[tuple, object] = {}
+
+    def extractor(self, context: EvalContext) -> FeatureExtractor:
+        """The extractor, built (by name, or chosen for the dataset when none was given) and
+        prepared for the context's dataset and device."""
+        if self._extractor is None:
+            spec = self._extractor_spec
+            if isinstance(spec, dict):
+                params = dict(spec)
+                self._extractor = build_extractor(params.pop("name"), **params)
+            else:
+                self._extractor = build_extractor(spec if isinstance(spec, str) else default_extractor_name(context.dataset))
+        if self._prepared_on != torch.device(context.device):
+            self._extractor.prepare(context.dataset, context.device)
+            self._prepared_on = torch.device(context.device)
+        return self._extractor
+
+    def real_cached(self, key: tuple, compute):
+        """``compute()`` once per key (dataset, split, sizes, device), then reused."""
+        if key not in self._real_cache:
+            self._real_cache[key] = compute()
+        return self._real_cache[key]
+
+    @staticmethod
+    def real_count(context: EvalContext, samples: int | None, split: str) -> int:
+        total = len(context.dataset.load(split))
+        return total if samples is None else min(samples, total)
+
+
+class FID(FeatureMetric):
+    """Fréchet Inception Distance between generated and real images' features (lower is better).
+
+    The Fréchet distance between Gaussian fits of extractor features.
+    Statistics are accumulated in float64; the distance is exact (see ``ganforge.stats``).
+    Reference statistics are cached in memory and as ``.npz`` under ``$GANFORGE_CACHE/stats``,
+    keyed by dataset contents, split, extractor weights and sample count.
+
+    :param samples: number of generated samples.
+    :param extractor: feature extractor; default ``classifier`` for labelled images up to
+        32×32, ``inception-v3`` otherwise.
+    :param reference: an ``.npz`` of reference statistics (pytorch-fid format) to use instead
+        of the dataset.
+    :param reference_split: dataset split the reference statistics come from.
+    :param reference_samples: real samples for the reference; ``None`` takes the whole split.
+    :param cache: keep reference statistics on disk.
+    """
+
+    higher_is_better = False
+
+    def __init__(
+        self,
+        samples: int = 10000,
+        extractor: FeatureExtractor | str | None = None,
+        reference: str | None = None,
+        reference_split: str = "train",
+        reference_samples: int | None = None,
+        cache: bool = True,
+    ) -> None:
+        if samples < 2 or (reference_samples is not None and reference_samples < 2):
+            raise ValueError("FID needs samples >= 2 and reference_samples >= 2")
+        super().__init__(extractor)
+        self.samples = samples
+        self.reference = reference
+        self.reference_split = reference_split
+        self.reference_samples = reference_samples
+        self.cache = cache
+
+    def reference_stats(self, context: EvalContext) -> FrechetReference:
+        """The prepared reference (its √Σ is computed once and reused every evaluation)."""
+        extractor = self.extractor(context)
+        if self.reference is not None:
+            return self.real_cached(("file", self.reference, str(context.device)), lambda: FrechetReference(load_stats(self.reference, context.device)))
+        n = self.real_count(context, self.reference_samples, self.reference_split)
+        key = (id(context.dataset), self.reference_split, n, str(context.device))
+        return self.real_cached(key, lambda: FrechetReference(self._dataset_stats(context, extractor, n)))
+
+    def _dataset_stats(self, context: EvalContext, extractor: FeatureExtractor, n: int) -> FeatureStats:
+        path = cache_dir("stats", f"{dataset_key(context.dataset, self.reference_split)}-{extractor.cache_key}-n{n}.npz")
+        if distributed.broadcast_object(self.cache and path.is_file()):  # rank 0's view decides, for every process
+            stats = load_stats(path, "cpu") if context.ranks.is_main else None
+            return distributed.broadcast_object(stats).to(context.device)
+        running = RunningStats(keep_features=n <= (extractor.feature_dim or n))
+        for features in _features(extractor, context.real(n, self.reference_split, shard=True)):
+            running.update(features)
+        running.combine_processes(context.device)
+        stats = running.finalize()
+        if self.cache and context.ranks.is_main:
+            save_stats(stats, path)
+        return stats
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        reference = self.reference_stats(context)
+        extractor = self.extractor(context)
+        running = RunningStats(keep_features=self.samples <= (extractor.feature_dim or self.samples))
+        for features in _features(extractor, context.generated(self.samples, shard=True)):
+            running.update(features)
+        running.combine_processes(context.device)
+        return {"fid": reference.distance(running.finalize())}
+
+
+class InceptionScore(FeatureMetric):
+    """Inception Score of generated images, mean and std over splits (higher is better).
+
+    exp E KL(p(y|x) ‖ p(y)) over the softmax of the extractor's logits.
+
+    :param samples: number of generated samples.
+    :param splits: number of consecutive chunks the score is averaged over.
+    :param extractor: extractor with a classification head; default as for FID.
+    """
+
+    higher_is_better = True
+
+    def __init__(self, samples: int = 10000, splits: int = 10, extractor: FeatureExtractor | str | None = None) -> None:
+        if splits < 1 or samples < splits:
+            raise ValueError(f"IS needs splits >= 1 and samples >= splits, got samples={samples}, splits={splits}")
+        super().__init__(extractor)
+        self.samples = samples
+        self.splits = splits
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        extractor = self.extractor(context)
+        logits = _gathered(context, (extractor.logits(images) for images, _ in context.generated(self.samples, shard=True)))
+        mean, std = inception_score(logits, self.splits)
+        return {"is": mean, "is_std": std}
+
+
+class KID(FeatureMetric):
+    """Kernel Inception Distance, mean and std over random subsets (lower is better).
+
+    Unbiased MMD² between real and generated features with the kernel (xᵀy / d + 1)³.
+
+    :param samples: number of generated samples.
+    :param subsets: number of random subsets.
+    :param subset_size: samples per subset (at most the smaller set's size).
+    :param extractor: feature extractor; default as for FID.
+    :param reference_split: dataset split of the real samples.
+    :param reference_samples: real samples; ``None`` takes as many as ``samples``.
+    """
+
+    higher_is_better = False
+
+    def __init__(
+        self,
+        samples: int = 10000,
+        subsets: int = 100,
+        subset_size: int = 1000,
+        extractor: FeatureExtractor | str | None = None,
+        reference_split: str = "train",
+        reference_samples: int | None = None,
+    ) -> None:
+        if samples < 2 or subsets < 1 or subset_size < 2:
+            raise ValueError("KID needs samples >= 2, subsets >= 1 and subset_size >= 2")
+        super().__init__(extractor)
+        self.samples, self.subsets, self.subset_size = samples, subsets, subset_size
+        self.reference_split = reference_split
+        self.reference_samples = reference_samples
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        extractor = self.extractor(context)
+        n = self.real_count(context, self.reference_samples or self.samples, self.reference_split)
+        real = self.real_cached(
+            (id(context.dataset), self.reference_split, n, str(context.device)),
+            lambda: _gathered(context, _features(extractor, context.real(n, self.reference_split, shard=True))),
+        )
+        fake = _gathered(context, _features(extractor, context.generated(self.samples, shard=True)))
+        mean, std = kernel_inception_distance(real, fake, self.subsets, self.subset_size, seed=context.seed)
+        return {"kid": mean, "kid_std": std}
+
+
+class PrecisionRecall(FeatureMetric):
+    """Improved precision and recall of generated images (higher is better).
+
+    Kynkäänniemi et al., 2019: k-NN manifold overlap of generated and real features;
+    checkpoint selection uses precision, the first value.
+
+    :param samples: number of generated samples, and of real ones.
+    :param k: neighbour whose distance sets each sample's radius.
+    :param extractor: feature extractor; default as for FID.
+    :param reference_split: dataset split of the real samples.
+    """
+
+    higher_is_better = True
+
+    def __init__(self, samples: int = 5000, k: int = 3, extractor: FeatureExtractor | str | None = None, reference_split: str = "train") -> None:
+        if k < 1 or samples <= k:
+            raise ValueError(f"precision/recall needs k >= 1 and samples > k, got samples={samples}, k={k}")
+        super().__init__(extractor)
+        self.samples, self.k = samples, k
+        self.reference_split = reference_split
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        extractor = self.extractor(context)
+        n = self.real_count(context, self.samples, self.reference_split)
+        real = self.real_cached(
+            (id(context.dataset), self.reference_split, n, str(context.device)),
+            lambda: _gathered(context, _features(extractor, context.real(n, self.reference_split, shard=True))),
+        )
+        fake = _gathered(context, _features(extractor, context.generated(self.samples, shard=True)))
+        precision, recall = precision_recall(real, fake, self.k)
+        return {"precision": precision, "recall": recall}
+
+
+class ClassificationAccuracy(FeatureMetric):
+    """Classification accuracy: share of conditional samples classified as the class asked for.
+
+    Higher is better. Classes are requested in equal numbers.
+
+    :param samples: number of generated samples.
+    :param extractor: the classifier; by default the domain classifier trained on the dataset.
+    """
+
+    higher_is_better = True
+
+    def __init__(self, samples: int = 10000, extractor: FeatureExtractor | str | None = "classifier") -> None:
+        if samples < 1:
+            raise ValueError(f"accuracy needs samples >= 1, got {samples}")
+        super().__init__(extractor)
+        self.samples = samples
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        num_classes = context.generator.num_classes
+        if not num_classes:
+            raise GanforgeError("metric 'accuracy' needs a conditional generator (one with num_classes); remove it from `metrics:`")
+        extractor = self.extractor(context)
+        if extractor.num_classes != num_classes:
+            raise GanforgeError(f"accuracy: the classifier knows {extractor.num_classes} classes, the generator {num_classes}")
+        requested = torch.arange(self.samples) % num_classes
+        correct = torch.zeros((), dtype=torch.int64, device=context.device)
+        for images, labels in context.generated(self.samples, requested, shard=True):
+            assert labels is not None
+            correct += (extractor.logits(images).argmax(dim=1) == labels.to(extractor.device)).sum().to(context.device)
+        return {"accuracy": int(context.all_reduce_sum(correct)) / self.samples}
+
+
+@hookimpl
+def register_metrics(register):
+    register("fid", FID)
+    register("is", InceptionScore)
+    register("kid", KID)
+    register("precision-recall", PrecisionRecall)
+    register("accuracy", ClassificationAccuracy)

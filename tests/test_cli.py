@@ -1,0 +1,74 @@
+"""The CLI surface: list, validate, help texts, progress display."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from ganforge.training.progress import LineProgress, RichProgress
+
+from .conftest import invoke
+
+
+def test_list_shows_kind_name_plugin_and_summary() -> None:
+    result = invoke("list")
+    assert result.exit_code == 0
+    rows = [line.rstrip().split(None, 3) for line in result.stdout.splitlines()[1:]]
+    assert ["loss", "lsgan", "lsgan"] in [r[:3] for r in rows]
+    assert ["dataset", "fashion-mnist", "idx-datasets", "Fashion-MNIST clothing images, 28x28 grey, 10 classes."] in rows
+
+
+def test_list_params_shows_types_and_defaults() -> None:
+    result = invoke("list", "loss", "--params")
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert {"a: float = 0.0", "b: float = 1.0", "c: float = 1.0"} <= set(lines)
+    generator = invoke("list", "generator", "dcgan", "--params").stdout
+    assert "image_shape: tuple[int, int, int] = (from the dataset)" in generator
+    assert "width: int = 64" in generator
+
+
+def test_list_json_and_patterns() -> None:
+    entries = json.loads(invoke("list", "dcgan", "--json").stdout)
+    assert {(e["kind"], e["plugin"]) for e in entries} == {("generator", "dcgan"), ("discriminator", "dcgan")}
+    assert json.loads(invoke("list", "datasets", "*mnist", "--json").stdout)[0]["name"] == "fashion-mnist"
+    assert "no loss matches 'zzz'" in invoke("list", "loss", "zzz").stdout
+
+
+def test_validate_names_each_component_and_plugin(tiny_spec: Path) -> None:
+    result = invoke("validate", str(tiny_spec))
+    assert result.exit_code == 0
+    assert "OK — data synthetic (plugin synthetic), generator dcgan (plugin dcgan)" in result.stdout
+
+
+def test_unreadable_spec_is_one_line(tmp_path: Path) -> None:
+    result = invoke("run", str(tmp_path / "missing.yaml"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: {tmp_path / 'missing.yaml'}: cannot read spec: No such file or directory"
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for command in ("run", "list", "validate"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "Example" in result.stdout, command
+
+
+def test_rich_progress_shows_losses() -> None:
+    buffer = io.StringIO()
+    progress = RichProgress(Console(file=buffer, force_terminal=True, width=150))
+    progress.start(total=10, done=0)
+    progress.tick(3)
+    progress.update(5, {"loss/d": 0.25, "loss/g": 1.5})
+    progress.stop()
+    text = buffer.getvalue()
+    assert "5/10" in text and "loss/d=0.25" in text and "loss/g=1.5" in text
+
+
+def test_line_progress_prints_step_losses_and_rate() -> None:
+    buffer = io.StringIO()
+    progress = LineProgress(buffer)
+    progress.start(total=10, done=0)
+    progress.update(5, {"loss/d": 0.25})
+    assert buffer.getvalue().startswith("step 5/10  loss/d=0.25  (")

@@ -1,0 +1,254 @@
+"""Training: outputs, exact resume, interruption, safe checkpoints, metrics, divergence."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from PIL import Image
+
+from ganforge import EvalContext, Loss, Metric, hookimpl
+from ganforge.errors import GanforgeError
+from ganforge.plugins import Plugins
+from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
+from ganforge.training.ema import EMA
+
+from .conftest import invoke
+
+
+def tensors(state: Any, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Every tensor in a nested checkpoint, by path (RNG and bookkeeping excluded)."""
+    out: dict[str, torch.Tensor] = {}
+    if isinstance(state, dict):
+        for k, v in state.items():
+            if k not in ("rng", "spec", "best"):
+                out.update(tensors(v, f"{prefix}{k}."))
+    elif isinstance(state, (list, tuple)):
+        for i, v in enumerate(state):
+            out.update(tensors(v, f"{prefix}{i}."))
+    elif isinstance(state, torch.Tensor):
+        out[prefix.rstrip(".")] = state
+    return out
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    ta, tb = tensors(load_checkpoint(a)), tensors(load_checkpoint(b))
+    assert ta.keys() == tb.keys()
+    different = [k for k in ta if not torch.equal(ta[k], tb[k])]
+    assert not different, different
+
+
+def run(spec: Path, out: Path, *extra: str) -> Any:
+    return invoke("run", str(spec), "--out", str(out), "--quiet", *extra)
+
+
+def test_training_changes_weights_and_writes_every_output(tiny_spec: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    first = run(tiny_spec, tmp_path / "init", "--set", "train.steps=0")
+    assert first.exit_code == 0, first.output
+    result = run(tiny_spec, out)
+    assert result.exit_code == 0, result.output
+    before, after = tensors(load_checkpoint(tmp_path / "init/checkpoints/last.pt")), tensors(load_checkpoint(out / "checkpoints/last.pt"))
+    for name in ("generator.net.0.weight", "discriminator.net.0.weight", "ema.net.0.weight"):
+        assert not torch.equal(before[name], after[name]), name
+    assert (out / "spec.yaml").read_text().startswith("name: tiny")
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4, 6]
+    assert all(set(r) == {"step", "epoch", "loss/d", "loss/g"} for r in records)
+    # 64 samples / batch 16 = 4 steps per epoch: one epoch picture, then the final mid-epoch one
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["epoch_0001.png", "step_0000006.png"]
+    with Image.open(out / "samples/epoch_0001.png") as image:
+        assert image.size == (8 * 28 + 9 * 2, 8 * 28 + 9 * 2)
+    assert json.loads((out / "status.json").read_text())["status"] == "finished"
+    state = load_checkpoint(out / "checkpoints/last.pt")
+    assert state["step"] == 6 and set(state["optimizers"]) == {"generator", "discriminator"}
+
+
+def test_same_seed_same_weights(tiny_spec: Path, tmp_path: Path) -> None:
+    assert run(tiny_spec, tmp_path / "a").exit_code == 0
+    assert run(tiny_spec, tmp_path / "b").exit_code == 0
+    assert_same_weights(tmp_path / "a/checkpoints/last.pt", tmp_path / "b/checkpoints/last.pt")
+    assert run(tiny_spec, tmp_path / "c", "--set", "seed=1").exit_code == 0
+    with pytest.raises(AssertionError):
+        assert_same_weights(tmp_path / "a/checkpoints/last.pt", tmp_path / "c/checkpoints/last.pt")
+
+
+def test_resume_is_bit_identical(tiny_spec: Path, tmp_path: Path) -> None:
+    # 7 steps with 4 per epoch: the resume point (3) sits mid-epoch, and the run crosses an epoch after it.
+    assert run(tiny_spec, tmp_path / "full", "--set", "train.steps=7").exit_code == 0
+    assert run(tiny_spec, tmp_path / "split", "--set", "train.steps=3").exit_code == 0
+    resumed = run(tiny_spec, tmp_path / "split", "--set", "train.steps=7", "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert_same_weights(tmp_path / "full/checkpoints/last.pt", tmp_path / "split/checkpoints/last.pt")
+    steps = [json.loads(r)["step"] for r in (tmp_path / "split/metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 3, 4, 6, 7]  # the 3-step run logged its own last step, then the resumed run went on
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tiny_spec: Path, tmp_path: Path) -> None:
+    """A real SIGINT to a real process: it finishes the step, checkpoints, exits 130; resume matches."""
+    out = tmp_path / "interrupted"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}  # same threads as in-process runs
+    args = [sys.executable, "-m", "ganforge", "run", str(tiny_spec), "--out", str(out), "--quiet",
+            "--set", "train.steps=100000", "--set", "train.log_every=1"]  # fmt: skip
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "metrics.jsonl").exists():
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "checkpoint saved" in stderr and "--resume" in stderr
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "interrupted"
+    stopped = status["step"]
+    target = f"train.steps={stopped + 3}"
+    assert run(tiny_spec, out, "--set", target, "--set", "train.log_every=1", "--resume").exit_code == 0
+    assert run(tiny_spec, tmp_path / "straight", "--set", target, "--set", "train.log_every=1").exit_code == 0
+    assert_same_weights(out / "checkpoints/last.pt", tmp_path / "straight/checkpoints/last.pt")
+
+
+def test_resume_refuses_a_different_model(tiny_spec: Path, tmp_path: Path) -> None:
+    assert run(tiny_spec, tmp_path / "r", "--set", "train.steps=1").exit_code == 0
+    result = run(tiny_spec, tmp_path / "r", "--set", "generator.width=16", "--resume")
+    assert result.exit_code == 2
+    assert "the spec differs from the run's in generator.width" in result.stderr
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tiny_spec: Path, tmp_path: Path) -> None:
+    result = run(tiny_spec, tmp_path / "nothing", "--resume")
+    assert result.exit_code == 2 and "no checkpoint at" in result.stderr
+
+
+class Payload:
+    def __reduce__(self):  # what a malicious checkpoint would do
+        return (os.system, ("echo pwned",))
+
+
+def test_checkpoint_with_pickled_object_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pt"
+    torch.save({"generator": {}, "payload": Payload()}, path)
+    with pytest.raises(GanforgeError, match="refusing to load .*evil.pt: it holds Python objects"):
+        load_checkpoint(path)
+    raw = tmp_path / "raw.pt"
+    raw.write_bytes(pickle.dumps({"x": Payload()}))
+    with pytest.raises(GanforgeError, match="refusing to load|cannot read"):
+        load_checkpoint(raw)
+
+
+def test_failed_write_leaves_previous_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "last.pt"
+    save_checkpoint({"step": 1, "w": torch.ones(3)}, path)
+
+    def torn_save(obj: Any, f: Any) -> None:
+        f.write(b"partial garbage")
+        raise KeyboardInterrupt  # killed mid-write
+
+    monkeypatch.setattr(torch, "save", torn_save)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint({"step": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    assert load_checkpoint(path)["step"] == 1
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_ema_follows_the_formula() -> None:
+    model = torch.nn.Linear(3, 2)
+    ema = EMA(model, decay=0.9)
+    old = ema.shadow.weight.clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    ema.update()
+    torch.testing.assert_close(ema.shadow.weight, 0.9 * old + 0.1 * model.weight)
+
+
+class MeanPixel(Metric):
+    """Mean generated pixel value (a test metric)."""
+
+    higher_is_better = True
+
+    def __init__(self, samples: int = 8) -> None:
+        self.samples = samples
+        self.calls = 0
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        torch.rand(100)  # consumes global RNG: the trainer must shield training from it
+        self.calls += 1
+        values = torch.cat([x for x, _ in context.generated(self.samples)])
+        return {"mean_pixel": values.mean().item()}
+
+
+class MetricPlugin:
+    __name__ = "metric-plugin"
+
+    @hookimpl
+    def register_metrics(self, register):
+        register("mean-pixel", MeanPixel)
+
+
+def test_metrics_are_scheduled_logged_and_keep_best(tiny_spec: Path, tmp_path: Path, plugins: Plugins) -> None:
+    plugins.register(MetricPlugin(), "metric-plugin")
+    text = tiny_spec.read_text() + "metrics:\n  - {name: mean-pixel, every: 2}\n  - {name: mean-pixel, every: 1 epoch, samples: 4}\n"
+    spec = tmp_path / "with_metrics.yaml"
+    spec.write_text(text)
+    assert run(spec, tmp_path / "m").exit_code == 0
+    records = [json.loads(line) for line in (tmp_path / "m/metrics.jsonl").read_text().splitlines()]
+    metric_steps = [r["step"] for r in records if "mean_pixel" in r]
+    assert metric_steps == [2, 4, 4, 6]  # every 2 steps, plus the end of epoch 1 (step 4)
+    best = load_checkpoint(tmp_path / "m/checkpoints/best.pt")
+    values = [r["mean_pixel"] for r in records if "mean_pixel" in r]
+    assert best["best"]["value"] == max(values) and best["best"]["mode"] == "max"
+    # metrics run on forked RNG: training is identical to a run without them
+    assert run(tiny_spec, tmp_path / "plain").exit_code == 0
+    assert_same_weights(tmp_path / "plain/checkpoints/last.pt", tmp_path / "m/checkpoints/last.pt")
+
+
+class NaNAfterTwo(Loss):
+    """Finite for two discriminator updates, then NaN (a test loss)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def discriminator_loss(self, batch: Any) -> torch.Tensor:
+        self.calls += 1
+        value = batch.fake_scores.mean() - batch.real_scores.mean()
+        return value if self.calls <= 2 else value * float("nan")
+
+    def generator_loss(self, batch: Any) -> torch.Tensor:
+        return -batch.fake_scores.mean()
+
+
+def test_divergence_stops_with_a_clear_message(tiny_spec: Path, tmp_path: Path, plugins: Plugins) -> None:
+    class Plugin:
+        __name__ = "nan-plugin"
+
+        @hookimpl
+        def register_losses(self, register):
+            register("nan-after-two", NaNAfterTwo)
+
+    plugins.register(Plugin(), "nan-plugin")
+    result = run(tiny_spec, tmp_path / "nan", "--set", "loss={name: nan-after-two}")
+    assert result.exit_code == 1
+    assert "Error: loss/d, loss/g became nan by step 4; no checkpoint was written" in result.stderr
+    assert json.loads((tmp_path / "nan/status.json").read_text())["status"] == "diverged"
+
+
+def test_cuda_requested_without_cuda(tiny_spec: Path, tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = run(tiny_spec, tmp_path / "x", "--set", "device=cuda")
+    assert result.exit_code == 2
+    assert "device 'cuda' requested but CUDA is not available" in result.stderr
+
+
+def test_python_dash_m_is_the_cli() -> None:
+    result = subprocess.run([sys.executable, "-m", "ganforge", "list", "loss"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "lsgan" in result.stdout
