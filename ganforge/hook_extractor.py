@@ -96,8 +96,15 @@ class HookExtractor(FeatureExtractor):
                 handle.remove()
         return captured, output
 
+    #: Largest batch one forward pass takes; bigger inputs are split (bounds activation memory).
+    max_batch: int | None = None
+
     @torch.inference_mode()
     def _run(self, images: Tensor, want_logits: bool) -> tuple[Tensor, Tensor | None]:
+        if self.max_batch and images.shape[0] > self.max_batch:
+            parts = [self._run(chunk, want_logits) for chunk in images.split(self.max_batch)]
+            logits = torch.cat([p[1] for p in parts]) if want_logits else None  # type: ignore[misc]
+            return torch.cat([p[0] for p in parts]), logits
         layers = list(self.layers)
         if want_logits and self.logits_layer:
             layers.append(self.logits_layer)

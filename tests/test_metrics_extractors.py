@@ -221,3 +221,15 @@ def test_inception_features_follow_pytorch_fid_conventions(fid_weights) -> None:
     # Random weights give activations of ~1e7 with cancellations: compare whole vectors.
     assert float((features - expected).norm() / expected.norm()) < 1e-5
     assert float((logits - expected_logits).norm() / expected_logits.norm()) < 1e-5
+
+
+def test_large_inputs_are_split_into_max_batch_passes() -> None:
+    network = tiny_network()
+    extractor = HookExtractor(network, ["1"])
+    images = torch.rand(7, 3, 8, 8)
+    whole = extractor.features_and_logits(images)
+    extractor.max_batch = 3
+    split = extractor.features_and_logits(images)
+    assert network[5].calls == 1 + 3
+    for a, b in zip(whole, split):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)

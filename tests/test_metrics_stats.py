@@ -157,3 +157,12 @@ def test_precision_recall_of_identical_and_disjoint_sets() -> None:
     x = relu_features(120, 8, 13)
     assert precision_recall(x, x) == (1.0, 1.0)
     assert precision_recall(x, x + 100.0) == (0.0, 0.0)
+
+
+def test_lower_triangle_product_in_uneven_blocks() -> None:
+    from ganforge.stats.frechet import _lower_triangle_of_product
+
+    g = torch.Generator().manual_seed(14)
+    a, b = torch.randn(70, 70, generator=g, dtype=torch.float64), torch.randn(70, 70, generator=g, dtype=torch.float64)
+    lower = _lower_triangle_of_product(a, b, block=16)
+    torch.testing.assert_close(lower, torch.tril(a @ b), rtol=1e-12, atol=1e-12)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Iterable
 
 import click
-import torch
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -26,19 +25,6 @@ extractor_option = click.option(
 )
 device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 batch_size_option = click.option("--batch-size", default=50, show_default=True, type=click.IntRange(min=1), help="Images per batch.")
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto`` means the GPU when there is one."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise GanforgeError(f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GanforgeError(f"--device {name}: no CUDA device here; use --device cpu")
-    return device
 
 
 def build_component(kind: str, text: str):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from ganforge.cli.features import batch_size_option, build_extractor, device_option, extractor_option, pick_device, statistics
+from ganforge.cli.features import batch_size_option, build_extractor, device_option, extractor_option, statistics
+from ganforge.experiment import pick_device
 from ganforge.image_folder import image_batches, image_files
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.stats import FeatureStats, frechet_distance, load_stats

@@ -5,7 +5,8 @@ and it is a sum of square roots of eigenvalues, so it is computed from symmetric
 eigenproblems:
 
 - both sides full-rank (n ≥ d): tr √(√Σ₁ Σ₂ √Σ₁), with √Σ₁ from ``eigh`` computed once per
-  reference and reused for every evaluation;
+  reference and reused for every evaluation; only the lower triangle of the symmetric
+  product is formed, which is all ``eigvalsh`` reads;
 - one side low-rank (its n ≤ d vectors B kept, centred): the non-zero eigenvalues of Σ₁Σ₂ are
   those of B Σ₁ Bᵀ / (m − 1), an m × m problem;
 - both low-rank: they are the squared singular values of A Bᵀ / √((n − 1)(m − 1)), so the
@@ -65,8 +66,8 @@ class FrechetReference:
         if ref.low_rank:
             return _low_rank_trace(self.centred, other.sigma.to(ref.mu.device), ref.n)
         root = self.sqrt_sigma
-        sigma = other.sigma.to(root.device)
-        return _sum_sqrt(torch.linalg.eigvalsh(root @ sigma @ root))
+        product = _lower_triangle_of_product(root @ other.sigma.to(root.device), root)
+        return _sum_sqrt(torch.linalg.eigvalsh(product, UPLO="L"))
 
     def distance(self, other: FeatureStats) -> float:
         """The squared Fréchet distance between the reference and ``other``."""
@@ -81,6 +82,17 @@ class FrechetReference:
         if not math.isfinite(value):
             raise ValueError("Fréchet distance is not finite: the statistics contain NaN or inf")
         return value
+
+
+def _lower_triangle_of_product(left: Tensor, right: Tensor, block: int = 256) -> Tensor:
+    """The lower triangle (upper part zero) of ``left @ right`` for a product known to be
+    symmetric, by row blocks: ~55% of a full matrix product's work at d = 2048."""
+    d = left.shape[0]
+    out = torch.zeros(d, d, dtype=left.dtype, device=left.device)
+    for start in range(0, d, block):
+        stop = min(start + block, d)
+        out[start:stop, :stop] = left[start:stop] @ right[:, :stop]
+    return out
 
 
 def _centre(stats: FeatureStats) -> Tensor:

@@ -24,7 +24,8 @@ def train_classifier_command(dataset: str, out: Path, epochs: int, batch_size: i
     Example:
       ganforge train-classifier fashion-mnist --out fmnist-clf.pt
     """
-    from ganforge.cli.features import build_dataset, pick_device
+    from ganforge.cli.features import build_dataset
+    from ganforge.experiment import pick_device
     from ganforge_builtins.classifier_training import train_classifier
 
     data = build_dataset(dataset)

@@ -16,6 +16,8 @@ from ganforge.weights import find_weights, load_state_dict
 from ganforge_builtins.fid_inception_net import FID_WEIGHTS_FILE, FID_WEIGHTS_URL, fid_inception_v3
 
 INPUT_SIZE = 299
+#: Images per forward pass: ~2.5 GB of float32 activations at 299×299.
+MAX_BATCH = 100
 TORCHVISION_WEIGHTS_FILE = "inception_v3_google-0cc3c7bd.pth"
 TORCHVISION_WEIGHTS_URL = f"https://download.pytorch.org/models/{TORCHVISION_WEIGHTS_FILE}"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -75,6 +77,7 @@ class InceptionV3(HookExtractor):
         digest = state_digest(network)
         super().__init__(fold_batch_norms(network.eval()).to(memory_format=torch.channels_last), layers=["avgpool"])
         self._cache_key = f"inception-v3-{digest}"
+        self.max_batch = MAX_BATCH
         self.feature_dim = 2048
         self.num_classes = 1008
 
@@ -95,6 +98,7 @@ class TorchvisionInceptionV3(HookExtractor):
         digest = state_digest(network)
         super().__init__(fold_batch_norms(network.eval()).to(memory_format=torch.channels_last), layers=["Mixed_7c"])
         self._cache_key = f"torchvision-inception-v3-{digest}"
+        self.max_batch = MAX_BATCH
         self.feature_dim = 2048
         self.num_classes = 1000
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)

@@ -3,7 +3,7 @@ classification accuracy of conditional samples."""
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import torch
 from torch import Tensor
@@ -17,6 +17,7 @@ from ganforge.stats import FeatureStats, FrechetReference, RunningStats, incepti
 from ganforge.stats import kernel_inception_distance, load_stats, precision_recall, save_stats
 
 SMALL_IMAGE_SIZE = 32
+T = TypeVar("T")
 
 
 def build_extractor(name: str, **params: object) -> FeatureExtractor:
@@ -52,7 +53,7 @@ class FeatureMetric(Metric):
         self._extractor_spec = extractor
         self._extractor: FeatureExtractor | None = extractor if isinstance(extractor, FeatureExtractor) else None
         self._prepared_on: torch.device | None = None
-        self._real_cache: dict[tuple, object] = {}
+        self._real_cache: dict[tuple, Any] = {}
 
     def extractor(self, context: EvalContext) -> FeatureExtractor:
         """The extractor, built (by name, or chosen for the dataset when none was given) and
@@ -69,15 +70,15 @@ class FeatureMetric(Metric):
             self._prepared_on = torch.device(context.device)
         return self._extractor
 
-    def real_cached(self, key: tuple, compute):
+    def real_cached(self, key: tuple, compute: Callable[[], T]) -> T:
         """``compute()`` once per key (dataset, split, sizes, device), then reused."""
         if key not in self._real_cache:
             self._real_cache[key] = compute()
         return self._real_cache[key]
 
-    @staticmethod
-    def real_count(context: EvalContext, samples: int | None, split: str) -> int:
-        total = len(context.dataset.load(split))
+    def real_count(self, context: EvalContext, samples: int | None, split: str) -> int:
+        """``samples`` capped at the split's size (``None``: the whole split)."""
+        total = self.real_cached(("size", id(context.dataset), split), lambda: len(context.dataset.load(split)))
         return total if samples is None else min(samples, total)
 
 
