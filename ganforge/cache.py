@@ -34,6 +34,6 @@ def dataset_key(dataset: Dataset, split: str = "train") -> str:
     for tensor in (data.samples, data.labels):
         if tensor is not None:
             digest.update(str(tuple(tensor.shape)).encode())
-            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+            digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
     name = getattr(dataset, "slug", None) or type(dataset).__name__.lower()
     return f"{name}-{split}-{digest.hexdigest()}"

@@ -146,11 +146,32 @@ def test_patched_pools_exclude_padding_and_last_block_max_pools() -> None:
 
 def test_inception_loads_weights_from_path_and_env(fid_weights, monkeypatch) -> None:
     folder, state = fid_weights
+    from ganforge.interfaces.extractor import state_digest
+
+    loaded = fid_inception_v3()
+    loaded.load_state_dict(state)
     by_path = inception.InceptionV3(weights=f"{folder}/{FID_WEIGHTS_FILE}")
-    assert all(torch.equal(by_path.network.state_dict()[k], v) for k, v in state.items())
+    assert by_path.cache_key == f"inception-v3-{state_digest(loaded)}"  # every tensor went in
+    assert torch.equal(by_path.network.fc.weight, state["fc.weight"])
     monkeypatch.setenv("GANFORGE_WEIGHTS", folder)
     by_env = inception.InceptionV3()
-    assert torch.equal(by_env.network.fc.weight, state["fc.weight"])
+    assert by_env.cache_key == by_path.cache_key
+
+
+def test_batch_norm_folding_keeps_the_block_output() -> None:
+    from torchvision.models.inception import BasicConv2d
+
+    torch.manual_seed(0)
+    block = BasicConv2d(3, 5, kernel_size=3, padding=1)
+    with torch.no_grad():
+        block.bn.running_mean.uniform_(-1, 1), block.bn.running_var.uniform_(0.5, 2), block.bn.weight.uniform_(0.5, 2), block.bn.bias.uniform_(-1, 1)
+    block.eval()
+    x = torch.randn(2, 3, 6, 6)
+    with torch.no_grad():
+        expected = block(x)
+        inception.fold_batch_norms(block)
+        assert isinstance(block.bn, nn.Identity) and block.conv.bias is not None
+        torch.testing.assert_close(block(x), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_inception_weights_absent_offline_says_where_to_put_them(tmp_path, monkeypatch) -> None:

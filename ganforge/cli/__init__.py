@@ -65,15 +65,21 @@ def main() -> None:
 
 
 def _add_builtin_commands() -> None:
-    from ganforge.cli import listing, plot, run, runs, sample, serve, validate
+    from ganforge.cli import eval as eval_cli
+    from ganforge.cli import fid, listing, new_plugin, plot, plugins, run, runs, sample, serve, stats, validate
 
     cli.add_command(listing.list_components)
     cli.add_command(validate.validate)
     cli.add_command(run.run)
+    cli.add_command(fid.fid)
+    cli.add_command(stats.stats)
+    cli.add_command(eval_cli.eval_command)
     cli.add_command(sample.sample)
     cli.add_command(serve.serve)
     cli.add_command(plot.plot)
     cli.add_command(runs.runs)
+    cli.add_command(plugins.plugins_command)
+    cli.add_command(new_plugin.new_plugin)
 
 
 _add_builtin_commands()

@@ -57,10 +57,15 @@ class FeatureExtractor(nn.Module):
         the class name and a digest of the state dict (computed once)."""
         key = getattr(self, "_cache_key", None)
         if key is None:
-            digest = hashlib.sha1()
-            for name, tensor in sorted(self.state_dict().items()):
-                digest.update(name.encode())
-                digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-            key = f"{type(self).__name__.lower()}-{digest.hexdigest()[:12]}"
+            key = f"{type(self).__name__.lower()}-{state_digest(self)}"
             object.__setattr__(self, "_cache_key", key)
         return key
+
+
+def state_digest(module: nn.Module) -> str:
+    """A short digest of a module's state dict (names and exact tensor bytes)."""
+    digest = hashlib.sha1()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:12]

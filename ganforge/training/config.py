@@ -55,3 +55,25 @@ class LoggingConfig:
 
     tensorboard: bool = False
     plots: bool = True
+
+
+@dataclass
+class DistributedConfig:
+    """The ``distributed:`` section: how a run launched over several processes (torchrun) trains.
+
+    batch: what ``data.batch_size`` means: ``global``, the batch of one update summed over all
+        processes (each takes ``batch_size / N``; the spec trains the same experiment on any
+        number of processes), or ``per_rank``, each process's batch (the update sees ``N * batch_size``).
+    sync_bn: batch norm computes its statistics over the whole global batch (SyncBatchNorm, GPUs
+        only) instead of over each process's share.
+    find_unused_parameters: let DistributedDataParallel skip parameters that get no gradient in an
+        update (networks with heads used only sometimes); costs a graph walk every step.
+    """
+
+    batch: Literal["global", "per_rank"] = "global"
+    sync_bn: bool = False
+    find_unused_parameters: bool = False
+
+    def __post_init__(self) -> None:
+        if self.batch not in ("global", "per_rank"):
+            raise ValueError(f"distributed.batch must be 'global' or 'per_rank', got {self.batch!r}")

@@ -95,3 +95,10 @@ class Classifier(HookExtractor):
 @hookimpl
 def register_extractors(register):
     register("classifier", Classifier)
+
+
+@hookimpl
+def register_commands(cli):
+    from ganforge_builtins.classifier_command import train_classifier_command
+
+    cli.add_command(train_classifier_command)

@@ -13,15 +13,15 @@ def _conv(in_channels: int, out_channels: int) -> list[nn.Module]:
 
 
 class SmallClassifierNet(nn.Module):
-    """Three convolution stages (width, 2·width, 4·width channels, max-pooled), a ReLU
+    """Three 3×3 convolutions (width, 2·width, 4·width channels), each max-pooled, a ReLU
     embedding layer and a linear head. Inputs in [-1, 1]."""
 
     def __init__(self, in_channels: int, num_classes: int, width: int = 32, embedding_dim: int = 768) -> None:
         super().__init__()
         self.config = {"in_channels": in_channels, "num_classes": num_classes, "width": width, "embedding_dim": embedding_dim}
         self.body = nn.Sequential(
-            *_conv(in_channels, width), *_conv(width, width), nn.MaxPool2d(2),
-            *_conv(width, 2 * width), *_conv(2 * width, 2 * width), nn.MaxPool2d(2),
+            *_conv(in_channels, width), nn.MaxPool2d(2),
+            *_conv(width, 2 * width), nn.MaxPool2d(2),
             *_conv(2 * width, 4 * width), nn.MaxPool2d(2),
             nn.AdaptiveAvgPool2d(3),
         )  # fmt: skip

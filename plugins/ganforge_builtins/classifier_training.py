@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ganforge.errors import GanforgeError
@@ -36,7 +37,7 @@ class TrainedClassifier:
 def _progress(enabled: bool) -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-        TimeRemainingColumn(), disable=not enabled, transient=False,
+        TimeRemainingColumn(), disable=not enabled, transient=False, console=Console(stderr=True),
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ganforge import EvalContext, FeatureExtractor, Metric, hookimpl
+from ganforge import distributed
 from ganforge.cache import cache_dir, dataset_key
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset
@@ -18,11 +19,12 @@ from ganforge.stats import kernel_inception_distance, load_stats, precision_reca
 SMALL_IMAGE_SIZE = 32
 
 
-def build_extractor(name: str) -> FeatureExtractor:
-    """The registered extractor ``name`` with its default parameters."""
+def build_extractor(name: str, **params: object) -> FeatureExtractor:
+    """The registered extractor ``name`` (the builder passes built instances; names and
+    ``{name: ..., params}`` mappings are accepted too, for metrics built by hand)."""
     from ganforge.plugins import get_plugins
 
-    return get_plugins().registry.get("extractor", name).factory()
+    return get_plugins().registry.get("extractor", name).factory(**params)
 
 
 def default_extractor_name(dataset: Dataset) -> str:
@@ -37,11 +39,16 @@ def _features(extractor: FeatureExtractor, batches: Iterable[tuple[Tensor, Tenso
         yield extractor.features(images)
 
 
+def _gathered(context: EvalContext, rows: Iterable[Tensor]) -> Tensor:
+    """Every process's rows, computed on its share of the samples, in sample order."""
+    return context.gather(torch.cat(list(rows)))
+
+
 class FeatureMetric(Metric):
     """Base of the metrics that compare extractor outputs: resolves and prepares the
     extractor once per device, and keeps real-data results across evaluations."""
 
-    def __init__(self, extractor: FeatureExtractor | str | None) -> None:
+    def __init__(self, extractor: FeatureExtractor | str | dict | None) -> None:
         self._extractor_spec = extractor
         self._extractor: FeatureExtractor | None = extractor if isinstance(extractor, FeatureExtractor) else None
         self._prepared_on: torch.device | None = None
@@ -51,8 +58,12 @@ class FeatureMetric(Metric):
         """The extractor, built (by name, or chosen for the dataset when none was given) and
         prepared for the context's dataset and device."""
         if self._extractor is None:
-            name = self._extractor_spec if isinstance(self._extractor_spec, str) else default_extractor_name(context.dataset)
-            self._extractor = build_extractor(name)
+            spec = self._extractor_spec
+            if isinstance(spec, dict):
+                params = dict(spec)
+                self._extractor = build_extractor(params.pop("name"), **params)
+            else:
+                self._extractor = build_extractor(spec if isinstance(spec, str) else default_extractor_name(context.dataset))
         if self._prepared_on != torch.device(context.device):
             self._extractor.prepare(context.dataset, context.device)
             self._prepared_on = torch.device(context.device)
@@ -119,13 +130,15 @@ class FID(FeatureMetric):
 
     def _dataset_stats(self, context: EvalContext, extractor: FeatureExtractor, n: int) -> FeatureStats:
         path = cache_dir("stats", f"{dataset_key(context.dataset, self.reference_split)}-{extractor.cache_key}-n{n}.npz")
-        if self.cache and path.is_file():
-            return load_stats(path, context.device)
+        if distributed.broadcast_object(self.cache and path.is_file()):  # rank 0's view decides, for every process
+            stats = load_stats(path, "cpu") if context.ranks.is_main else None
+            return distributed.broadcast_object(stats).to(context.device)
         running = RunningStats(keep_features=n <= (extractor.feature_dim or n))
-        for features in _features(extractor, context.real(n, self.reference_split)):
+        for features in _features(extractor, context.real(n, self.reference_split, shard=True)):
             running.update(features)
+        running.combine_processes(context.device)
         stats = running.finalize()
-        if self.cache:
+        if self.cache and context.ranks.is_main:
             save_stats(stats, path)
         return stats
 
@@ -133,8 +146,9 @@ class FID(FeatureMetric):
         reference = self.reference_stats(context)
         extractor = self.extractor(context)
         running = RunningStats(keep_features=self.samples <= (extractor.feature_dim or self.samples))
-        for features in _features(extractor, context.generated(self.samples)):
+        for features in _features(extractor, context.generated(self.samples, shard=True)):
             running.update(features)
+        running.combine_processes(context.device)
         return {"fid": reference.distance(running.finalize())}
 
 
@@ -159,7 +173,7 @@ class InceptionScore(FeatureMetric):
 
     def evaluate(self, context: EvalContext) -> dict[str, float]:
         extractor = self.extractor(context)
-        logits = torch.cat([extractor.logits(images) for images, _ in context.generated(self.samples)])
+        logits = _gathered(context, (extractor.logits(images) for images, _ in context.generated(self.samples, shard=True)))
         mean, std = inception_score(logits, self.splits)
         return {"is": mean, "is_std": std}
 
@@ -200,9 +214,9 @@ class KID(FeatureMetric):
         n = self.real_count(context, self.reference_samples or self.samples, self.reference_split)
         real = self.real_cached(
             (id(context.dataset), self.reference_split, n, str(context.device)),
-            lambda: torch.cat(list(_features(extractor, context.real(n, self.reference_split)))),
+            lambda: _gathered(context, _features(extractor, context.real(n, self.reference_split, shard=True))),
         )
-        fake = torch.cat(list(_features(extractor, context.generated(self.samples))))
+        fake = _gathered(context, _features(extractor, context.generated(self.samples, shard=True)))
         mean, std = kernel_inception_distance(real, fake, self.subsets, self.subset_size, seed=context.seed)
         return {"kid": mean, "kid_std": std}
 
@@ -233,9 +247,9 @@ class PrecisionRecall(FeatureMetric):
         n = self.real_count(context, self.samples, self.reference_split)
         real = self.real_cached(
             (id(context.dataset), self.reference_split, n, str(context.device)),
-            lambda: torch.cat(list(_features(extractor, context.real(n, self.reference_split)))),
+            lambda: _gathered(context, _features(extractor, context.real(n, self.reference_split, shard=True))),
         )
-        fake = torch.cat(list(_features(extractor, context.generated(self.samples))))
+        fake = _gathered(context, _features(extractor, context.generated(self.samples, shard=True)))
         precision, recall = precision_recall(real, fake, self.k)
         return {"precision": precision, "recall": recall}
 
@@ -265,11 +279,11 @@ class ClassificationAccuracy(FeatureMetric):
         if extractor.num_classes != num_classes:
             raise GanforgeError(f"accuracy: the classifier knows {extractor.num_classes} classes, the generator {num_classes}")
         requested = torch.arange(self.samples) % num_classes
-        correct = 0
-        for images, labels in context.generated(self.samples, requested):
+        correct = torch.zeros((), dtype=torch.int64, device=context.device)
+        for images, labels in context.generated(self.samples, requested, shard=True):
             assert labels is not None
-            correct += int((extractor.logits(images).argmax(dim=1) == labels.to(extractor.device)).sum())
-        return {"accuracy": correct / self.samples}
+            correct += (extractor.logits(images).argmax(dim=1) == labels.to(extractor.device)).sum().to(context.device)
+        return {"accuracy": int(context.all_reduce_sum(correct)) / self.samples}
 
 
 @hookimpl

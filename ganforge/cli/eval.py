@@ -1,0 +1,53 @@
+"""``ganforge eval``: the metrics of a trained generator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import torch
+
+from ganforge.cli.features import build_component
+from ganforge.errors import GanforgeError
+from ganforge.interfaces import EvalContext, Metric
+
+
+@click.command("eval")
+@click.argument("run_dir", type=click.Path(exists=True, path_type=Path))
+@click.option("--checkpoint", default="last", show_default=True, help="best, last, or a checkpoint file.")
+@click.option(
+    "--metric", "metrics", multiple=True,
+    help="A metric name or YAML mapping, e.g. 'fid' or '{name: kid, samples: 2000}'; repeatable. Default: the run's `metrics:`.",
+)  # fmt: skip
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--seed", type=int, default=None, help="Sampling seed (default: the run's seed).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
+def eval_command(run_dir: Path, checkpoint: str, metrics: tuple[str, ...], device: str, seed: int | None, as_json: bool) -> None:
+    """Compute metrics of a trained generator (the EMA weights when the run kept them).
+
+    \b
+    Examples:
+      ganforge eval runs/lsgan
+      ganforge eval runs/cgan --checkpoint best --metric fid --metric accuracy
+    """
+    from ganforge.loading import load_trained
+
+    trained = load_trained(run_dir, checkpoint=checkpoint, device=device)
+    experiment = trained.experiment
+    chosen: list[tuple[str, Metric]] = [(text, build_component("metric", text)) for text in metrics]
+    if not chosen:
+        chosen = [(scheduled.name, scheduled.metric) for scheduled in experiment.metrics]
+    if not chosen:
+        raise GanforgeError(f"{run_dir}: the run's spec has no `metrics:`; name some with --metric fid")
+    device_of = next(trained.generator.parameters(), torch.empty(0)).device
+    context = EvalContext(trained.generator, experiment.dataset, device_of, seed=experiment.seed if seed is None else seed)
+    values: dict[str, float] = {}
+    for _, metric in chosen:
+        values.update(metric.evaluate(context))
+    if as_json:
+        click.echo(json.dumps({"checkpoint": str(trained.checkpoint_path), "step": trained.step, **values}))
+        return
+    click.echo(f"{trained.checkpoint_path} (step {trained.step}{', EMA weights' if trained.uses_ema else ''})")
+    for name, value in values.items():
+        click.echo(f"{name}: {value:.6g}")

@@ -1,0 +1,84 @@
+"""What the metric commands share: building an extractor from the command line, picking
+a device, and computing statistics with a progress bar."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import click
+import torch
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import Tensor
+
+from ganforge.errors import GanforgeError
+from ganforge.interfaces.dataset import Dataset
+from ganforge.interfaces.extractor import FeatureExtractor
+from ganforge.plugins import get_plugins
+from ganforge.stats import FeatureStats, RunningStats
+
+extractor_option = click.option(
+    "--extractor",
+    default="inception-v3",
+    show_default=True,
+    help="Extractor name, or a YAML mapping with its parameters, e.g. '{name: classifier, weights: clf.pt}'.",
+)
+device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+batch_size_option = click.option("--batch-size", default=50, show_default=True, type=click.IntRange(min=1), help="Images per batch.")
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` means the GPU when there is one."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise GanforgeError(f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GanforgeError(f"--device {name}: no CUDA device here; use --device cpu")
+    return device
+
+
+def build_component(kind: str, text: str):
+    """A registered component from the command line: a name, or a YAML mapping
+    ``{name: ..., param: value}`` as in a spec."""
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        parsed = text
+    params = dict(parsed) if isinstance(parsed, dict) else {"name": text}
+    name = params.pop("name", None)
+    if not isinstance(name, str):
+        raise GanforgeError(f"{kind} {text!r}: give a name or a mapping with 'name'")
+    factory = get_plugins().registry.get(kind, name).factory
+    try:
+        return factory(**params)
+    except (TypeError, ValueError) as exc:
+        raise GanforgeError(f"{kind} {name}: {exc}") from exc
+
+
+def build_extractor(text: str) -> FeatureExtractor:
+    """An extractor from ``--extractor``."""
+    return build_component("extractor", text)
+
+
+def build_dataset(text: str) -> Dataset:
+    """A dataset from a command argument, e.g. ``fashion-mnist`` or ``'{name: synthetic, num_classes: 10}'``."""
+    return build_component("dataset", text)
+
+
+def progress_bar(description: str) -> Progress:
+    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True, console=Console(stderr=True))
+
+
+def statistics(extractor: FeatureExtractor, batches: Iterable[Tensor], total: int, description: str) -> FeatureStats:
+    """Float64 feature statistics of image batches, with a progress bar on stderr."""
+    running = RunningStats(keep_features=total <= (extractor.feature_dim or total))
+    with progress_bar(description) as bar:
+        task = bar.add_task(description, total=total)
+        for images in batches:
+            running.update(extractor.features(images))
+            bar.advance(task, images.shape[0])
+    return running.finalize()

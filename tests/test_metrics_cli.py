@@ -1,0 +1,96 @@
+"""`ganforge fid`, `ganforge stats` and `ganforge train-classifier`, through click's runner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from ganforge.cli.fid import fid
+from ganforge.cli.stats import stats
+from ganforge.errors import GanforgeError
+from ganforge.stats import FeatureStats, frechet_distance, load_stats
+from ganforge_builtins.classifier import Classifier
+from ganforge_builtins.classifier_net import SmallClassifierNet
+from ganforge_builtins.classifier_training import TrainedClassifier
+
+
+@pytest.fixture
+def classifier_file(tmp_path) -> str:
+    torch.manual_seed(0)
+    path = tmp_path / "clf.pt"
+    torch.save(TrainedClassifier(SmallClassifierNet(1, 10).eval(), 0.5, 0.0).checkpoint("test"), path)
+    return str(path)
+
+
+def image_folder(path, seed: int, count: int = 12, brightness: int = 255):
+    path.mkdir()
+    g = torch.Generator().manual_seed(seed)
+    for i in range(count):
+        pixels = (torch.rand(16, 16, generator=g) * brightness).to(torch.uint8).numpy()
+        Image.fromarray(pixels, mode="L").save(path / f"{i:03d}.png")
+    return path
+
+
+def fid_value(output: str) -> float:
+    assert output.startswith("FID: "), output
+    return float(output.split()[1])
+
+
+def test_fid_of_two_folders_matches_the_library(tmp_path, classifier_file) -> None:
+    a, b = image_folder(tmp_path / "a", 0), image_folder(tmp_path / "b", 1, brightness=128)
+    extractor = f"{{name: classifier, weights: {classifier_file}}}"
+    result = CliRunner().invoke(fid, [str(a), str(b), "--extractor", extractor, "--batch-size", "5", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    network = Classifier(weights=classifier_file)
+    images = [torch.stack([torch.from_numpy(np.array(Image.open(p)))[None] for p in sorted(d.iterdir())]) for d in (a, b)]
+    features = [torch.cat([network.features(x[i : i + 5]) for i in range(0, len(x), 5)]) for x in images]  # same batches
+    expected = frechet_distance(*(FeatureStats.from_features(f) for f in features))
+    assert fid_value(result.stdout) == pytest.approx(expected, rel=1e-9)
+
+    same = CliRunner().invoke(fid, [str(a), str(a), "--extractor", extractor])
+    assert abs(fid_value(same.stdout)) < 1e-6
+
+
+def test_stats_file_stands_in_for_its_folder(tmp_path, classifier_file) -> None:
+    a, b = image_folder(tmp_path / "a", 0), image_folder(tmp_path / "b", 1, brightness=100)
+    extractor = f"{{name: classifier, weights: {classifier_file}}}"
+    written = CliRunner().invoke(stats, [str(b), "--out", str(tmp_path / "b.npz"), "--extractor", extractor])
+    assert written.exit_code == 0, written.output
+    assert load_stats(tmp_path / "b.npz").n == 12
+    from_folder = CliRunner().invoke(fid, [str(a), str(b), "--extractor", extractor])
+    from_file = CliRunner().invoke(fid, [str(a), str(tmp_path / "b.npz"), "--extractor", extractor])
+    assert fid_value(from_file.stdout) == pytest.approx(fid_value(from_folder.stdout), rel=1e-9)
+
+
+def test_stats_of_a_registered_dataset(tmp_path, classifier_file) -> None:
+    out = tmp_path / "synthetic.npz"
+    extractor = f"{{name: classifier, weights: {classifier_file}}}"
+    result = CliRunner().invoke(stats, ["synthetic", "--samples", "40", "--out", str(out), "--extractor", extractor])
+    assert result.exit_code == 0, result.output
+    assert "40 samples, 768-d" in result.output and load_stats(out).sigma.shape == (768, 768)
+
+
+def test_folder_without_images_is_a_user_error(tmp_path, classifier_file) -> None:
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(fid, [str(tmp_path / "empty"), str(tmp_path / "empty"), "--extractor", f"{{name: classifier, weights: {classifier_file}}}"])
+    assert isinstance(result.exception, GanforgeError) and "no image files" in str(result.exception)
+
+
+def test_unknown_extractor_is_named(tmp_path) -> None:
+    result = CliRunner().invoke(fid, [str(tmp_path), str(tmp_path), "--extractor", "inceptoin-v3"])
+    assert isinstance(result.exception, GanforgeError) and "did you mean 'inception-v3'" in str(result.exception)
+
+
+def test_train_classifier_command_writes_a_loadable_file(tmp_path, monkeypatch) -> None:
+    from ganforge_builtins.classifier_command import train_classifier_command
+
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "clf.pt"
+    result = CliRunner().invoke(train_classifier_command, ["{name: synthetic, num_classes: 4, size: 128}", "--out", str(out), "--epochs", "1", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "test accuracy" in result.output
+    loaded = Classifier(weights=str(out))
+    assert loaded.num_classes == 4 and loaded.feature_dim == 768
