@@ -66,7 +66,7 @@ def test_page_shows_a_grid_and_a_form(server: str) -> None:
     status, kind, body = get(server)
     page = body.decode()
     assert status == 200 and kind.startswith("text/html")
-    assert '<img src="/sample"' in page and "<form" in page
+    assert '<img src="/sample?n=12"' in page and "<form" in page  # four rows of the three classes
     assert all(f">{i}: {name}</option>" in page for i, name in enumerate(CLASS_NAMES))
     status, _, body = get(server + "?class=Sneaker&n=4&seed=9")
     page = body.decode()

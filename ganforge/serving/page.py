@@ -23,6 +23,11 @@ class PageInfo:
     image_size: tuple[int, int] | None  # (height, width) of one sample, None for non-image data
 
 
+def page_count(num_classes: int) -> int:
+    """Samples the page shows when no count is asked for: full rows, four per class."""
+    return min(MAX_SAMPLES, 4 * num_classes) if num_classes else 36
+
+
 def render_page(info: PageInfo, query: SampleQuery | None, error: str | None = None) -> str:
     """The page for ``query`` (the form filled with it, and its grid), or for an error."""
     query = query or SampleQuery()

@@ -21,7 +21,7 @@ from ganforge.errors import GanforgeError
 from ganforge.imaging import grid_png, is_image_batch
 from ganforge.interfaces import Dataset
 from ganforge.sampling import Sampler
-from ganforge.serving.page import PageInfo, render_page
+from ganforge.serving.page import PageInfo, page_count, render_page
 from ganforge.serving.query import BadRequest, SampleQuery, parse_sample_query
 
 ROUTES = ("/", "/classes", "/sample")
@@ -91,6 +91,9 @@ class _Handler(BaseHTTPRequestHandler):
         except BadRequest as exc:
             self._send(HTTPStatus.BAD_REQUEST, "text/html; charset=utf-8", render_page(self.server.info, None, str(exc)).encode())
             return
+        if "n" not in parsed.given:
+            parsed.n = page_count(len(self.server.sampler.class_names))
+            parsed.given["n"] = str(parsed.n)
         self._send(HTTPStatus.OK, "text/html; charset=utf-8", render_page(self.server.info, parsed).encode())
 
     def _classes(self, query: str) -> None:
