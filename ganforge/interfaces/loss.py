@@ -81,7 +81,15 @@ class Loss:
     Subclasses override one or both of :meth:`discriminator_loss` and
     :meth:`generator_loss`; each returns a scalar tensor, or ``None`` when the term does
     not apply to that side. Constructor parameters are the spec's keys.
+
+    ``name`` labels the term's values in metrics.jsonl (``loss/d/<name>``) when a run has
+    several terms; a term from the spec is labelled by its registered name instead.
+    Call the discriminator through ``batch.score`` (or ``batch.discriminator(...)``), never
+    read attributes from ``batch.discriminator``: under several processes it is a
+    DistributedDataParallel wrapper.
     """
+
+    name: str  # optional; the class name is used when absent
 
     def discriminator_loss(self, batch: Batch) -> Tensor | None:
         """The discriminator's objective on this batch (to be minimised)."""
