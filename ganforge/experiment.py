@@ -14,7 +14,7 @@ from ganforge.spec.loader import Key, Spec
 from ganforge.spec.resolve import RESERVED, resolve
 from ganforge.spec.signature import INJECTED, signature_of
 from ganforge.spec.types import nested_kind
-from ganforge.training.config import TrainConfig
+from ganforge.training.config import DistributedConfig, TrainConfig
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Experiment:
     batch_size: int
     #: role ("generator", "loss", "penalties.0", "metrics.1", ...) -> registry entry (name and plugin)
     components: dict[str, ComponentInfo] = field(default_factory=dict)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
     @property
     def terms(self) -> list[Loss]:
@@ -88,6 +89,7 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
         train=TrainConfig(**resolved["train"]),
         batch_size=resolved["data"]["batch_size"],
         components=builder.components,
+        distributed=DistributedConfig(**resolved["distributed"]),
     )
 
 

@@ -160,14 +160,17 @@ def test_failed_write_leaves_previous_checkpoint(tmp_path: Path, monkeypatch: py
     assert list(tmp_path.iterdir()) == [path]
 
 
-def test_ema_follows_the_formula() -> None:
+def test_ema_follows_the_formula_with_warm_up() -> None:
     model = torch.nn.Linear(3, 2)
     ema = EMA(model, decay=0.9)
-    old = ema.shadow.weight.clone()
-    with torch.no_grad():
-        model.weight.add_(1.0)
-    ema.update()
-    torch.testing.assert_close(ema.shadow.weight, 0.9 * old + 0.1 * model.weight)
+    for n, expected_decay in enumerate([0.1, 2 / 11, 0.25]):  # (1 + n) / (10 + n) while below 0.9
+        assert ema.current_decay() == pytest.approx(expected_decay)
+        old = ema.shadow.weight.clone()
+        with torch.no_grad():
+            model.weight.add_(1.0)
+        ema.update()
+        torch.testing.assert_close(ema.shadow.weight, expected_decay * old + (1 - expected_decay) * model.weight)
+    assert EMA(model, decay=0.9, updates=1000).current_decay() == 0.9
 
 
 class MeanPixel(Metric):

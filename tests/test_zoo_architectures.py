@@ -82,6 +82,15 @@ def test_mlp_handles_points_and_images(shape):
     assert discriminator(samples).shape == (5,)
 
 
+def test_mlp_generator_output_choice():
+    torch.manual_seed(0)
+    tanh, linear = MLPGenerator((2,), latent_dim=4, hidden=(8,)), MLPGenerator((2,), latent_dim=4, hidden=(8,), output="linear")
+    assert isinstance(tanh.net[-1], nn.Tanh) and isinstance(linear.net[-1], nn.Linear)
+    with torch.no_grad():
+        linear.net[-1].bias.fill_(5.0)
+    assert linear(linear.sample_latent(4)).min() > 1, "a linear output is not bounded to [-1, 1]"
+
+
 def test_mlp_defaults_are_the_classic_mnist_gan():
     generator, discriminator = MLPGenerator((1, 28, 28)), MLPDiscriminator((1, 28, 28))
     assert [m.out_features for m in generator.modules() if isinstance(m, nn.Linear)] == [256, 512, 1024, 784]
@@ -139,6 +148,7 @@ def test_dcgan_discriminator_without_batch_norm(norm, layer):
         lambda: InfoGANGenerator((1, 28, 28), categorical=(), continuous=0),
         lambda: MLPGenerator((2,), hidden=()),
         lambda: MLPDiscriminator((2,), dropout=-0.1),
+        lambda: MLPGenerator((2,), output="relu"),
     ],
 )
 def test_unsupported_configurations_are_refused(factory):

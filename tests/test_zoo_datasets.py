@@ -133,6 +133,18 @@ def test_ring_and_grid_geometry():
     assert ring.mode_std == pytest.approx(0.02 * 0.8 / 2.0)
     assert sorted(set(grid.mode_centers[:, 0].tolist())) == pytest.approx([-0.8, -0.4, 0.0, 0.4, 0.8])
     assert grid.mode_std == pytest.approx(0.05 * 0.8 / 4.0)
+    raw = Ring(normalise=False)
+    assert raw.mode_centers.norm(dim=1).tolist() == pytest.approx([2.0] * 8) and raw.mode_std == 0.02
+    assert Grid(normalise=False).mode_centers.abs().max() == 4.0
+
+
+def test_unnormalised_mixture_picture_fits_its_extent(tmp_path):
+    ring = Ring(normalise=False)
+    ring.save_samples(torch.tensor([[2.0, 0.0]]), tmp_path / "raw.png")
+    picture = np.asarray(Image.open(tmp_path / "raw.png").convert("RGB")).astype(int)
+    blue = (picture[..., 2] > 150) & (picture[..., 0] < 80)
+    rows, cols = np.nonzero(blue)
+    assert rows.min() >= 126 and rows.max() <= 129 and cols.min() >= 228 and cols.max() <= 231  # x = 0.8 of the canvas
 
 
 @pytest.mark.parametrize("dataset", [Ring(size=20_000), Grid(size=20_000)], ids=["ring", "grid"])

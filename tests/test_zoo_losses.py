@@ -12,6 +12,7 @@ from torch import nn
 from ganforge import Batch, Loss
 from ganforge.plugins import Plugins
 from ganforge_builtins.hinge import HingeLoss
+from ganforge_builtins.lsgan import LeastSquaresLoss
 from ganforge_builtins.minimax import MinimaxLoss
 from ganforge_builtins.r1 import R1Penalty
 from ganforge_builtins.relativistic import RelativisticAverageLeastSquaresLoss, RelativisticAverageStandardLoss
@@ -192,6 +193,7 @@ ALL_LOSSES = {
     "rasgan": RelativisticAverageStandardLoss,
     "ralsgan": RelativisticAverageLeastSquaresLoss,
     "hinge": HingeLoss,
+    "lsgan": LeastSquaresLoss,
     "r1": R1Penalty,
 }
 

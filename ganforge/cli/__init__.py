@@ -66,7 +66,7 @@ def main() -> None:
 
 def _add_builtin_commands() -> None:
     from ganforge.cli import eval as eval_cli
-    from ganforge.cli import fid, listing, run, stats, validate
+    from ganforge.cli import fid, listing, new_plugin, plot, plugins, run, runs, sample, serve, stats, validate
 
     cli.add_command(listing.list_components)
     cli.add_command(validate.validate)
@@ -74,6 +74,12 @@ def _add_builtin_commands() -> None:
     cli.add_command(fid.fid)
     cli.add_command(stats.stats)
     cli.add_command(eval_cli.eval_command)
+    cli.add_command(sample.sample)
+    cli.add_command(serve.serve)
+    cli.add_command(plot.plot)
+    cli.add_command(runs.runs)
+    cli.add_command(plugins.plugins_command)
+    cli.add_command(new_plugin.new_plugin)
 
 
 _add_builtin_commands()

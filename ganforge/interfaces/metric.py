@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import torch
 from torch import Tensor
 
+from ganforge import distributed
+from ganforge.distributed import Ranks
 from ganforge.interfaces.dataset import Dataset, to_model_range
 from ganforge.interfaces.networks import Generator
 
@@ -15,37 +17,61 @@ from ganforge.interfaces.networks import Generator
 @dataclass
 class EvalContext:
     """What a metric may use: the generator (the EMA copy when the run keeps one), in eval
-    mode, the dataset, the device, and a seed so evaluations are repeatable."""
+    mode, the dataset, the device, and a seed so evaluations are repeatable.
+
+    In a distributed run every process evaluates with its own context (``ranks``). A metric
+    that does nothing special computes the same value on every process; one that asks for
+    ``shard=True`` samples gets only its process's share of them, and combines what each
+    process computed with :meth:`gather` (rows, in sample order) or :meth:`all_reduce_sum`.
+    """
 
     generator: Generator
     dataset: Dataset
     device: torch.device
     seed: int = 0
     batch_size: int = 250
+    ranks: Ranks = field(default_factory=Ranks)
 
-    def generated(self, n: int, labels: Tensor | None = None) -> Iterator[tuple[Tensor, Tensor | None]]:
+    def generated(self, n: int, labels: Tensor | None = None, shard: bool = False) -> Iterator[tuple[Tensor, Tensor | None]]:
         """Yield ``(samples in [-1, 1], labels)`` batches, ``n`` samples in all, from a
-        seeded generator. Conditional generators get ``labels`` or uniform random classes."""
+        seeded generator. Conditional generators get ``labels`` or uniform random classes.
+        With ``shard``, only this process's share ``ranks.shard(n)`` of those same samples."""
         rng = torch.Generator().manual_seed(self.seed)
         num_classes = self.generator.num_classes
         if num_classes and labels is None:
             labels = torch.randint(num_classes, (n,), generator=rng)
+        share = self.ranks.shard(n) if shard else range(n)
         with torch.inference_mode():
             for start in range(0, n, self.batch_size):
                 size = min(self.batch_size, n - start)
-                z = self.generator.sample_latent(size, "cpu", rng).to(self.device)
-                y = None if labels is None else labels[start : start + size].to(self.device)
+                z = self.generator.sample_latent(size, "cpu", rng)  # every batch's latents, to stay on the seeded stream
+                first, stop = max(start, share.start), min(start + size, share.stop)
+                if first >= stop:
+                    continue
+                z = z[first - start : stop - start].to(self.device)
+                y = None if labels is None else labels[first:stop].to(self.device)
                 yield self.generator(z, y), y
 
-    def real(self, n: int | None = None, split: str = "train") -> Iterator[tuple[Tensor, Tensor | None]]:
-        """Yield ``(samples in [-1, 1], labels)`` batches of the first ``n`` real samples."""
+    def real(self, n: int | None = None, split: str = "train", shard: bool = False) -> Iterator[tuple[Tensor, Tensor | None]]:
+        """Yield ``(samples in [-1, 1], labels)`` batches of the first ``n`` real samples
+        (with ``shard``, of this process's share of them)."""
         data = self.dataset.load(split)
         total = len(data) if n is None else min(n, len(data))
-        for start in range(0, total, self.batch_size):
-            stop = min(start + self.batch_size, total)
+        share = self.ranks.shard(total) if shard else range(total)
+        for start in range(share.start, share.stop, self.batch_size):
+            stop = min(start + self.batch_size, share.stop)
             x = to_model_range(data.samples[start:stop].to(self.device))
             y = None if data.labels is None else data.labels[start:stop].to(self.device)
             yield x, y
+
+    def gather(self, rows: Tensor) -> Tensor:
+        """Every process's ``rows`` (dim 0) in rank order: from ``shard=True`` batches, all
+        ``n`` samples' rows in sample order. The rows themselves in a single process."""
+        return distributed.all_gather_rows(rows)
+
+    def all_reduce_sum(self, tensor: Tensor) -> Tensor:
+        """``tensor`` summed over the processes, in place (itself in a single process)."""
+        return distributed.all_reduce_sum(tensor)
 
 
 class Metric:

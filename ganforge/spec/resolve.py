@@ -17,7 +17,7 @@ from ganforge.registry import Registry
 from ganforge.spec.loader import Key, Spec
 from ganforge.spec.signature import INJECTED, Signature, signature_of
 from ganforge.spec.types import nested_kind, type_error
-from ganforge.training.config import TrainConfig
+from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig
 
 #: top-level section -> component kind, for the sections that name one component.
 COMPONENT_SECTIONS: dict[str, str] = {
@@ -28,7 +28,7 @@ COMPONENT_SECTIONS: dict[str, str] = {
 }
 #: keys a section carries for ganforge itself rather than for the component's constructor.
 RESERVED: dict[str, dict[str, Any]] = {"data": {"batch_size": 64}, "metrics": {"every": None}}
-SECTIONS = ("name", "seed", "device", *COMPONENT_SECTIONS, "penalties", "optimizers", "train", "metrics")
+SECTIONS = ("name", "seed", "device", *COMPONENT_SECTIONS, "penalties", "optimizers", "train", "metrics", "logging", "distributed")
 DEFAULT_OPTIMIZER: dict[str, Any] = {"name": "Adam", "lr": 2.0e-4, "betas": [0.5, 0.999]}
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _EVERY = re.compile(r"^\s*(\d+)\s*epochs?\s*$|^\s*epoch\s*$")
@@ -73,13 +73,15 @@ class _Resolver:
             out[section] = self.component(kind, data[section], (section,), RESERVED.get(section, {}))
         out["penalties"] = [self.component("loss", v, ("penalties", i)) for i, v in enumerate(self.listing("penalties"))]
         out["optimizers"] = self.optimizers()
-        out["train"] = self.train()
+        out["train"] = self.settings("train", TrainConfig)
         out["metrics"] = [
             self.component("metric", v, ("metrics", i), RESERVED["metrics"]) for i, v in enumerate(self.listing("metrics"))
         ]
         for i, metric in enumerate(out["metrics"]):
             if metric and not _valid_every(metric.get("every")):
                 self.fail("every must be a number of steps (e.g. 500) or of epochs (e.g. '1 epoch')", ("metrics", i, "every"))
+        out["logging"] = self.settings("logging", LoggingConfig)
+        out["distributed"] = self.settings("distributed", DistributedConfig)
         if self.errors:
             raise SpecErrors(self.errors)
         return out
@@ -141,18 +143,19 @@ class _Resolver:
         params = {k: v for k, v in value.items() if k != "name"}
         return {"name": name, **self._params(params, signature, key, f"optimizer {name}")}
 
-    def train(self) -> dict[str, Any]:
-        value = self.spec.data.get("train") or {}
+    def settings(self, section: str, config: type) -> dict[str, Any]:
+        """A section of plain settings (``train``, ``distributed``) checked against ``config``'s fields."""
+        value = self.spec.data.get(section) or {}
         if not isinstance(value, dict):
-            self.fail("train must be a mapping, e.g. {epochs: 5}", ("train",))
+            self.fail(f"{section} must be a mapping, e.g. {{{signature_of(config).names[0]}: ...}}", (section,))
             return {}
         errors_before = len(self.errors)
-        out = self._params(value, signature_of(TrainConfig), ("train",), "train")
+        out = self._params(value, signature_of(config), (section,), section)
         if len(self.errors) == errors_before:
             try:
-                TrainConfig(**out)
+                config(**out)
             except ValueError as exc:
-                self.fail(str(exc), ("train",))
+                self.fail(str(exc), (section,))
         return out
 
     def _params(

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ganforge import distributed
+
 
 @dataclass
 class FeatureStats:
@@ -81,6 +83,34 @@ class RunningStats:
         self.n += x.shape[0]
         if self.keep_features:
             self._kept.append(features.detach())
+
+    def combine_processes(self, device: torch.device | str) -> None:
+        """Turn each process's statistics (of its share of the vectors, in a distributed run)
+        into those of all the vectors, on every process; nothing happens in a single process.
+
+        Every process re-centres its float64 sums on one common shift, then they are summed
+        over the processes; kept vectors are gathered in rank order. The result equals the
+        single-process statistics of the same vectors up to float64 rounding."""
+        if not distributed.active():
+            return
+        dims = [d for d in distributed.all_gather_objects(None if self._shift is None else self._shift.shape[0]) if d is not None]
+        if not dims:
+            return
+        d = dims[0]
+        shift = self._shift if self._shift is not None else torch.zeros(d, dtype=torch.float64, device=device)
+        total = self._sum if self._sum is not None else torch.zeros(d, dtype=torch.float64, device=device)
+        outer = self._outer if self._outer is not None else torch.zeros(d, d, dtype=torch.float64, device=device)
+        weighted = distributed.all_reduce_sum(torch.cat([shift * self.n, torch.tensor([float(self.n)], dtype=torch.float64, device=shift.device)]))
+        count = int(weighted[-1].item())
+        common = weighted[:-1] / count
+        delta = shift - common  # x - common = (x - shift) + delta
+        outer = outer + torch.outer(delta, total) + torch.outer(total, delta) + self.n * torch.outer(delta, delta)
+        total = total + self.n * delta
+        self._sum, self._outer = distributed.all_reduce_sum(total), distributed.all_reduce_sum(outer)
+        self._shift, self.n = common, count
+        if self.keep_features:
+            mine = torch.cat(self._kept) if self._kept else torch.zeros(0, d, device=device)
+            self._kept = [distributed.all_gather_rows(mine)]
 
     def finalize(self) -> FeatureStats:
         """Mean and unbiased (n - 1) covariance of everything added."""

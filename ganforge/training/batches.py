@@ -1,4 +1,5 @@
-"""Batches from an in-memory split: a seeded permutation per epoch, resumable at any batch."""
+"""Batches from an in-memory split: a seeded permutation per epoch, resumable at any batch,
+shared out among the processes of a distributed run."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ from ganforge.interfaces.dataset import DataSplit, to_model_range
 class BatchStream:
     """Endless ``(samples in [-1, 1], labels)`` batches on ``device``, dropping each epoch's
     incomplete last batch. The order of epoch ``e`` depends only on ``(seed, e)``, so a resumed
-    run that starts at ``(epoch, batch)`` sees exactly the batches the uninterrupted run saw."""
+    run that starts at ``(epoch, batch)`` sees exactly the batches the uninterrupted run saw.
 
-    def __init__(self, split: DataSplit, batch_size: int, device: torch.device, seed: int, epoch: int = 0, batch: int = 0) -> None:
+    With ``world_size`` processes this is a distributed sampler: ``batch_size`` is the global
+    batch, every process draws the same permutation (per-epoch shuffling) and yields its
+    ``rank``-th contiguous share of each global batch, so together the processes see exactly
+    the batches one process would."""
+
+    def __init__(
+        self, split: DataSplit, batch_size: int, device: torch.device, seed: int, epoch: int = 0, batch: int = 0,
+        rank: int = 0, world_size: int = 1,
+    ) -> None:  # fmt: skip
         if len(split) < batch_size:
             raise GanforgeError(f"the dataset has {len(split)} samples, fewer than data.batch_size={batch_size}")
         # uint8 images are small: keep them on the device once instead of copying every batch.
@@ -28,6 +37,8 @@ class BatchStream:
         self.epoch = epoch
         self.batch = batch
         self._order = self._permutation(epoch)
+        share = batch_size // world_size
+        self._first, self._stop = rank * share, (rank + 1) * share
 
     def _permutation(self, epoch: int) -> Tensor:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
@@ -41,7 +52,8 @@ class BatchStream:
             self.epoch += 1
             self.batch = 0
             self._order = self._permutation(self.epoch)
-        index = self._order[self.batch * self.batch_size : (self.batch + 1) * self.batch_size]
+        start = self.batch * self.batch_size
+        index = self._order[start + self._first : start + self._stop]
         self.batch += 1
         samples = to_model_range(self.samples[index])
         labels = None if self.labels is None else self.labels[index]

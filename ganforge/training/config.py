@@ -1,4 +1,4 @@
-"""The ``train:`` section of a spec."""
+"""The ``train:`` and ``logging:`` sections of a spec."""
 
 from __future__ import annotations
 
@@ -41,3 +41,39 @@ class TrainConfig:
             raise ValueError(f"train.checkpoint_every must be at least 1, got {self.checkpoint_every}")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise ValueError(f"train.ema is a decay in (0, 1), e.g. 0.999; got {self.ema}")
+
+
+@dataclass
+class LoggingConfig:
+    """What a run writes besides metrics.jsonl (which is always written).
+
+    tensorboard: write losses, metric values and the sample pictures as TensorBoard events in
+        <run>/tensorboard (needs the tensorboard extra: pip install 'ganforge[tensorboard]').
+    plots: draw loss and metric figures into <run>/plots at the end of the run when matplotlib
+        is installed (pip install 'ganforge[plot]'); skipped with a note otherwise.
+    """
+
+    tensorboard: bool = False
+    plots: bool = True
+
+
+@dataclass
+class DistributedConfig:
+    """The ``distributed:`` section: how a run launched over several processes (torchrun) trains.
+
+    batch: what ``data.batch_size`` means: ``global``, the batch of one update summed over all
+        processes (each takes ``batch_size / N``; the spec trains the same experiment on any
+        number of processes), or ``per_rank``, each process's batch (the update sees ``N * batch_size``).
+    sync_bn: batch norm computes its statistics over the whole global batch (SyncBatchNorm, GPUs
+        only) instead of over each process's share.
+    find_unused_parameters: let DistributedDataParallel skip parameters that get no gradient in an
+        update (networks with heads used only sometimes); costs a graph walk every step.
+    """
+
+    batch: Literal["global", "per_rank"] = "global"
+    sync_bn: bool = False
+    find_unused_parameters: bool = False
+
+    def __post_init__(self) -> None:
+        if self.batch not in ("global", "per_rank"):
+            raise ValueError(f"distributed.batch must be 'global' or 'per_rank', got {self.batch!r}")

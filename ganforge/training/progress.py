@@ -48,6 +48,25 @@ class LineProgress:
         pass
 
 
+class NoProgress:
+    """Shows nothing: for processes other than rank 0 in a distributed run."""
+
+    def start(self, total: int, done: int) -> None:
+        pass
+
+    def tick(self, step: int) -> None:
+        pass
+
+    def update(self, step: int, values: dict[str, float]) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
 class RichProgress:
     """A live progress bar with the latest losses and metric values."""
 

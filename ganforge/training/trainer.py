@@ -12,6 +12,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
+from ganforge import distributed
 from ganforge.errors import GanforgeError
 from ganforge.experiment import Experiment
 from ganforge.interfaces import Batch, EvalContext, Loss
@@ -20,11 +21,15 @@ from ganforge.training.batches import BatchStream
 from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.training.ema import EMA
 from ganforge.training.observers import RunObserver
-from ganforge.training.progress import LineProgress, ProgressReporter
+from ganforge.training.parallel import FollowerRunDir, ParallelNetworks
+from ganforge.training.progress import LineProgress, NoProgress, ProgressReporter
 from ganforge.training.rundir import RunDir
 
 #: resolved-spec keys that may change when a run is resumed.
-RESUMABLE_CHANGES = {"name", "device", "metrics", "train.steps", "train.epochs", "train.log_every", "train.checkpoint_every", "train.samples"}
+RESUMABLE_CHANGES = {
+    "name", "device", "metrics", "train.steps", "train.epochs", "train.log_every", "train.checkpoint_every", "train.samples",
+    "logging", "logging.tensorboard", "logging.plots", "distributed.sync_bn", "distributed.find_unused_parameters",
+}  # fmt: skip
 
 
 class TrainingInterrupted(GanforgeError):
@@ -46,7 +51,12 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains an :class:`Experiment`, writing everything into a :class:`RunDir`."""
+    """Trains an :class:`Experiment`, writing everything into a :class:`RunDir`.
+
+    Under torchrun every process runs a Trainer: it joins the process group, wraps the
+    networks in DistributedDataParallel, trains on its share of each global batch, and only
+    rank 0 writes files, shows progress and tells observers.
+    """
 
     def __init__(
         self,
@@ -56,12 +66,22 @@ class Trainer:
         observers: Sequence[RunObserver] = (),
     ) -> None:
         self.exp = experiment
-        self.observers = list(observers)
-        self.run_dir = run_dir
-        self.progress = progress or LineProgress()
-        self.device = experiment.device
+        self.ranks, self.device = distributed.init_from_env(experiment.device)
+        self.is_main = self.ranks.is_main
+        self.observers = list(observers) if self.is_main else []
+        self.run_dir = run_dir if self.is_main else FollowerRunDir(run_dir.root)
+        self.progress = (progress or LineProgress()) if self.is_main else NoProgress()
         self.generator = experiment.generator.to(self.device)
         self.discriminator = experiment.discriminator.to(self.device)
+        self.parallel: ParallelNetworks | None = None
+        # what the step calls: the bare networks in one process, their DDP wrappers in several
+        self._generator_forward: nn.Module = self.generator
+        self._discriminator_forward: nn.Module = self.discriminator
+        self._sample_latent = self.generator.sample_latent
+        if self.ranks.distributed:
+            self.parallel = ParallelNetworks(self.ranks, experiment.distributed, self.generator, self.discriminator, self.device)
+            self._generator_forward, self._discriminator_forward = self.parallel.generator, self.parallel.discriminator
+            self._sample_latent = self.parallel.sample_latent
         self.opt_g = experiment.make_optimizer("generator", self.generator)
         self.opt_d = experiment.make_optimizer("discriminator", self.discriminator)
         cfg = experiment.train
@@ -87,7 +107,7 @@ class Trainer:
         split = self.exp.dataset.load("train")
         state = self._load_for_resume() if resume else None
         epoch, batch = (state["epoch"], state["batch"]) if state else (0, 0)
-        self.stream = BatchStream(split, self.exp.batch_size, self.device, self.exp.seed, epoch, batch)
+        self.stream = BatchStream(split, self.global_batch_size(state), self.device, self.exp.seed, epoch, batch, self.ranks.rank, self.ranks.world_size)
         steps_per_epoch = max(1, self.stream.batches_per_epoch // self.cfg.d_steps)
         self.total_steps = self.cfg.steps if self.cfg.steps is not None else self.cfg.epochs * steps_per_epoch
         self.run_dir.create()
@@ -96,6 +116,8 @@ class Trainer:
             self.run_dir.truncate_log(self.step)
         else:
             self.run_dir.write_spec(self.exp.resolved)
+        if self.parallel is not None:
+            self.parallel.start(self.exp.seed, self.step, state)
         self.fixed_latent, self.fixed_labels, self.grid_row = self._fixed_inputs()
         self.run_dir.write_status("running", self.step, self.total_steps)
 
@@ -120,10 +142,12 @@ class Trainer:
                     self._run_metrics(epoch_end=False)
                     if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
                         self._checkpoint()
-                    if self._stop_signal is not None:
+                    if self._stop_requested():
                         self._checkpoint()
                         self._set_status("interrupted")
-                        name = signal.Signals(self._stop_signal).name
+                        name = signal.Signals(self._stop_signal).name if self._stop_signal else "a signal to another process"
+                        if self.parallel is not None:
+                            self.parallel.close()
                         raise TrainingInterrupted(
                             f"stopped by {name} at step {self.step}/{self.total_steps}; checkpoint saved, "
                             f"continue with: ganforge run ... --out {self.run_dir.root} --resume"
@@ -132,6 +156,8 @@ class Trainer:
                 self._write_samples(self.run_dir.sample_path(step=self.step))
             self._checkpoint()
             self._set_status("finished")
+            if self.parallel is not None:
+                self.parallel.close()
         except TrainingDiverged as exc:
             self._set_status("diverged", str(exc))
             raise
@@ -156,14 +182,14 @@ class Trainer:
             real, labels = next(self.stream)
             if not self.conditional:
                 labels = None
-            latent = generator.sample_latent(real.shape[0], self.device)
+            latent = self._sample_latent(real.shape[0], self.device)
             if i == d_steps - 1:
-                fake = generator(latent, labels)
+                fake = self._generator_forward(latent, labels)
                 fake_for_d = fake.detach()
             else:
                 with torch.no_grad():
                     fake_for_d = generator(latent, labels)
-            batch = Batch("discriminator", real, fake_for_d, latent, labels, discriminator, generator)
+            batch = Batch("discriminator", real, fake_for_d, latent, labels, self._discriminator_forward, generator)
             loss_d = self._total(batch, "discriminator")
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
@@ -201,7 +227,10 @@ class Trainer:
     # ---- logging, samples, metrics, checkpoints ----------------------------------------------
     def _flush_losses(self) -> dict[str, float]:
         """Average the losses since the last flush: the only host-device sync of the loop."""
-        values = {k: torch.stack(v).float().mean().item() for k, v in self._pending.items() if v}
+        means = {k: torch.stack(v).float().mean() for k, v in self._pending.items() if v}
+        if self.parallel is not None:
+            means = self.parallel.average(means)  # every process logs, and judges divergence by, the same numbers
+        values = {k: v.item() for k, v in means.items()}
         self._pending = {}
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         if bad:
@@ -248,6 +277,10 @@ class Trainer:
         return self.ema.shadow if self.ema is not None else self.generator
 
     def _write_samples(self, path: Any) -> None:
+        self._sync_buffers()
+        self._samples_step = self.step
+        if not self.is_main:
+            return
         generator = self._sampling_generator()
         was_training = generator.training
         generator.eval()
@@ -256,7 +289,6 @@ class Trainer:
         generator.train(was_training)
         samples = samples.cpu()
         self.exp.dataset.save_samples(samples, path, nrow=self.grid_row)
-        self._samples_step = self.step
         for observer in self.observers:
             observer.on_samples(self.step, samples, path)
 
@@ -268,6 +300,7 @@ class Trainer:
         ]  # fmt: skip
         if not due:
             return
+        self._sync_buffers()
         generator = self._sampling_generator()
         was_training = generator.training
         generator.eval()
@@ -276,9 +309,10 @@ class Trainer:
         # Metrics must not move the training RNG, or a run with metrics would differ from one without.
         with torch.random.fork_rng(devices=devices):
             for scheduled in due:
-                context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed)
+                context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed, ranks=self.ranks)
                 record.update(scheduled.metric.evaluate(context))
         generator.train(was_training)
+        record = distributed.broadcast_object(record)  # rank 0's values decide best.pt on every process
         self._record({"step": self.step, "epoch": self.stream.epoch, **record})
         self.progress.update(self.step, record)
         self._track_best(record, due[0].metric.higher_is_better)
@@ -293,10 +327,10 @@ class Trainer:
         better = previous is None or (value > previous if mode == "max" else value < previous)
         if better and math.isfinite(value):
             self.best = {"metric": name, "mode": mode, "value": value, "step": self.step}
-            save_checkpoint(self._state(), self.run_dir.best_checkpoint)
+            self._save(self.run_dir.best_checkpoint)
 
     def _state(self) -> dict[str, Any]:
-        return {
+        state = {
             "step": self.step,
             "epoch": self.stream.epoch,
             "batch": self.stream.batch,
@@ -308,9 +342,46 @@ class Trainer:
             "best": dict(self.best),
             "spec": self.exp.resolved,
         }
+        if self.parallel is not None:
+            state["distributed"] = self.parallel.state()
+        return state
 
     def _checkpoint(self) -> None:
-        save_checkpoint(self._state(), self.run_dir.last_checkpoint)
+        self._sync_buffers()
+        self._save(self.run_dir.last_checkpoint)
+
+    def _save(self, path: Any) -> None:
+        state = self._state()  # on every process: it gathers each one's random state
+        if self.is_main:
+            save_checkpoint(state, path)
+
+    # ---- several processes --------------------------------------------------------------------
+    def global_batch_size(self, state: dict[str, Any] | None = None) -> int:
+        """Samples per discriminator update over all processes (``data.batch_size`` in one process)."""
+        batch, world = self.exp.batch_size, self.ranks.world_size
+        if self.exp.distributed.batch == "global":
+            if batch % world:
+                raise GanforgeError(
+                    f"data.batch_size={batch} is the global batch (distributed.batch: global) and does not split "
+                    f"among {world} processes; use a multiple of {world}, or distributed.batch: per_rank"
+                )
+            return batch
+        saved = ((state or {}).get("distributed") or {}).get("world_size", 1)
+        if state is not None and saved != world:
+            raise GanforgeError(
+                f"--resume: the run trained {saved} process(es) x data.batch_size={batch} (distributed.batch: per_rank); "
+                f"resume it with {saved} process(es), or train with distributed.batch: global to change the count"
+            )
+        return batch * world
+
+    def _sync_buffers(self) -> None:
+        if self.parallel is not None:
+            modules = [self.generator, self.discriminator] + ([self.ema.shadow] if self.ema is not None else [])
+            self.parallel.sync_buffers(*modules)
+
+    def _stop_requested(self) -> bool:
+        stop = self._stop_signal is not None
+        return self.parallel.vote(stop) if self.parallel is not None else stop
 
     # ---- resume -------------------------------------------------------------------------------
     def _load_for_resume(self) -> dict[str, Any]:
@@ -331,6 +402,7 @@ class Trainer:
         self.discriminator.load_state_dict(state["discriminator"])
         if self.ema is not None and state.get("ema") is not None:
             self.ema.shadow.load_state_dict(state["ema"])
+            self.ema.updates = state["step"]  # one EMA update per step
         self.opt_g.load_state_dict(state["optimizers"]["generator"])
         self.opt_d.load_state_dict(state["optimizers"]["discriminator"])
         self.step = state["step"]

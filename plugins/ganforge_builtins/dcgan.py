@@ -26,7 +26,7 @@ def _plan(image_shape: tuple[int, int, int]) -> tuple[int, int]:
 
 
 class DCGANGenerator(Generator):
-    """DCGAN generator: transposed convolutions with batch norm, tanh output.
+    """DCGAN generator: transposed convolutions with batch norm, tanh output; conditional with num_classes.
 
     Args:
         image_shape: (channels, size, size) from the dataset; size one of 28, 32, 56, 64.
@@ -84,7 +84,7 @@ def _normalisation(kind: str, channels: int) -> nn.Module:
 
 
 class DCGANDiscriminator(Discriminator):
-    """DCGAN discriminator: strided convolutions, batch norm, leaky ReLU; one score per image.
+    """DCGAN discriminator: strided convolutions, batch norm, leaky ReLU, optional dropout; conditional with num_classes.
 
     Args:
         image_shape: (channels, size, size) from the dataset; size one of 28, 32, 56, 64.

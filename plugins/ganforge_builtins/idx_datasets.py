@@ -44,7 +44,13 @@ def _find(directory: Path, stem: str) -> Path | None:
 
 
 class IDXDataset(Dataset):
-    """Base for the IDX-format datasets; subclasses set the names and class names."""
+    """Base for the IDX-format datasets; subclasses set the names and class names.
+
+    Args:
+        root: folder holding the IDX files (looked for first; then $GANFORGE_DATA, the cache
+            folder, torchvision's layout, /usr/share/datasets/<name>).
+        download: fetch the files with torchvision when they are found nowhere and the machine is online.
+    """
 
     slug: str  # Debian and $GANFORGE_DATA folder name
     torchvision_name: str  # torchvision's class and folder name
@@ -111,7 +117,12 @@ def default_data_dir() -> Path:
 
 
 class MNIST(IDXDataset):
-    """MNIST handwritten digits, 28x28 grey, 10 classes."""
+    """MNIST handwritten digits, 28x28 grey, 10 classes.
+
+    Args:
+        root: folder holding the IDX files (searched first).
+        download: fetch with torchvision when not found and online.
+    """
 
     slug = "mnist"
     torchvision_name = "MNIST"
@@ -119,7 +130,12 @@ class MNIST(IDXDataset):
 
 
 class FashionMNIST(IDXDataset):
-    """Fashion-MNIST clothing images, 28x28 grey, 10 classes."""
+    """Fashion-MNIST clothing images, 28x28 grey, 10 classes.
+
+    Args:
+        root: folder holding the IDX files (searched first).
+        download: fetch with torchvision when not found and online.
+    """
 
     slug = "fashion-mnist"
     torchvision_name = "FashionMNIST"

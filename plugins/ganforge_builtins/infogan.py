@@ -135,8 +135,9 @@ class InfoGANGenerator(Generator):
 
 
 class InfoGANDiscriminator(Discriminator):
-    """InfoGAN discriminator: a convolutional trunk shared by the real/fake score and the Q head
-    that predicts the latent codes (``extras``: ``q_logits``, ``q_mean``, ``q_log_var``).
+    """InfoGAN discriminator: a convolutional trunk shared by the score and the Q head that predicts the codes.
+
+    The Q head's outputs are in ``extras``: ``q_logits``, ``q_mean``, ``q_log_var``.
 
     Args:
         image_shape: (channels, size, size) from the dataset; size 28 or 32.

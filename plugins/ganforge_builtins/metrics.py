@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ganforge import EvalContext, FeatureExtractor, Metric, hookimpl
+from ganforge import distributed
 from ganforge.cache import cache_dir, dataset_key
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset
@@ -37,6 +38,11 @@ def default_extractor_name(dataset: Dataset) -> str:
 def _features(extractor: FeatureExtractor, batches: Iterable[tuple[Tensor, Tensor | None]]) -> Iterator[Tensor]:
     for images, _ in batches:
         yield extractor.features(images)
+
+
+def _gathered(context: EvalContext, rows: Iterable[Tensor]) -> Tensor:
+    """Every process's rows, computed on its share of the samples, in sample order."""
+    return context.gather(torch.cat(list(rows)))
 
 
 class FeatureMetric(Metric):
@@ -125,13 +131,15 @@ class FID(FeatureMetric):
 
     def _dataset_stats(self, context: EvalContext, extractor: FeatureExtractor, n: int) -> FeatureStats:
         path = cache_dir("stats", f"{dataset_key(context.dataset, self.reference_split)}-{extractor.cache_key}-n{n}.npz")
-        if self.cache and path.is_file():
-            return load_stats(path, context.device)
+        if distributed.broadcast_object(self.cache and path.is_file()):  # rank 0's view decides, for every process
+            stats = load_stats(path, "cpu") if context.ranks.is_main else None
+            return distributed.broadcast_object(stats).to(context.device)
         running = RunningStats(keep_features=n <= (extractor.feature_dim or n))
-        for features in _features(extractor, context.real(n, self.reference_split)):
+        for features in _features(extractor, context.real(n, self.reference_split, shard=True)):
             running.update(features)
+        running.combine_processes(context.device)
         stats = running.finalize()
-        if self.cache:
+        if self.cache and context.ranks.is_main:
             save_stats(stats, path)
         return stats
 
@@ -139,8 +147,9 @@ class FID(FeatureMetric):
         reference = self.reference_stats(context)
         extractor = self.extractor(context)
         running = RunningStats(keep_features=self.samples <= (extractor.feature_dim or self.samples))
-        for features in _features(extractor, context.generated(self.samples)):
+        for features in _features(extractor, context.generated(self.samples, shard=True)):
             running.update(features)
+        running.combine_processes(context.device)
         return {"fid": reference.distance(running.finalize())}
 
 
@@ -165,7 +174,7 @@ class InceptionScore(FeatureMetric):
 
     def evaluate(self, context: EvalContext) -> dict[str, float]:
         extractor = self.extractor(context)
-        logits = torch.cat([extractor.logits(images) for images, _ in context.generated(self.samples)])
+        logits = _gathered(context, (extractor.logits(images) for images, _ in context.generated(self.samples, shard=True)))
         mean, std = inception_score(logits, self.splits)
         return {"is": mean, "is_std": std}
 
@@ -206,9 +215,9 @@ class KID(FeatureMetric):
         n = self.real_count(context, self.reference_samples or self.samples, self.reference_split)
         real = self.real_cached(
             (id(context.dataset), self.reference_split, n, str(context.device)),
-            lambda: torch.cat(list(_features(extractor, context.real(n, self.reference_split)))),
+            lambda: _gathered(context, _features(extractor, context.real(n, self.reference_split, shard=True))),
         )
-        fake = torch.cat(list(_features(extractor, context.generated(self.samples))))
+        fake = _gathered(context, _features(extractor, context.generated(self.samples, shard=True)))
         mean, std = kernel_inception_distance(real, fake, self.subsets, self.subset_size, seed=context.seed)
         return {"kid": mean, "kid_std": std}
 
@@ -239,9 +248,9 @@ class PrecisionRecall(FeatureMetric):
         n = self.real_count(context, self.samples, self.reference_split)
         real = self.real_cached(
             (id(context.dataset), self.reference_split, n, str(context.device)),
-            lambda: torch.cat(list(_features(extractor, context.real(n, self.reference_split)))),
+            lambda: _gathered(context, _features(extractor, context.real(n, self.reference_split, shard=True))),
         )
-        fake = torch.cat(list(_features(extractor, context.generated(self.samples))))
+        fake = _gathered(context, _features(extractor, context.generated(self.samples, shard=True)))
         precision, recall = precision_recall(real, fake, self.k)
         return {"precision": precision, "recall": recall}
 
@@ -271,11 +280,11 @@ class ClassificationAccuracy(FeatureMetric):
         if extractor.num_classes != num_classes:
             raise GanforgeError(f"accuracy: the classifier knows {extractor.num_classes} classes, the generator {num_classes}")
         requested = torch.arange(self.samples) % num_classes
-        correct = 0
-        for images, labels in context.generated(self.samples, requested):
+        correct = torch.zeros((), dtype=torch.int64, device=context.device)
+        for images, labels in context.generated(self.samples, requested, shard=True):
             assert labels is not None
-            correct += int((extractor.logits(images).argmax(dim=1) == labels.to(extractor.device)).sum())
-        return {"accuracy": correct / self.samples}
+            correct += (extractor.logits(images).argmax(dim=1) == labels.to(extractor.device)).sum().to(context.device)
+        return {"accuracy": int(context.all_reduce_sum(correct)) / self.samples}
 
 
 @hookimpl

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -29,7 +30,7 @@ def _check(hidden: tuple[int, ...], dropout: float) -> None:
 
 
 class MLPGenerator(Generator):
-    """MLP generator: leaky-ReLU hidden layers and a tanh output, for images or 2-D points.
+    """MLP generator: leaky-ReLU hidden layers, tanh (or linear) output, for images or 2-D points.
 
     Args:
         image_shape: the sample shape, from the dataset (an image or e.g. ``(2,)`` for points).
@@ -37,6 +38,9 @@ class MLPGenerator(Generator):
         hidden: hidden layer sizes.
         dropout: dropout after each hidden layer.
         num_classes: make the generator class-conditional (one-hot labels joined to z).
+        output: ``tanh`` bounds samples to [-1, 1] (images); ``linear`` leaves them unbounded,
+            which keeps gradients alive on toy 2-D data where an unbounded critic (WGAN) can
+            push tanh into saturation.
     """
 
     def __init__(
@@ -46,14 +50,18 @@ class MLPGenerator(Generator):
         hidden: tuple[int, ...] = (256, 512, 1024),
         dropout: float = 0.0,
         num_classes: int | None = None,
+        output: Literal["tanh", "linear"] = "tanh",
     ) -> None:
         super().__init__()
         _check(tuple(hidden), dropout)
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
         self.num_classes = check_num_classes(num_classes)
+        if output not in ("tanh", "linear"):
+            raise ValueError(f"output must be 'tanh' or 'linear', got {output!r}")
         sizes = [latent_dim + (self.num_classes or 0), *hidden]
-        self.net = nn.Sequential(*_stack(sizes, dropout), nn.Linear(sizes[-1], math.prod(self.image_shape)), nn.Tanh())
+        last = [nn.Tanh()] if output == "tanh" else []
+        self.net = nn.Sequential(*_stack(sizes, dropout), nn.Linear(sizes[-1], math.prod(self.image_shape)), *last)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         labels = require_labels(labels, self.num_classes, z.shape[0], "mlp generator")

@@ -116,8 +116,9 @@ class DownBlock(nn.Module):
 
 
 class ResNetDiscriminator(Discriminator):
-    """SNGAN ResNet discriminator with spectral normalisation, global sum pooling and, when
-    conditional, a projection head (Miyato & Koyama, 2018).
+    """SNGAN ResNet discriminator: spectrally normalised residual blocks, sum pooling, projection when conditional.
+
+    The projection head is Miyato & Koyama's (2018).
 
     Args:
         image_shape: (channels, size, size) from the dataset; size 28, 32 or 64.

@@ -10,7 +10,15 @@ from ganforge import DataSplit, Dataset, hookimpl
 
 
 class SyntheticImages(Dataset):
-    """Synthetic images: one soft blob per image whose position depends on its class."""
+    """Synthetic images: one soft blob per image whose position depends on its class.
+
+    Args:
+        image_size: height and width of the square images.
+        channels: 1 for grey, 3 for colour.
+        size: number of images in each split.
+        num_classes: 0 for unlabelled images, otherwise the blob's angle encodes the class.
+        seed: seed of the images (the test split uses seed + 1).
+    """
 
     def __init__(
         self, image_size: int = 28, channels: int = 1, size: int = 256, num_classes: int = 0, seed: int = 0

@@ -11,19 +11,19 @@ from torch import Tensor
 
 from ganforge import DataSplit, Dataset, hookimpl
 
-#: The benchmarks' coordinates are scaled so the outermost mode centre sits here (tanh outputs reach it).
+#: Normalised mixtures are scaled so the outermost mode centre sits here (tanh outputs reach it).
 EXTENT = 0.8
 CANVAS = 256
 
 
 class GaussianMixture2D(Dataset):
     """Points from equal-weight isotropic Gaussians; ``mode_centers`` and ``mode_std`` are in the
-    model's coordinates ([-1, 1]) for the mode-coverage metric."""
+    model's coordinates for the mode-coverage metric."""
 
-    def __init__(self, centers: Tensor, std: float, size: int, seed: int) -> None:
+    def __init__(self, centers: Tensor, std: float, size: int, seed: int, normalise: bool) -> None:
         if std <= 0 or size < 1:
             raise ValueError(f"a Gaussian mixture needs std > 0 and size >= 1, got std={std}, size={size}")
-        scale = EXTENT / centers.abs().max().item()
+        scale = EXTENT / centers.abs().max().item() if normalise else 1.0
         self.mode_centers = centers * scale
         self.mode_std = std * scale
         self.image_shape = (2,)
@@ -40,7 +40,9 @@ class GaussianMixture2D(Dataset):
         """A scatter picture: the 3-sigma discs around the modes in pink, the samples in blue."""
         from torchvision.utils import save_image
 
-        save_image(scatter_picture(samples.detach().float().cpu(), self.mode_centers, 3 * self.mode_std), path)
+        extent = self.mode_centers.abs().max().item() / EXTENT
+        picture = scatter_picture(samples.detach().float().cpu() / extent, self.mode_centers / extent, 3 * self.mode_std / extent)
+        save_image(picture, path)
 
 
 def scatter_picture(points: Tensor, centers: Tensor, radius: float, size: int = CANVAS) -> Tensor:
@@ -63,7 +65,7 @@ def scatter_picture(points: Tensor, centers: Tensor, radius: float, size: int = 
 
 
 class Ring(GaussianMixture2D):
-    """8 Gaussians on a circle (radius 2, std 0.02 by default), scaled into [-1, 1].
+    """8 Gaussians on a circle (radius 2, std 0.02 by default), scaled into [-1, 1] unless told not to.
 
     Args:
         num_modes: number of Gaussians, evenly spaced on the circle.
@@ -71,18 +73,28 @@ class Ring(GaussianMixture2D):
         std: standard deviation of each Gaussian, in the same units.
         size: number of points per split.
         seed: seed of the points.
+        normalise: scale the mixture so it lies in [-1, 1] (for tanh generators); false keeps
+            the benchmark's units, where WGAN-GP's unit-gradient target trains much faster.
     """
 
-    def __init__(self, num_modes: int = 8, radius: float = 2.0, std: float = 0.02, size: int = 100_000, seed: int = 0) -> None:
+    def __init__(
+        self,
+        num_modes: int = 8,
+        radius: float = 2.0,
+        std: float = 0.02,
+        size: int = 100_000,
+        seed: int = 0,
+        normalise: bool = True,
+    ) -> None:
         if num_modes < 2 or radius <= 0:
             raise ValueError(f"ring needs num_modes >= 2 and radius > 0, got {num_modes} and {radius}")
         angles = torch.arange(num_modes, dtype=torch.float64) * 2 * math.pi / num_modes
         centers = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
-        super().__init__(centers.float(), std, size, seed)
+        super().__init__(centers.float(), std, size, seed, normalise)
 
 
 class Grid(GaussianMixture2D):
-    """25 Gaussians on a 5x5 grid (spacing 2, std 0.05 by default), scaled into [-1, 1].
+    """25 Gaussians on a 5x5 grid (spacing 2, std 0.05 by default), scaled into [-1, 1] unless told not to.
 
     Args:
         side: Gaussians per row and column.
@@ -90,14 +102,24 @@ class Grid(GaussianMixture2D):
         std: standard deviation of each Gaussian, in the same units.
         size: number of points per split.
         seed: seed of the points.
+        normalise: scale the mixture so it lies in [-1, 1] (for tanh generators); false keeps
+            the benchmark's units.
     """
 
-    def __init__(self, side: int = 5, spacing: float = 2.0, std: float = 0.05, size: int = 100_000, seed: int = 0) -> None:
+    def __init__(
+        self,
+        side: int = 5,
+        spacing: float = 2.0,
+        std: float = 0.05,
+        size: int = 100_000,
+        seed: int = 0,
+        normalise: bool = True,
+    ) -> None:
         if side < 2 or spacing <= 0:
             raise ValueError(f"grid needs side >= 2 and spacing > 0, got {side} and {spacing}")
         ticks = (torch.arange(side, dtype=torch.float32) - (side - 1) / 2) * spacing
         centers = torch.cartesian_prod(ticks, ticks)
-        super().__init__(centers, std, size, seed)
+        super().__init__(centers, std, size, seed, normalise)
 
 
 @hookimpl

@@ -1,0 +1,88 @@
+"""``ganforge plugins``: installed plugins, their distributions, what each registers, and
+why any failed to load."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ganforge.plugins import DISABLE_ENV, ENTRY_POINT_GROUP, Plugins, get_plugins
+
+
+@dataclass
+class PluginRow:
+    """One plugin as ``ganforge plugins`` shows it."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    module: str | None
+    status: str  # "loaded", "failed" (did not load), "disabled", or "problems" (loaded, some registrations refused)
+    components: list[str] = field(default_factory=list)  # "kind name"
+    errors: list[str] = field(default_factory=list)
+
+
+def plugin_rows(plugins: Plugins) -> list[PluginRow]:
+    """Every ``ganforge`` entry point (loaded, failed or disabled) and every plugin
+    registered in code, sorted by distribution then name."""
+    registry = plugins.registry  # collects registrations first, so their failures are known
+    disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+    rows: dict[str, PluginRow] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in rows:
+            continue  # the same distribution found twice on sys.path: the loader used the first
+        dist = ep.dist
+        rows[ep.name] = PluginRow(
+            ep.name, dist.metadata["Name"] if dist else None, dist.version if dist else None, ep.value,
+            "disabled" if ep.name in disabled else "loaded",
+        )  # fmt: skip
+    for name, info in plugins.loaded.items():
+        if name not in rows:
+            rows[name] = PluginRow(name, info.distribution, info.version, None, "loaded")
+    for info in registry.list():
+        if info.plugin in rows:
+            rows[info.plugin].components.append(f"{info.kind} {info.name}")
+    for failure in plugins.failures:
+        row = rows.setdefault(failure.plugin, PluginRow(failure.plugin, None, None, None, "failed"))
+        row.errors.append(failure.message)
+    for row in rows.values():
+        if row.status == "loaded" and row.name not in plugins.loaded:
+            row.status = "failed"
+        elif row.status == "loaded" and row.errors:
+            row.status = "problems"
+    return sorted(rows.values(), key=lambda r: (r.distribution or "", r.name))
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins_command(as_json: bool) -> None:
+    """List installed plugins: distribution, version, components, and load errors.
+
+    \b
+    A plugin that fails to import, or registers a name another plugin has, is listed with
+    its error; skip it without uninstalling with GANFORGE_DISABLE_PLUGINS=NAME[,NAME...].
+    Examples:
+      ganforge plugins
+      ganforge plugins --json
+      GANFORGE_DISABLE_PLUGINS=my-plugin ganforge plugins
+    """
+    rows = plugin_rows(get_plugins())
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("plugin", "distribution", "version", "status", "components"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row.name, row.distribution or "(in code)", row.version or "", row.status, ", ".join(row.components))
+        for error in row.errors:
+            table.add_row("", "", "", "error", error)
+    console.print(table, markup=False, highlight=False)

@@ -1,0 +1,101 @@
+"""Figures of a run from its metrics.jsonl: the discriminator and generator losses, and each
+metric, over training steps. Needs matplotlib (the ``plot`` extra); drawn without pyplot,
+so it works headless and from any thread."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from ganforge.errors import GanforgeError
+from ganforge.training.rundir import RunDir
+
+MISSING_MATPLOTLIB = "plots need matplotlib, which is not installed: pip install 'ganforge[plot]' (or pip install matplotlib)"
+#: record keys that are positions, not values
+POSITION_KEYS = ("step", "epoch")
+
+
+def matplotlib_available() -> bool:
+    """True when matplotlib can be imported."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def series(records: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    """Every numeric value of the records as ``name -> [(step, value), ...]``; nulls (values that
+    were not finite) are left out."""
+    out: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for record in records:
+        step = record.get("step")
+        if not isinstance(step, int):
+            continue
+        for key, value in record.items():
+            if key in POSITION_KEYS or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if math.isfinite(value):
+                out[key].append((step, float(value)))
+    return dict(out)
+
+
+def write_plots(run_dir: RunDir | Path | str, out_dir: Path | str | None = None) -> list[Path]:
+    """Draw ``losses.png`` and one ``metric_<name>.png`` per metric into ``out_dir``
+    (default ``<run>/plots``); returns the files written."""
+    run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise GanforgeError(MISSING_MATPLOTLIB) from None
+    if not run_dir.metrics_path.exists():
+        raise GanforgeError(f"{run_dir.root} has no metrics.jsonl: is it a run directory (ganforge run ... --out DIR)?")
+    data = series(run_dir.read_log())
+    if not data:
+        raise GanforgeError(f"{run_dir.metrics_path} holds no values yet; plot again once the run has logged (train.log_every steps)")
+    out = Path(out_dir) if out_dir is not None else run_dir.root / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    losses = {k: v for k, v in data.items() if k.startswith("loss/")}
+    if losses:
+        written.append(_losses_figure(Figure, losses, out / "losses.png"))
+    for name, points in data.items():
+        if not name.startswith("loss/"):
+            written.append(_metric_figure(Figure, name, points, out / f"metric_{_file_safe(name)}.png"))
+    return written
+
+
+def _losses_figure(figure_class: Any, losses: dict[str, list[tuple[int, float]]], path: Path) -> Path:
+    figure = figure_class(figsize=(10, 4), layout="constrained")
+    for column, (side, title) in enumerate((("d", "discriminator"), ("g", "generator"))):
+        axes = figure.add_subplot(1, 2, column + 1)
+        total = f"loss/{side}"
+        for name, points in sorted(losses.items()):
+            if name == total or name.startswith(total + "/"):
+                label = "total" if name == total else name[len(total) + 1 :]
+                style = {"linewidth": 2.0} if name == total else {"linewidth": 1.0, "linestyle": "--"}
+                axes.plot(*zip(*points), label=label, **style)
+        axes.set_title(f"{title} loss")
+        axes.set_xlabel("step")
+        axes.grid(alpha=0.3)
+        if axes.lines:
+            axes.legend(fontsize="small")
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def _metric_figure(figure_class: Any, name: str, points: list[tuple[int, float]], path: Path) -> Path:
+    figure = figure_class(figsize=(6, 4), layout="constrained")
+    axes = figure.add_subplot(1, 1, 1)
+    axes.plot(*zip(*points), marker="o", markersize=3)
+    axes.set_title(name)
+    axes.set_xlabel("step")
+    axes.grid(alpha=0.3)
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def _file_safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

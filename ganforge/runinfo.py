@@ -1,0 +1,189 @@
+"""What a run directory says about its run: spec, components, progress, status, and the last
+and best value of each metric. Read from spec.yaml, status.json and metrics.jsonl only."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ganforge.plotting import series
+from ganforge.registry import Registry
+from ganforge.training.rundir import RunDir
+
+
+@dataclass
+class MetricSummary:
+    """One logged value over a run. ``best`` is None when its direction is unknown."""
+
+    last: float
+    best: float | None
+    higher_is_better: bool | None
+
+
+@dataclass
+class RunSummary:
+    """One row of ``ganforge runs``."""
+
+    path: Path
+    name: str
+    model: str
+    loss: str
+    step: int | None
+    total_steps: int | None
+    status: str
+    metrics: dict[str, MetricSummary] = field(default_factory=dict)
+    modified: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path), "name": self.name, "model": self.model, "loss": self.loss,
+            "step": self.step, "total_steps": self.total_steps, "status": self.status,
+            "metrics": {k: vars(v) for k, v in self.metrics.items()},
+        }  # fmt: skip
+
+
+def is_run_dir(path: Path) -> bool:
+    """A directory ``ganforge run`` wrote: a spec.yaml plus a status.json or a checkpoint."""
+    run = RunDir(path)
+    return run.spec_path.is_file() and (run.status_path.is_file() or run.last_checkpoint.is_file())
+
+
+def find_runs(root: Path | str) -> list[Path]:
+    """Every run directory at or under ``root`` (not looking inside a run)."""
+    root = Path(root)
+    if is_run_dir(root):
+        return [root]
+    found = []
+    for current, dirs, _ in os.walk(root):
+        if is_run_dir(Path(current)):
+            found.append(Path(current))
+            dirs.clear()
+        else:
+            dirs.sort()
+    return found
+
+
+def summarize(path: Path | str, registry: Registry | None = None) -> RunSummary:
+    """A :class:`RunSummary` of the run at ``path``; unreadable parts show as "?"."""
+    run = RunDir(path)
+    spec = _read_spec(run)
+    status = _read_status(run)
+    records = _read_records(run)
+    modified = max((p.stat().st_mtime for p in (run.status_path, run.metrics_path, run.spec_path) if p.exists()), default=0.0)
+    generator = _component_name(spec.get("generator"))
+    discriminator = _component_name(spec.get("discriminator"))
+    model = generator if discriminator in (generator, "?") else f"{generator}/{discriminator}"
+    losses = [_component_name(spec.get("loss"))] + [_component_name(p) for p in spec.get("penalties") or []]
+    last_step = max((r["step"] for r in records if isinstance(r.get("step"), int)), default=None)
+    return RunSummary(
+        path=run.root,
+        name=str(spec.get("name", run.root.name)),
+        model=model,
+        loss="+".join(losses),
+        step=status.get("step", last_step),
+        total_steps=status.get("total_steps"),
+        status=str(status.get("status", "unknown")),
+        metrics=_metric_summaries(records, spec, registry),
+        modified=modified,
+    )
+
+
+def sort_runs(runs: list[RunSummary], metric: str | None) -> list[RunSummary]:
+    """By ``metric`` (best value first, in the metric's direction; runs without it last), or
+    by time, newest last."""
+    if metric is None:
+        return sorted(runs, key=lambda r: (r.modified, str(r.path)))
+
+    def key(run: RunSummary) -> tuple[int, float]:
+        summary = run.metrics.get(metric)
+        if summary is None:
+            return (1, 0.0)
+        value = summary.best if summary.best is not None else summary.last
+        return (0, -value if summary.higher_is_better else value)
+
+    return sorted(runs, key=key)
+
+
+def _metric_summaries(records: list[dict[str, Any]], spec: dict[str, Any], registry: Registry | None) -> dict[str, MetricSummary]:
+    out = {}
+    for name, points in series(records).items():
+        if name.startswith("loss/"):
+            continue
+        values = [v for _, v in points]
+        direction = _direction(name, spec, registry)
+        best = None if direction is None else (max(values) if direction else min(values))
+        out[name] = MetricSummary(values[-1], best, direction)
+    return out
+
+
+def _direction(value_name: str, spec: dict[str, Any], registry: Registry | None) -> bool | None:
+    """Whether higher is better for a logged value: the spec's train.best_mode when it names this
+    value, else the ``higher_is_better`` of the metric that logs it (matched by name, or the only
+    metric). None when it cannot be told, e.g. for a spread such as ``kid_std``."""
+    train = spec.get("train") or {}
+    if train.get("best_metric") == value_name and train.get("best_mode") in ("min", "max"):
+        return train["best_mode"] == "max"
+    if value_name.endswith("_std"):
+        return None
+    names = [_component_name(m) for m in spec.get("metrics") or []]
+    # "fid" from fid, "fid/test" or "fid_test" from fid, "recall" from precision-recall
+    matching = [n for n in names if value_name == n or value_name.startswith((f"{n}/", f"{n}_")) or value_name in n.split("-")]
+    candidates = matching or (names if len(names) == 1 else [])
+    if len(candidates) != 1 or registry is None:
+        return None
+    try:
+        factory = registry.get("metric", candidates[0]).factory
+    except Exception:  # the plugin that logged it is not installed here
+        return None
+    direction = getattr(factory, "higher_is_better", None)
+    return direction if isinstance(direction, bool) else None
+
+
+def _component_name(entry: Any) -> str:
+    if isinstance(entry, dict):
+        return str(entry.get("name", "?"))
+    return str(entry) if entry else "?"
+
+
+def _read_spec(run: RunDir) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(run.spec_path.read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_status(run: RunDir) -> dict[str, Any]:
+    try:
+        data = run.read_status()
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_records(run: RunDir) -> list[dict[str, Any]]:
+    """metrics.jsonl, skipping a torn last line (a run killed while writing)."""
+    if not run.metrics_path.exists():
+        return []
+    records = []
+    for line in run.metrics_path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def format_value(value: float | None) -> str:
+    """A metric value for a table cell."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.4g}"

@@ -1,0 +1,129 @@
+"""The HTTP service of ``ganforge serve``, on the standard library's threading HTTP server.
+
+Routes: ``GET /`` (the page), ``GET /classes`` (JSON), ``GET /sample`` (a PNG grid).
+A bad request gets status 400 and a JSON ``{"error": ...}``; nothing a client sends can stop
+the server. Each request draws from its own seeded random generator, so concurrent requests
+neither disturb each other nor change each other's images.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import traceback
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from ganforge.errors import GanforgeError
+from ganforge.imaging import grid_png, is_image_batch
+from ganforge.interfaces import Dataset
+from ganforge.sampling import Sampler
+from ganforge.serving.page import PageInfo, page_count, render_page
+from ganforge.serving.query import BadRequest, SampleQuery, parse_sample_query
+
+ROUTES = ("/", "/classes", "/sample")
+
+
+class SampleServer(ThreadingHTTPServer):
+    """Serves one :class:`Sampler`. ``log`` receives one line per request (None: silent)."""
+
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], sampler: Sampler, info: PageInfo, dataset: Dataset | None = None, log: Any = None
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.sampler = sampler
+        self.info = info
+        self.dataset = dataset
+        self.log = log
+        self.render_lock = threading.Lock()  # a dataset's own picture code may not be thread-safe
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def sample_png(self, query: SampleQuery) -> bytes:
+        samples = self.sampler.sample(query.n, query.seed, query.label, query.truncation)
+        if is_image_batch(samples.images):
+            return grid_png(samples.images, samples.nrow)
+        with self.render_lock:
+            return grid_png(samples.images, samples.nrow, self.dataset)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: SampleServer
+    server_version = "ganforge"
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 (the standard library's naming)
+        url = urlsplit(self.path)
+        try:
+            if url.path == "/":
+                self._page(url.query)
+            elif url.path == "/classes":
+                self._classes(url.query)
+            elif url.path == "/sample":
+                self._sample(url.query)
+            else:
+                self._json(HTTPStatus.NOT_FOUND, {"error": f"no page {url.path}; the routes are {', '.join(ROUTES)}", "routes": list(ROUTES)})
+        except BadRequest as exc:
+            self._json(HTTPStatus.BAD_REQUEST, exc.body())
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away
+        except Exception as exc:  # a bug must cost one request, not the server
+            traceback.print_exc(file=sys.stderr)
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"internal error: {type(exc).__name__}: {exc}"})
+
+    def _refuse(self) -> None:
+        self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{self.command} is not supported; use GET"}, {"Allow": "GET"})
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+
+    # ---- routes -----------------------------------------------------------------------------
+    def _page(self, query: str) -> None:
+        try:
+            parsed = parse_sample_query(query, self.server.sampler)
+        except BadRequest as exc:
+            self._send(HTTPStatus.BAD_REQUEST, "text/html; charset=utf-8", render_page(self.server.info, None, str(exc)).encode())
+            return
+        if "n" not in parsed.given:
+            parsed.n = page_count(len(self.server.sampler.class_names))
+            parsed.given["n"] = str(parsed.n)
+        self._send(HTTPStatus.OK, "text/html; charset=utf-8", render_page(self.server.info, parsed).encode())
+
+    def _classes(self, query: str) -> None:
+        if query:
+            raise BadRequest("/classes takes no parameters")
+        sampler = self.server.sampler
+        self._json(HTTPStatus.OK, {"conditional": sampler.conditional, "classes": sampler.class_names})
+
+    def _sample(self, query: str) -> None:
+        parsed = parse_sample_query(query, self.server.sampler)
+        try:
+            png = self.server.sample_png(parsed)
+        except GanforgeError as exc:  # e.g. a truncation this generator's latent cannot meet
+            raise BadRequest(str(exc)) from None
+        self._send(HTTPStatus.OK, "image/png", png)
+
+    # ---- responses ----------------------------------------------------------------------------
+    def _json(self, status: HTTPStatus, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self._send(status, "application/json", json.dumps(body).encode(), headers)
+
+    def _send(self, status: HTTPStatus, content_type: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the standard library's signature)
+        if self.server.log is not None:
+            self.server.log(f"{self.address_string()} {format % args}")

@@ -1,0 +1,169 @@
+"""Conformance of losses: finite scalars, gradients that reach only the network each phase
+trains, stability on extreme scores, reproducibility under a seed."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.interfaces import Batch, Discriminator, DiscriminatorOutput, Generator, Loss, as_output
+from ganforge.testing.constructor import Setup, check_constructor, construct
+from ganforge.testing.failures import Checker, expect
+from ganforge.testing.fakes import TinyDiscriminator, TinyGenerator
+
+#: Scores a saturated discriminator gives; naive log(sigmoid(x)) is already infinite here.
+EXTREME_SCORE = 1000.0
+EXTREME_CASES = ((EXTREME_SCORE, -EXTREME_SCORE), (-EXTREME_SCORE, EXTREME_SCORE), (EXTREME_SCORE, EXTREME_SCORE), (-EXTREME_SCORE, -EXTREME_SCORE))
+PHASES = ("discriminator", "generator")
+
+
+def check_loss(factory: Callable[..., Loss], /, *, setup: Setup | None = None, **params: Any) -> None:
+    """Check a loss (or penalty) class built with ``params``; raises
+    :class:`~ganforge.testing.ConformanceError` listing every failed check.
+
+    Runs it on the kit's tiny generator and discriminator (or ``setup``'s), in both phases
+    the way the trainer does. Example: ``check_loss(HingeLoss, margin=1.0)``.
+    """
+    setup = setup or Setup()
+    checker = Checker("loss", factory)
+    check_constructor(checker, factory)
+    loss, kwargs = construct(checker, factory, params, setup)
+    found = len(checker.problems)
+    with checker.check("interface"):
+        expect(isinstance(loss, Loss), f"builds a {type(loss).__name__}, not a ganforge.Loss subclass")
+        overrides = [m for m in ("discriminator_loss", "generator_loss") if getattr(type(loss), m) is not getattr(Loss, m)]
+        expect(bool(overrides), "overrides neither discriminator_loss nor generator_loss: it does nothing")
+    if len(checker.problems) > found:  # the other checks would only repeat it
+        checker.finish()
+    torch.manual_seed(setup.seed)
+    generator, discriminator = _networks(setup)
+    results: dict[str, Tensor | None] = {}
+    for phase in PHASES:
+        with checker.check(f"{phase} phase"):
+            results[phase] = _run_phase(loss, phase, generator, discriminator, setup)
+    if all(phase in results and results[phase] is None for phase in PHASES):
+        checker.fail("interface", "returns None in both phases: it contributes nothing")
+    with checker.check("after_discriminator_step"):
+        loss.after_discriminator_step(discriminator)
+    failed_before = len(checker.problems)
+    for scores in EXTREME_CASES:
+        for phase in PHASES:
+            if len(checker.problems) == failed_before:  # the first extreme case that fails is enough
+                with checker.check("extreme scores"):
+                    _run_phase(loss, phase, generator, discriminator, setup, scores=scores)
+    with checker.check("reproducible"):
+        values = []
+        for _ in range(2):
+            torch.manual_seed(setup.seed)
+            twin = factory(**kwargs)
+            torch.manual_seed(setup.seed)
+            values.append([_value(twin, phase, generator, discriminator, setup) for phase in PHASES])
+        expect(values[0] == values[1], f"two runs under one seed gave different values: {values[0]} and {values[1]}")
+    checker.finish()
+
+
+def _networks(setup: Setup) -> tuple[Generator, Discriminator]:
+    shape = tuple(setup.image_shape or (1, 8, 8))
+    generator = setup.generator or TinyGenerator(shape, num_classes=setup.num_classes)
+    discriminator = setup.discriminator or TinyDiscriminator(shape, num_classes=setup.num_classes)
+    device = torch.device(setup.device)
+    return generator.to(device).train(), discriminator.to(device).train()
+
+
+def make_batch(phase: str, generator: Generator, discriminator: Callable[..., Any], setup: Setup) -> Batch:
+    """A batch as the trainer builds it: seeded real samples in [-1, 1], latents, and fakes
+    (detached in the discriminator phase)."""
+    n = max(setup.batch_size, 2)
+    device = torch.device(setup.device)
+    rng = torch.Generator().manual_seed(setup.seed)
+    real = torch.rand(n, *generator.image_shape, generator=rng).mul(2).sub(1).to(device)
+    latent = generator.sample_latent(n, "cpu", rng).to(device)
+    labels = (torch.arange(n) % generator.num_classes).to(device) if generator.num_classes else None
+    if phase == "discriminator":
+        with torch.no_grad():
+            fake = generator(latent, labels)
+    else:
+        fake = generator(latent, labels)
+    return Batch(phase, real, fake, latent, labels, discriminator, generator)  # type: ignore[arg-type]
+
+
+class _FixedScores(nn.Module):
+    """Wraps a discriminator so real samples score ``real_score`` and everything else
+    ``fake_score``, plus a small trainable part so gradients still flow."""
+
+    def __init__(self, inner: nn.Module, real: Tensor, real_score: float, fake_score: float) -> None:
+        super().__init__()
+        self.inner = inner
+        self.real = real
+        self.real_score, self.fake_score = real_score, fake_score
+
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> DiscriminatorOutput:
+        output = as_output(self.inner(images, labels))
+        offset = self.real_score if images is self.real else self.fake_score
+        return DiscriminatorOutput(output.scores * 1e-3 + offset, output.extras)
+
+
+@contextmanager
+def _frozen(module: nn.Module) -> Iterator[None]:
+    """The trainer's generator phase: the discriminator's parameters need no gradient."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def _run_phase(
+    loss: Loss, phase: str, generator: Generator, discriminator: Discriminator, setup: Setup, scores: tuple[float, float] | None = None
+) -> Tensor | None:
+    """One phase, checked: a finite scalar (or None) whose gradient reaches the phase's
+    network and not the other, leaving the batch's samples unchanged."""
+    trained, other = (discriminator, generator) if phase == "discriminator" else (generator, discriminator)
+    generator.zero_grad(set_to_none=True)
+    discriminator.zero_grad(set_to_none=True)
+    torch.manual_seed(setup.seed)
+    with _frozen(discriminator) if phase == "generator" else _nothing():
+        batch = make_batch(phase, generator, discriminator, setup)
+        if scores is not None:
+            batch.discriminator = _FixedScores(discriminator, batch.real, *scores)
+        real_before = batch.real.clone()
+        method = loss.discriminator_loss if phase == "discriminator" else loss.generator_loss
+        value = method(batch)
+        where = f"{phase}_loss" + (f" with real scores {scores[0]:+g} and fake scores {scores[1]:+g}" if scores else "")
+        if value is None:
+            return None
+        expect(isinstance(value, Tensor), f"{where} returned {type(value).__name__}, expected a scalar tensor or None")
+        expect(value.ndim == 0, f"{where} has shape {tuple(value.shape)}, expected a scalar (reduce with .mean())")
+        expect(value.is_floating_point(), f"{where} has dtype {value.dtype}, expected floating point")
+        expect(bool(torch.isfinite(value)), f"{where} is {float(value.detach())}")
+        expect(value.requires_grad, f"{where} does not depend on the {phase}'s parameters (no gradient)")
+        value.backward()
+        expect(torch.equal(batch.real, real_before), f"{where} modified batch.real in place")
+    reached = [name for name, p in trained.named_parameters() if p.grad is not None and bool(p.grad.abs().sum() > 0)]
+    # A saturated loss may rightly have a zero gradient at extreme scores; it must not be NaN.
+    expect(bool(reached) or scores is not None, f"{where}: no gradient reaches the {phase}'s parameters")
+    bad = [name for name, p in trained.named_parameters() if p.grad is not None and not bool(torch.isfinite(p.grad).all())]
+    expect(not bad, f"{where}: non-finite gradient in the {phase}'s {', '.join(bad[:3])}")
+    leaked = [name for name, p in other.named_parameters() if p.grad is not None and bool(p.grad.abs().sum() > 0)]
+    other_role = "generator" if phase == "discriminator" else "discriminator"
+    expect(not leaked, f"{where}: gradient reaches the {other_role}'s parameters ({', '.join(leaked[:3])}); it must train only the {phase}")
+    return value.detach()
+
+
+def _value(loss: Loss, phase: str, generator: Generator, discriminator: Discriminator, setup: Setup) -> float | None:
+    with _frozen(discriminator) if phase == "generator" else _nothing():
+        torch.manual_seed(setup.seed)
+        batch = make_batch(phase, generator, discriminator, setup)
+        value = (loss.discriminator_loss if phase == "discriminator" else loss.generator_loss)(batch)
+    return None if value is None else float(value.detach())
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield

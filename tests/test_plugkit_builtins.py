@@ -1,0 +1,70 @@
+"""Every component `ganforge list` shows passes the conformance kit: one parametrized test
+over the registry, so components added later are covered without editing this file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ganforge.plugins import Plugins, get_plugins
+from ganforge.registry import ComponentInfo
+from ganforge.spec.signature import signature_of
+from ganforge.spec.types import nested_kind
+from ganforge.testing import CHECKS, ComponentUnavailable, RandomFeatures, Setup, TinyGenerator
+
+from .plugkit_data import write_cifar_folder, write_idx_folder, write_image_folder
+
+COMPONENTS = Plugins.create().registry.list()
+#: Networks that can be made class-conditional: checked conditional too (labels must matter).
+CONDITIONAL = [
+    info for info in COMPONENTS
+    if info.kind in ("generator", "discriminator") and "num_classes" in signature_of(info.factory).names
+]  # fmt: skip
+
+
+def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[str, Any]]:
+    """Fast, offline constructor parameters (and kit setup) for one component."""
+    params: dict[str, Any] = {}
+    for p in signature_of(info.factory).params:
+        if p.name == "download":
+            params["download"] = False  # offline: tiny files below stand in for downloads
+        elif nested_kind(p.hint) == "extractor":
+            params[p.name] = RandomFeatures()  # metrics measure with a fast deterministic extractor
+    setup = None
+    key = (info.kind, info.name)
+    if key in {("dataset", "mnist"), ("dataset", "fashion-mnist")}:
+        params["root"] = str(write_idx_folder(tmp_path / "idx"))
+    elif key == ("dataset", "cifar10"):
+        params["root"] = str(write_cifar_folder(tmp_path / "cifar"))
+    elif key == ("dataset", "image-folder"):
+        params["root"] = str(write_image_folder(tmp_path / "images"))
+    elif key == ("metric", "precision-recall"):
+        params["samples"] = 64  # the default 5000 costs seconds in k-NN distances
+    elif key == ("metric", "accuracy"):
+        setup = Setup(num_classes=4)  # needs a conditional generator
+    elif key == ("metric", "mode-coverage"):
+        ring = get_plugins().registry.get("dataset", "ring").factory(size=512)
+        setup = Setup(dataset=ring, generator=TinyGenerator(tuple(ring.image_shape)))
+    return setup, params
+
+
+@pytest.mark.parametrize("info", COMPONENTS, ids=lambda i: f"{i.kind}-{i.name}")
+def test_component_passes_the_conformance_kit(info: ComponentInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))  # e.g. classifiers trained on first use
+    setup, params = settings(info, tmp_path)
+    try:
+        CHECKS[info.kind](info.factory, setup=setup, **params)
+    except ComponentUnavailable as exc:
+        pytest.skip(f"{exc.component}: {exc.problems[0][1]}")  # e.g. pretrained weights not downloadable offline
+
+
+@pytest.mark.parametrize("info", CONDITIONAL, ids=lambda i: f"{i.kind}-{i.name}")
+def test_conditional_network_passes_the_conformance_kit(info: ComponentInfo) -> None:
+    CHECKS[info.kind](info.factory, num_classes=3)
+
+
+def test_every_kind_is_covered() -> None:
+    assert {info.kind for info in COMPONENTS} >= {"generator", "discriminator", "loss", "dataset"}
+    assert set(CHECKS) == {"generator", "discriminator", "loss", "dataset", "metric", "extractor"}

@@ -1,0 +1,192 @@
+"""``ganforge serve``: the HTTP service, over real HTTP on a free loopback port."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from PIL import Image
+
+from ganforge.cli.serve import page_info
+from ganforge.loading import load_trained
+from ganforge.plugins import Plugins, set_plugins
+from ganforge.sampling import sampler_for
+from ganforge.serving import SampleServer
+
+from .use_plugin import CLASS_NAMES, install, train_conditional, train_unconditional
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("use-serve")
+    return {"cond": train_conditional(root), "plain": train_unconditional(root)}
+
+
+@pytest.fixture(scope="module")
+def server(trained: dict[str, Path]) -> Iterator[str]:
+    set_plugins(install(Plugins.create()))
+    loaded = load_trained(trained["cond"], device="cpu")
+    sampler = sampler_for(loaded)
+    service = SampleServer(("127.0.0.1", 0), sampler, page_info(loaded, sampler.class_names), loaded.experiment.dataset)
+    thread = threading.Thread(target=service.serve_forever, daemon=True)
+    thread.start()
+    yield service.url
+    service.shutdown()
+    service.server_close()
+    thread.join(timeout=5)
+
+
+def get(url: str, method: str = "GET") -> tuple[int, str, bytes]:
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read()
+
+
+def png(body: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(body))
+    image.load()
+    return image
+
+
+def test_page_shows_a_grid_and_a_form(server: str) -> None:
+    status, kind, body = get(server)
+    page = body.decode()
+    assert status == 200 and kind.startswith("text/html")
+    assert '<img src="/sample?n=12"' in page and "<form" in page  # four rows of the three classes
+    assert all(f">{i}: {name}</option>" in page for i, name in enumerate(CLASS_NAMES))
+    status, _, body = get(server + "?class=Sneaker&n=4&seed=9")
+    page = body.decode()
+    assert status == 200 and '<img src="/sample?class=Sneaker&amp;n=4&amp;seed=9"' in page
+    assert '<option value="Sneaker" selected>' in page and 'value="9"' in page
+    status, _, body = get(server + "?n=abc")
+    assert status == 400 and "a whole number from 1 to 256, got &#x27;abc&#x27;" in body.decode()
+
+
+def test_classes_as_json(server: str) -> None:
+    status, kind, body = get(server + "classes")
+    assert (status, kind) == (200, "application/json")
+    assert json.loads(body) == {"conditional": True, "classes": list(CLASS_NAMES)}
+
+
+def test_sample_returns_a_png_grid(server: str) -> None:
+    status, kind, body = get(server + "sample?class=Sneaker&n=16&seed=3&truncation=0.7")
+    assert (status, kind) == (200, "image/png")
+    image = png(body)
+    assert (image.size, image.mode) == ((4 * 30 + 2, 4 * 30 + 2), "L")
+    assert get(server + "sample?class=Sneaker&n=16&seed=3&truncation=0.7")[2] == body
+    assert get(server + "sample?class=1&n=16&seed=3&truncation=0.7")[2] == body
+    assert get(server + "sample?class=Sneaker&n=16&seed=4&truncation=0.7")[2] != body
+    assert get(server + "sample?class=Bag&n=16&seed=3&truncation=0.7")[2] != body
+    assert png(get(server + "sample")[2]).size == (3 * 30 + 2, 6 * 30 + 2)  # 16 samples, one class per column
+    assert png(get(server + "sample?n=256&truncation=")[2]).size == (3 * 30 + 2, 86 * 30 + 2)
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "extra"),
+    [
+        ("class=Sandal", "unknown class 'Sandal'; valid classes (name or index): T-shirt/top, Sneaker, Bag", {"classes": list(CLASS_NAMES)}),
+        ("class=7", "unknown class '7'", {"classes": list(CLASS_NAMES)}),
+        ("n=0", "'n' must be from 1 to 256, got 0", {}),
+        ("n=257", "'n' must be from 1 to 256, got 257", {}),
+        ("n=-3", "'n' must be from 1 to 256, got -3", {}),
+        ("n=abc", "'n' is the number of samples: a whole number from 1 to 256, got 'abc'", {}),
+        ("n=2.5", "a whole number from 1 to 256, got '2.5'", {}),
+        ("seed=x", "'seed' is the seed of the latents: a whole number", {}),
+        ("seed=-1", "'seed' must be from 0 to", {}),
+        ("truncation=abc", "'truncation' is the latent threshold: a number of at least 0.05 such as 0.7, got 'abc'", {}),
+        ("truncation=-1", "got '-1'", {}),
+        ("truncation=nan", "got 'nan'", {}),
+        ("truncation=0.001", "got '0.001'", {}),
+        ("count=4", "unknown parameter 'count'; the parameters are class, n, seed, truncation", {"parameters": ["class", "n", "seed", "truncation"]}),
+        ("n=2&n=3", "parameter 'n' is given 2 times; give it once", {}),
+        ("bogus", "unknown parameter 'bogus'", {}),
+        ("&".join(["seed=1"] * 30), "too many parameters (more than 20)", {}),
+    ],
+)
+def test_bad_input_is_a_400_with_a_json_error(server: str, query: str, message: str, extra: dict[str, Any]) -> None:
+    status, kind, body = get(server + "sample?" + query)
+    assert (status, kind) == (400, "application/json")
+    answer = json.loads(body)
+    assert message in answer["error"]
+    for key, value in extra.items():
+        assert answer[key] == value
+
+
+def test_other_paths_and_methods(server: str) -> None:
+    status, kind, body = get(server + "nothing")
+    assert (status, kind) == (404, "application/json") and "the routes are /, /classes, /sample" in json.loads(body)["error"]
+    status, kind, body = get(server + "sample", method="POST")
+    assert (status, kind) == (405, "application/json") and "use GET" in json.loads(body)["error"]
+    assert get(server + "classes?x=1")[0] == 400
+
+
+def test_concurrent_requests_get_their_own_images(server: str) -> None:
+    seeds = list(range(12))
+    expected = {seed: get(server + f"sample?n=32&seed={seed}")[2] for seed in seeds}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda seed: get(server + f"sample?n=32&seed={seed}"), seeds * 2))
+    assert all(status == 200 for status, _, _ in answers)
+    assert [body for _, _, body in answers] == [expected[s] for s in seeds * 2]
+    assert len(set(expected.values())) == len(seeds)
+    assert get(server + "classes")[0] == 200  # still serving after every bad request above
+
+
+def test_unconditional_service_refuses_a_class(trained: dict[str, Path]) -> None:
+    loaded = load_trained(trained["plain"], device="cpu")
+    sampler = sampler_for(loaded)
+    service = SampleServer(("127.0.0.1", 0), sampler, page_info(loaded, sampler.class_names))
+    thread = threading.Thread(target=service.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert json.loads(get(service.url + "classes")[2]) == {"conditional": False, "classes": []}
+        status, _, body = get(service.url + "sample?class=Sneaker")
+        assert status == 400 and "not class-conditional" in json.loads(body)["error"]
+        assert "<select" not in get(service.url)[2].decode()
+    finally:
+        service.shutdown()
+        service.server_close()
+
+
+def test_the_command_serves_until_interrupted(trained: dict[str, Path]) -> None:
+    command = [sys.executable, "-m", "ganforge", "serve", str(trained["plain"]), "--port", "0", "--device", "cpu"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        line = process.stderr.readline()
+        assert " on http://127.0.0.1:" in line, line
+        url = line.split(" on ")[-1].split()[0]
+        status, kind, body = get(url + "sample?n=4&seed=1")
+        assert (status, kind) == (200, "image/png") and png(body).size == (62, 62)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        assert "GET /sample?n=4&seed=1" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_busy_port_is_explained(trained: dict[str, Path]) -> None:
+    import socket
+
+    from .conftest import invoke
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke("serve", str(trained["plain"]), "--port", str(port), "--device", "cpu")
+    assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+    assert "Examples:" in invoke("serve", "--help").stdout
