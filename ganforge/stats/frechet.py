@@ -85,8 +85,8 @@ class FrechetReference:
 
 
 def _lower_triangle_of_product(left: Tensor, right: Tensor, block: int = 256) -> Tensor:
-    """The lower triangle (upper part zero) of ``left @ right`` for a product known to be
-    symmetric, by row blocks: ~55% of a full matrix product's work at d = 2048."""
+    """``left @ right`` correct on and below the diagonal (what ``eigvalsh(UPLO="L")`` reads),
+    for a product known to be symmetric, by row blocks: ~55% of a full product's work at d = 2048."""
     d = left.shape[0]
     out = torch.zeros(d, d, dtype=left.dtype, device=left.device)
     for start in range(0, d, block):
