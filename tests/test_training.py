@@ -214,6 +214,35 @@ def test_metrics_are_scheduled_logged_and_keep_best(tiny_spec: Path, tmp_path: P
     assert_same_weights(tmp_path / "plain/checkpoints/last.pt", tmp_path / "m/checkpoints/last.pt")
 
 
+class PixelSpread(MeanPixel):
+    """Standard deviation of generated pixels (a lower-is-better test metric)."""
+
+    higher_is_better = False
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        values = torch.cat([x for x, _ in context.generated(self.samples)])
+        return {"spread": values.std().item()}
+
+
+def test_best_follows_the_direction_of_the_chosen_metric(tiny_spec: Path, tmp_path: Path, plugins: Plugins) -> None:
+    class Plugin:
+        __name__ = "two-metrics"
+
+        @hookimpl
+        def register_metrics(self, register):
+            register("mean-pixel", MeanPixel)
+            register("spread", PixelSpread)
+
+    plugins.register(Plugin(), "two-metrics")
+    spec = tmp_path / "two.yaml"
+    spec.write_text(tiny_spec.read_text().replace("ema: 0.9}", "ema: 0.9, best_metric: spread}")
+                    + "metrics:\n  - {name: mean-pixel, every: 1}\n  - {name: spread, every: 1}\n")  # fmt: skip
+    assert run(spec, tmp_path / "two").exit_code == 0
+    spreads = [json.loads(line)["spread"] for line in (tmp_path / "two/metrics.jsonl").read_text().splitlines() if "spread" in line]
+    best = load_checkpoint(tmp_path / "two/checkpoints/best.pt")["best"]
+    assert best["mode"] == "min" and best["value"] == min(spreads)
+
+
 class NaNAfterTwo(Loss):
     """Finite for two discriminator updates, then NaN (a test loss)."""
 

@@ -95,6 +95,7 @@ class Trainer:
         self._stop_signal: int | None = None
         self._pending: dict[str, list[Tensor]] = {}
         self._samples_step = -1
+        self._default_best: str | None = None
 
     # ---- public -------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainResult:
@@ -305,23 +306,29 @@ class Trainer:
         was_training = generator.training
         generator.eval()
         record: dict[str, float] = {}
+        higher_is_better: dict[str, bool] = {}  # each value's direction, from the metric that produced it
         devices = [self.device] if self.device.type == "cuda" else []
         # Metrics must not move the training RNG, or a run with metrics would differ from one without.
         with torch.random.fork_rng(devices=devices):
             for scheduled in due:
                 context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed, ranks=self.ranks)
-                record.update(scheduled.metric.evaluate(context))
+                values = scheduled.metric.evaluate(context)
+                higher_is_better.update(dict.fromkeys(values, scheduled.metric.higher_is_better))
+                if scheduled is self.exp.metrics[0] and values:
+                    self._default_best = self._default_best or next(iter(values))
+                record.update(values)
         generator.train(was_training)
         record = distributed.broadcast_object(record)  # rank 0's values decide best.pt on every process
         self._record({"step": self.step, "epoch": self.stream.epoch, **record})
         self.progress.update(self.step, record)
-        self._track_best(record, due[0].metric.higher_is_better)
+        self._track_best(record, higher_is_better)
 
-    def _track_best(self, record: dict[str, float], higher_is_better: bool) -> None:
-        name = self.cfg.best_metric or self.best.get("metric") or next(iter(record))
+    def _track_best(self, record: dict[str, float], higher_is_better: dict[str, bool]) -> None:
+        """Keep best.pt by ``train.best_metric``, by default the first value of the spec's first metric."""
+        name = self.cfg.best_metric or self.best.get("metric") or self._default_best
         if name not in record:
             return
-        mode = self.cfg.best_mode or ("max" if higher_is_better else "min")
+        mode = self.cfg.best_mode or ("max" if higher_is_better[name] else "min")
         value = record[name]
         previous = self.best.get("value")
         better = previous is None or (value > previous if mode == "max" else value < previous)
