@@ -25,6 +25,16 @@ def cache_dir(*parts: str) -> Path:
     return base.joinpath(*parts)
 
 
+def data_roots(root: str | None = None) -> list[Path]:
+    """Where datasets look for their files, in order: an explicit ``root``, ``$GANFORGE_DATA``,
+    then ganforge's data cache (where downloads go)."""
+    roots = [Path(root).expanduser()] if root else []
+    if os.environ.get("GANFORGE_DATA"):
+        roots.append(Path(os.environ["GANFORGE_DATA"]).expanduser())
+    roots.append(cache_dir("data"))
+    return roots
+
+
 def dataset_key(dataset: Dataset, split: str = "train") -> str:
     """A file-name-safe key for one split of a dataset: its name and a digest of its
     contents (so two datasets with the same class but different data never share a cache

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,8 @@ import numpy as np
 import torch
 
 from ganforge import DataSplit, Dataset, hookimpl
+from ganforge.cache import cache_dir, data_roots
 from ganforge.errors import GanforgeError
-from ganforge_builtins.idx_datasets import default_data_dir
 
 FOLDER = "cifar-10-batches-py"
 BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
@@ -56,11 +55,7 @@ class CIFAR10(Dataset):
 
     def candidate_dirs(self) -> list[Path]:
         """Where the batch files are looked for, in order."""
-        bases = [Path(self.root).expanduser()] if self.root else []
-        if os.environ.get("GANFORGE_DATA"):
-            bases.append(Path(os.environ["GANFORGE_DATA"]).expanduser())
-        bases.append(default_data_dir())
-        return [d for base in bases for d in (base, base / FOLDER)]
+        return [d for base in data_roots(self.root) for d in (base, base / FOLDER)]
 
     def locate(self, split: str) -> list[Path]:
         if split not in BATCHES:
@@ -83,7 +78,7 @@ class CIFAR10(Dataset):
         import torchvision.datasets
 
         try:
-            torchvision.datasets.CIFAR10(str(default_data_dir()), download=True)
+            torchvision.datasets.CIFAR10(str(cache_dir("data")), download=True)
         except Exception:  # noqa: BLE001 - offline or mirror down: report where we looked instead
             return False
         return True

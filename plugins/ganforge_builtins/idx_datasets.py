@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ganforge import DataSplit, Dataset, hookimpl
+from ganforge.cache import cache_dir, data_roots
 from ganforge.errors import GanforgeError
 
 FILES = {
@@ -62,12 +62,8 @@ class IDXDataset(Dataset):
 
     def candidate_dirs(self) -> list[Path]:
         """Where the IDX files are looked for, in order."""
-        bases = [Path(self.root).expanduser()] if self.root else []
-        if os.environ.get("GANFORGE_DATA"):
-            bases.append(Path(os.environ["GANFORGE_DATA"]).expanduser())
-        bases.append(default_data_dir())
         dirs = []
-        for base in bases:
+        for base in data_roots(self.root):
             dirs += [base, base / self.slug, base / self.torchvision_name / "raw"]
         dirs.append(Path("/usr/share/datasets") / self.slug)
         return dirs
@@ -98,7 +94,7 @@ class IDXDataset(Dataset):
         import torchvision.datasets
 
         try:
-            getattr(torchvision.datasets, self.torchvision_name)(str(default_data_dir()), download=True)
+            getattr(torchvision.datasets, self.torchvision_name)(str(cache_dir("data")), download=True)
         except Exception:  # noqa: BLE001 - offline or mirror down: report where we looked instead
             return False
         return True
@@ -111,9 +107,6 @@ class IDXDataset(Dataset):
             raise GanforgeError(f"{images_path}: {images.shape[0]} images but {labels.shape[0]} labels in {labels_path}")
         return DataSplit(images, labels)
 
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ganforge" / "data"
 
 
 class MNIST(IDXDataset):
