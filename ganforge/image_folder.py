@@ -11,7 +11,7 @@ from torch import Tensor
 
 from ganforge.errors import GanforgeError
 
-IMAGE_EXTENSIONS = {".bmp", ".jpg", ".jpeg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp"}
+IMAGE_EXTENSIONS = frozenset({".bmp", ".gif", ".jpg", ".jpeg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp"})
 
 
 def image_files(folder: Path | str) -> list[Path]:

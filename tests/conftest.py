@@ -37,6 +37,18 @@ def plugins() -> Iterator[Plugins]:
 
 
 @pytest.fixture
+def classifier_file(tmp_path: Path) -> str:
+    """A small randomly initialised domain classifier saved as the classifier extractor's weights file."""
+    from ganforge_builtins.classifier_net import SmallClassifierNet
+    from ganforge_builtins.classifier_training import TrainedClassifier
+
+    torch.manual_seed(0)
+    path = tmp_path / "clf.pt"
+    torch.save(TrainedClassifier(SmallClassifierNet(1, 10).eval(), 0.5, 0.0).checkpoint("test"), path)
+    return str(path)
+
+
+@pytest.fixture
 def tiny_spec(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(TINY_SPEC)

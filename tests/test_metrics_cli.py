@@ -13,16 +13,6 @@ from ganforge.cli.stats import stats
 from ganforge.errors import GanforgeError
 from ganforge.stats import FeatureStats, frechet_distance, load_stats
 from ganforge_builtins.classifier import Classifier
-from ganforge_builtins.classifier_net import SmallClassifierNet
-from ganforge_builtins.classifier_training import TrainedClassifier
-
-
-@pytest.fixture
-def classifier_file(tmp_path) -> str:
-    torch.manual_seed(0)
-    path = tmp_path / "clf.pt"
-    torch.save(TrainedClassifier(SmallClassifierNet(1, 10).eval(), 0.5, 0.0).checkpoint("test"), path)
-    return str(path)
 
 
 def image_folder(path, seed: int, count: int = 12, brightness: int = 255):

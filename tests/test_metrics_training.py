@@ -5,19 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
-from ganforge_builtins.classifier_net import SmallClassifierNet
-from ganforge_builtins.classifier_training import TrainedClassifier
 from tests.conftest import invoke
-
-
-@pytest.fixture
-def classifier_file(tmp_path) -> str:
-    torch.manual_seed(0)
-    path = tmp_path / "clf.pt"
-    torch.save(TrainedClassifier(SmallClassifierNet(1, 10).eval(), 0.5, 0.0).checkpoint("test"), path)
-    return str(path)
 
 
 @pytest.fixture

@@ -68,18 +68,11 @@ def _add_builtin_commands() -> None:
     from ganforge.cli import eval as eval_cli
     from ganforge.cli import fid, listing, new_plugin, plot, plugins, run, runs, sample, serve, stats, validate
 
-    cli.add_command(listing.list_components)
-    cli.add_command(validate.validate)
-    cli.add_command(run.run)
-    cli.add_command(fid.fid)
-    cli.add_command(stats.stats)
-    cli.add_command(eval_cli.eval_command)
-    cli.add_command(sample.sample)
-    cli.add_command(serve.serve)
-    cli.add_command(plot.plot)
-    cli.add_command(runs.runs)
-    cli.add_command(plugins.plugins_command)
-    cli.add_command(new_plugin.new_plugin)
+    for command in (
+        listing.list_components, validate.validate, run.run, fid.fid, stats.stats, eval_cli.eval_command,
+        sample.sample, serve.serve, plot.plot, runs.runs, plugins.plugins_command, new_plugin.new_plugin,
+    ):  # fmt: skip
+        cli.add_command(command)
 
 
 _add_builtin_commands()

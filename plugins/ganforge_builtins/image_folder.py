@@ -10,8 +10,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ganforge import DataSplit, Dataset, hookimpl
 from ganforge.errors import GanforgeError
-
-EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+from ganforge.image_folder import IMAGE_EXTENSIONS as EXTENSIONS
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
