@@ -6,6 +6,7 @@ implementations, and the interfaces their components implement.
 
 from ganforge.hookspecs import hookimpl
 from ganforge.interfaces import (
+    Augment,
     Batch,
     DataSplit,
     Dataset,
@@ -21,6 +22,7 @@ from ganforge.interfaces import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Augment",
     "Batch",
     "DataSplit",
     "Dataset",

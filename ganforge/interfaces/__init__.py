@@ -1,5 +1,6 @@
 """The interfaces every component implements."""
 
+from ganforge.interfaces.augment import Augment
 from ganforge.interfaces.dataset import Dataset, DataSplit, to_model_range
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.interfaces.loss import Batch, Loss
@@ -7,6 +8,7 @@ from ganforge.interfaces.metric import EvalContext, Metric
 from ganforge.interfaces.networks import Discriminator, DiscriminatorOutput, Generator, as_output
 
 __all__ = [
+    "Augment",
     "Batch",
     "DataSplit",
     "Dataset",
