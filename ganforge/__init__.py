@@ -15,6 +15,7 @@ from ganforge.interfaces import (
     EvalContext,
     FeatureExtractor,
     Generator,
+    GeneratorOutput,
     Loss,
     Metric,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "EvalContext",
     "FeatureExtractor",
     "Generator",
+    "GeneratorOutput",
     "Loss",
     "Metric",
     "__version__",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 
 class GanforgeError(Exception):
@@ -29,6 +30,32 @@ class SpecError(GanforgeError):
             where += f":{self.line}"
         field = f" {self.field}:" if self.field else ""
         return f"{where}:{field} {self.message}"
+
+
+class ComponentError(GanforgeError):
+    """An exception raised inside a plugin's component, attributed to the component and its plugin."""
+
+    exit_code = 1
+
+
+@contextmanager
+def attributed(owner: str, action: str) -> Iterator[None]:
+    """Re-raise an unexpected exception from a component as one line naming it:
+    ``loss 'bce' (plugin ganforge_builtins.minimax) failed in generator_loss: RuntimeError: ...``.
+    ``owner`` is what :func:`describe_component` returns; the original stays as ``__cause__``
+    (shown with ``--debug``)."""
+    try:
+        yield
+    except GanforgeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every plugin failure is reported the same way
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ComponentError(f"{owner} failed in {action}: {type(exc).__name__}{': ' + first if first else ''}") from exc
+
+
+def describe_component(kind: str, name: str, plugin: str) -> str:
+    """``loss 'bce' (plugin ganforge_builtins.minimax)``: how errors name a component."""
+    return f"{kind} '{name}' (plugin {plugin})"
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from ganforge.interfaces import Dataset, Discriminator, Generator, Loss, Metric
+from ganforge.errors import GanforgeError, describe_component
+from ganforge.interfaces import Augment, Dataset, Discriminator, Generator, Metric
 from ganforge.registry import ComponentInfo, Registry
 from ganforge.seeding import seed_everything
 from ganforge.spec.loader import Key, Spec
 from ganforge.spec.resolve import RESERVED, resolve
 from ganforge.spec.signature import INJECTED, signature_of
 from ganforge.spec.types import nested_kind
+from ganforge.training.checkpoint import warm_start
 from ganforge.training.config import DistributedConfig, TrainConfig
+from ganforge.training.terms import Term
 
 
 @dataclass
@@ -37,25 +41,23 @@ class Experiment:
     device: torch.device
     dataset: Dataset
     generator: Generator
-    discriminator: Discriminator
-    loss: Loss
-    penalties: list[Loss]
+    discriminator: Discriminator | None
+    #: every objective, scheduled: the loss, the penalties, and what the networks bring
+    terms: list[Term]
     metrics: list[ScheduledMetric]
     train: TrainConfig
     batch_size: int
     #: role ("generator", "loss", "penalties.0", "metrics.1", ...) -> registry entry (name and plugin)
     components: dict[str, ComponentInfo] = field(default_factory=dict)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    augment: Augment | None = None
+    #: the spec as the user wrote it (with --set), which resume compares
+    written: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def terms(self) -> list[Loss]:
-        """Every objective: the loss, the penalties, and what the networks bring."""
-        return [self.loss, *self.penalties, *self.generator.loss_terms(), *self.discriminator.loss_terms()]
-
-    def make_optimizer(self, role: str, module: torch.nn.Module) -> torch.optim.Optimizer:
-        settings = dict(self.resolved["optimizers"][role])
-        cls = getattr(torch.optim, settings.pop("name"))
-        return cls(module.parameters(), **settings)
+    def owner(self, role: str) -> str:
+        """How errors name the component in ``role``: ``generator 'dcgan' (plugin ...)``."""
+        info = self.components[role]
+        return describe_component(info.kind, info.name, info.plugin)
 
 
 def build_experiment(spec: Spec, registry: Registry) -> Experiment:
@@ -66,12 +68,25 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
     dataset = builder.build("dataset", resolved["data"], ("data",))
     builder.injected["image_shape"] = tuple(dataset.image_shape)
     generator = builder.build("generator", resolved["generator"], ("generator",))
-    discriminator = builder.build("discriminator", resolved["discriminator"], ("discriminator",))
-    for role in ("generator", "discriminator"):
+    discriminator = None
+    if resolved["discriminator"] is not None:
+        discriminator = builder.build("discriminator", resolved["discriminator"], ("discriminator",))
+    for role, network in (("generator", generator), ("discriminator", discriminator)):
+        if network is None:
+            continue
         if "image_shape" in signature_of(builder.components[role].factory).names:
             resolved[role].setdefault("image_shape", list(dataset.image_shape))
-    loss = builder.build("loss", resolved["loss"], ("loss",))
-    penalties = [builder.build("loss", p, ("penalties", i), f"penalties.{i}") for i, p in enumerate(resolved["penalties"])]
+        if resolved[role].get("init_from"):
+            warm_start(network, resolved[role]["init_from"], role, spec)
+    augment = builder.build("augment", resolved["augment"], ("augment",)) if resolved["augment"] else None
+    terms = [_term(builder.build("loss", resolved["loss"], ("loss",)), resolved["loss"], "loss", builder)]
+    for i, entry in enumerate(resolved["penalties"]):
+        terms.append(_term(builder.build("loss", entry, ("penalties", i), f"penalties.{i}"), entry, f"penalties.{i}", builder))
+    for role, network in (("generator", generator), ("discriminator", discriminator)):
+        info = builder.components.get(role)
+        for term in network.loss_terms() if network is not None else ():
+            name = getattr(term, "name", type(term).__name__)
+            terms.append(Term(term, name, describe_component(info.kind, info.name, info.plugin) if info else role))
     metrics = [
         _schedule(m, builder.build("metric", m, ("metrics", i), f"metrics.{i}")) for i, m in enumerate(resolved["metrics"])
     ]
@@ -83,14 +98,21 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
         dataset=dataset,
         generator=generator,
         discriminator=discriminator,
-        loss=loss,
-        penalties=penalties,
+        terms=terms,
         metrics=metrics,
         train=TrainConfig(**resolved["train"]),
         batch_size=resolved["data"]["batch_size"],
         components=builder.components,
         distributed=DistributedConfig(**resolved["distributed"]),
+        augment=augment,
+        written=copy.deepcopy(spec.data),
     )
+
+
+def _term(loss: Any, entry: dict[str, Any], role: str, builder: _Builder) -> Term:
+    info = builder.components[role]
+    owner = describe_component(info.kind, info.name, info.plugin)
+    return Term(loss, entry["name"], owner, entry["every"], entry["start"], entry["stop"])
 
 
 class _Builder:
@@ -121,6 +143,11 @@ class _Builder:
             return info.factory(**params)
         except (ValueError, TypeError) as exc:
             raise self.spec.error(f"{kind} '{entry['name']}' (plugin {info.plugin}) rejected its parameters: {exc}", key) from exc
+        except GanforgeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin's constructor failing is reported as its failure
+            owner = describe_component(kind, str(entry["name"]), info.plugin)
+            raise self.spec.error(f"{owner} failed to build: {type(exc).__name__}: {exc}", key) from exc
 
 
 def _schedule(entry: dict[str, Any], metric: Metric) -> ScheduledMetric:
@@ -145,6 +172,4 @@ def pick_device(name: str, spec: Spec | None = None) -> torch.device:
 
 
 def _device_error(message: str, spec: Spec | None) -> Exception:
-    from ganforge.errors import GanforgeError
-
     return spec.error(message, ("device",)) if spec else GanforgeError(message)

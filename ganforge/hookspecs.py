@@ -44,5 +44,10 @@ def register_extractors(register: Register) -> None:
 
 
 @hookspec
+def register_augments(register: Register) -> None:
+    """Register differentiable augmentations (``Augment`` subclasses)."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``ganforge`` click group."""

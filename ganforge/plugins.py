@@ -27,6 +27,7 @@ HOOK_BY_KIND: dict[str, str] = {
     "dataset": "register_datasets",
     "metric": "register_metrics",
     "extractor": "register_extractors",
+    "augment": "register_augments",
 }
 
 

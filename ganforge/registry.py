@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from ganforge.errors import GanforgeError, did_you_mean
 
-KINDS: tuple[str, ...] = ("generator", "discriminator", "loss", "dataset", "metric", "extractor")
+KINDS: tuple[str, ...] = ("generator", "discriminator", "loss", "dataset", "metric", "extractor", "augment")
 
 
 @dataclass(frozen=True)

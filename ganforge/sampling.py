@@ -13,34 +13,18 @@ import torch
 from torch import Tensor
 
 from ganforge.errors import GanforgeError
-from ganforge.interfaces import Generator
+from ganforge.interfaces import Generator, as_generated
 from ganforge.loading import TrainedGenerator
 
 INTERPOLATIONS: tuple[str, ...] = ("spherical", "linear")
-#: rounds of redrawing before the truncation trick gives up (a Gaussian entry inside
-#: psi = 0.05 is missed 1000 times in a row with probability below 1e-17).
-MAX_TRUNCATION_ROUNDS = 1000
 #: samples per generator forward, to bound memory for large requests.
 CHUNK = 256
 
 
 def truncated_latent(generator: Generator, n: int, psi: float, rng: torch.Generator) -> Tensor:
-    """``n`` latents from ``generator.sample_latent`` whose every entry lies in [-psi, psi]:
-    entries outside are redrawn (not clipped) until they fall inside, so each entry follows
-    the latent distribution conditioned on the threshold. Drawn on the CPU from ``rng``."""
-    if not psi > 0 or not math.isfinite(psi):
-        raise GanforgeError(f"truncation must be a positive number (e.g. 0.7), got {psi}")
-    latent = generator.sample_latent(n, "cpu", rng)
-    for _ in range(MAX_TRUNCATION_ROUNDS):
-        outside = latent.abs() > psi
-        if not outside.any():
-            return latent
-        fresh = generator.sample_latent(n, "cpu", rng)
-        latent = torch.where(outside, fresh, latent)
-    raise GanforgeError(
-        f"truncation {psi}: some latent entries never fell inside [-{psi}, {psi}] after {MAX_TRUNCATION_ROUNDS} "
-        "redraws (this generator's latent is not Gaussian, e.g. it holds one-hot codes); use a larger value or none"
-    )
+    """``n`` latents drawn on the CPU from ``rng``, truncated as ``generator.truncate`` defines
+    (for Gaussian latents: every entry redrawn until it lies in [-psi, psi])."""
+    return generator.truncate(generator.sample_latent(n, "cpu", rng), psi, rng)
 
 
 def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
@@ -142,7 +126,8 @@ class Sampler:
         ends = self._latents(2 * pairs, rng, truncation)
         t = torch.linspace(0.0, 1.0, steps)
         mix = slerp if path == "spherical" else lerp
-        latents = mix(ends[:pairs], ends[pairs:], t).reshape(pairs * steps, -1)
+        flat = ends.flatten(1)  # structured latents (StyleGAN's per-layer w) interpolate entry by entry
+        latents = mix(flat[:pairs], flat[pairs:], t).reshape(pairs * steps, *ends.shape[1:])
         row_labels = self._labels(pairs, label)
         labels = None if row_labels is None else row_labels.repeat_interleave(steps)
         return Samples(self._forward(latents, labels), steps, latents, labels)
@@ -174,7 +159,7 @@ class Sampler:
             for start in range(0, latents.shape[0], CHUNK):
                 z = latents[start : start + CHUNK].to(self.device)
                 y = None if labels is None else labels[start : start + CHUNK].to(self.device)
-                chunks.append(self.generator(z, y).float().cpu())
+                chunks.append(as_generated(self.generator(z, y)).samples.float().cpu())
         return torch.cat(chunks)
 
 

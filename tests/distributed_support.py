@@ -90,8 +90,8 @@ def train(rank: int, spec: Path, out: Path, overrides: tuple[str, ...] = (), res
         "generator": trainer.generator.state_dict(),
         "discriminator": trainer.discriminator.state_dict(),
         "ema": trainer.ema.shadow.state_dict() if trainer.ema is not None else {},
-        "opt_g": trainer.opt_g.state_dict(),
-        "opt_d": trainer.opt_d.state_dict(),
+        "opt_g": trainer.optimizers["generator"].state_dict(),
+        "opt_d": trainer.optimizers["discriminator"].state_dict(),
     }
     torch.save(networks, out / f"rank{rank}.pt")
     distributed.shutdown()

@@ -218,7 +218,7 @@ def test_batch_stream_shares_each_global_batch() -> None:
     whole = BatchStream(split, 12, torch.device("cpu"), seed=5)
     shares = [BatchStream(split, 12, torch.device("cpu"), seed=5, rank=r, world_size=3) for r in range(3)]
     for _ in range(7):  # crosses two epochs (3 batches each): per-epoch shuffling, same on every rank
-        _, labels = next(whole)
+        labels = next(whole).labels
         parts = [next(s)[1] for s in shares]
         assert [len(p) for p in parts] == [4, 4, 4]
         assert torch.equal(torch.cat(parts), labels)

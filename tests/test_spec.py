@@ -129,7 +129,8 @@ def test_scientific_notation_is_a_float() -> None:
 
 def test_resolved_spec_has_every_default(tmp_path: Path, plugins: Plugins) -> None:
     resolved = resolve(load_spec(write(tmp_path, TINY_SPEC)), plugins.registry)
-    assert resolved["loss"] == {"name": "lsgan", "a": 0.0, "b": 1.0, "c": 1.0}
+    assert resolved["loss"] == {"name": "lsgan", "a": 0.0, "b": 1.0, "c": 1.0, "every": 1, "start": 0, "stop": None}
+    assert resolved["generator"]["init_from"] is None and resolved["augment"] is None
     assert resolved["data"]["num_classes"] == 0 and resolved["data"]["batch_size"] == 16
     assert resolved["train"]["d_steps"] == 1 and resolved["train"]["epochs"] == 1
     assert resolved["optimizers"]["generator"]["eps"] == 1e-8

@@ -189,7 +189,7 @@ def test_mutual_information_formula():
     logits = torch.tensor([[0.0, 1.0, -1.0], [2.0, 0.0, 0.5]])
     mean, log_var = torch.tensor([[0.0], [0.25]]), torch.tensor([[0.0], [math.log(4.0)]])
     output = DiscriminatorOutput(torch.zeros(2), {"q_logits": logits, "q_mean": mean, "q_log_var": log_var})
-    batch = Batch("generator", latent, latent, latent, None, lambda x, y=None: output, nn.Identity())
+    batch = Batch(phase="generator", real=latent, fake=latent, latent=latent, discriminator=lambda x, y=None: output, generator=nn.Identity())
 
     def log_softmax(row, i):
         return row[i] - math.log(sum(math.exp(v) for v in row))
@@ -210,14 +210,14 @@ def test_mutual_information_trains_q_in_d_phase_and_generator_in_g_phase():
     z, real = generator.sample_latent(4), torch.rand(4, *shape) * 2 - 1
     with torch.no_grad():
         fake = generator(z)
-    term.discriminator_loss(Batch("discriminator", real, fake, z, None, discriminator, generator)).backward()
+    term.discriminator_loss(Batch(phase="discriminator", real=real, fake=fake, latent=z, discriminator=discriminator, generator=generator)).backward()
     assert all(p.grad is None for p in generator.parameters())
     assert all(p.grad is not None for p in discriminator.q_head.parameters())
     assert discriminator.trunk[0].weight.grad.abs().sum() > 0, "the Q head shares (and trains) the trunk"
     assert discriminator.score.weight.grad is None
     discriminator.zero_grad(set_to_none=True)
     discriminator.requires_grad_(False)
-    term.generator_loss(Batch("generator", real, generator(z), z, None, discriminator, generator)).backward()
+    term.generator_loss(Batch(phase="generator", real=real, fake=generator(z), latent=z, discriminator=discriminator, generator=generator)).backward()
     assert generator.fc[0].weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in discriminator.parameters())
 
@@ -230,7 +230,7 @@ def test_mutual_information_needs_matching_networks():
         InfoGANDiscriminator(shape, categorical=(4,), continuous=1, width=4),
         DCGANDiscriminator(shape, width=4),
     ):
-        batch = Batch("generator", z, generator(z), z, None, discriminator, generator)
+        batch = Batch(phase="generator", real=z, fake=generator(z), latent=z, discriminator=discriminator, generator=generator)
         with pytest.raises(Exception, match="infogan"):
             generator.loss_terms()[0].generator_loss(batch)
 

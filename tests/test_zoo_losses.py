@@ -30,7 +30,7 @@ def identity_critic(images: torch.Tensor, labels: torch.Tensor | None = None) ->
 def score_batch(phase: str = "discriminator", real: list[float] = REAL, fake: list[float] = FAKE) -> Batch:
     real_t = torch.tensor(real).unsqueeze(1)
     fake_t = torch.tensor(fake).unsqueeze(1)
-    return Batch(phase, real_t, fake_t, torch.zeros(len(fake), 1), None, identity_critic, nn.Identity())
+    return Batch(phase=phase, real=real_t, fake=fake_t, latent=torch.zeros(len(fake), 1), discriminator=identity_critic, generator=nn.Identity())
 
 
 def mean(values) -> float:
@@ -110,7 +110,7 @@ def linear_critic(weights: list[float]) -> nn.Module:
 def critic_batch(critic: nn.Module, phase: str = "discriminator") -> Batch:
     torch.manual_seed(1)
     real, fake = torch.randn(16, 2), torch.randn(16, 2)
-    return Batch(phase, real, fake, torch.zeros(16, 1), None, lambda x, y=None: critic(x).flatten(), nn.Identity())
+    return Batch(phase=phase, real=real, fake=fake, latent=torch.zeros(16, 1), discriminator=lambda x, y=None: critic(x).flatten(), generator=nn.Identity())
 
 
 def test_wgan_gp_formula_on_a_linear_critic():
@@ -127,7 +127,7 @@ def test_wgan_gp_penalises_gradients_at_interpolates():
     # C(x) = ||x||^2 / 2 has gradient x: the penalty is (||x_hat|| - 1)^2 at the interpolates, which
     # lies between its value at the real samples (norm 0 -> 1) and at the fakes (norm 1 -> 0).
     real, fake = torch.zeros(64, 2), torch.tensor([[0.6, 0.8]]).repeat(64, 1)
-    batch = Batch("discriminator", real, fake, torch.zeros(64, 1), None, lambda x, y=None: 0.5 * x.pow(2).sum(1), nn.Identity())
+    batch = Batch(phase="discriminator", real=real, fake=fake, latent=torch.zeros(64, 1), discriminator=lambda x, y=None: 0.5 * x.pow(2).sum(1), generator=nn.Identity())
     torch.manual_seed(0)
     penalty = value(WassersteinGPLoss(gp_weight=1.0).discriminator_loss(batch)) - (0.5 - 0.0)
     torch.manual_seed(0)
@@ -212,11 +212,11 @@ def phase_gradients(loss: Loss, phase: str) -> tuple[list, list]:
     if phase == "discriminator":
         with torch.no_grad():
             fake = generator(z)
-        total = loss.discriminator_loss(Batch(phase, real, fake, z, None, lambda x, y=None: discriminator(x), generator))
+        total = loss.discriminator_loss(Batch(phase=phase, real=real, fake=fake, latent=z, discriminator=lambda x, y=None: discriminator(x), generator=generator))
     else:
         discriminator.requires_grad_(False)
         fake = generator(z)
-        total = loss.generator_loss(Batch(phase, real, fake, z, None, lambda x, y=None: discriminator(x), generator))
+        total = loss.generator_loss(Batch(phase=phase, real=real, fake=fake, latent=z, discriminator=lambda x, y=None: discriminator(x), generator=generator))
     if total is not None:
         total.backward()
     return [p.grad for p in generator.parameters()], [p.grad for p in discriminator.parameters()]

@@ -5,7 +5,15 @@ from ganforge.interfaces.dataset import Dataset, DataSplit, to_model_range
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.interfaces.loss import Batch, Loss
 from ganforge.interfaces.metric import EvalContext, Metric
-from ganforge.interfaces.networks import Discriminator, DiscriminatorOutput, Generator, as_output
+from ganforge.interfaces.networks import (
+    Discriminator,
+    DiscriminatorOutput,
+    Generator,
+    GeneratorOutput,
+    as_generated,
+    as_output,
+    truncate_by_redrawing,
+)
 
 __all__ = [
     "Augment",
@@ -17,8 +25,11 @@ __all__ = [
     "EvalContext",
     "FeatureExtractor",
     "Generator",
+    "GeneratorOutput",
     "Loss",
     "Metric",
+    "as_generated",
     "as_output",
     "to_model_range",
+    "truncate_by_redrawing",
 ]

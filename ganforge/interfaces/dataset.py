@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -15,10 +15,21 @@ class DataSplit:
 
     ``samples`` is uint8 in [0, 255] (images, converted to [-1, 1] per batch on the device)
     or floating point already in the model's range. ``labels`` is int64 ``(N,)`` or ``None``.
+    ``inputs`` holds named per-sample tensors a generator may read (``Generator.inputs``),
+    e.g. ``lr``, the low-resolution image of each high-resolution sample; uint8 inputs are
+    converted to [-1, 1] like the samples.
     """
 
     samples: Tensor
     labels: Tensor | None = None
+    inputs: dict[str, Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, tensor in self.inputs.items():
+            if name == "real":
+                raise ValueError("'real' names the batch's own samples; call the dataset input something else")
+            if tensor.shape[0] != self.samples.shape[0]:
+                raise ValueError(f"input '{name}' has {tensor.shape[0]} rows for {self.samples.shape[0]} samples")
 
     def __len__(self) -> int:
         return self.samples.shape[0]

@@ -8,11 +8,12 @@ side it does not touch.
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Callable, Literal, Mapping
 
 import torch
 from torch import Tensor, nn
 
+from ganforge.errors import GanforgeError
 from ganforge.interfaces.networks import DiscriminatorOutput, as_output
 
 Phase = Literal["discriminator", "generator"]
@@ -24,31 +25,70 @@ class Batch:
     In the ``discriminator`` phase ``fake`` is detached from the generator. In the
     ``generator`` phase the real samples are scored without gradients (the discriminator is
     not updated then), so relativistic losses cost one forward pass and no backward.
+
+    ``inputs`` holds the dataset's named inputs for these samples (e.g. ``lr``),
+    ``fake_extras`` what the generator returned beside its samples (e.g. a VAE's ``mean``).
+    Reach the discriminator only through :meth:`score`: it applies the spec's augmentation
+    first, so every image the discriminator sees is augmented alike.
     """
 
     def __init__(
         self,
+        *,
         phase: Phase,
         real: Tensor,
         fake: Tensor,
         latent: Tensor,
-        labels: Tensor | None,
-        discriminator: Callable[..., Tensor | DiscriminatorOutput],
+        discriminator: Callable[..., Tensor | DiscriminatorOutput] | None,
         generator: nn.Module,
+        labels: Tensor | None = None,
+        inputs: Mapping[str, Tensor] | None = None,
+        fake_extras: Mapping[str, Tensor] | None = None,
+        augment: Callable[[Tensor], Tensor] | None = None,
+        loss_scale: Tensor | None = None,
+        step: int = 0,
     ) -> None:
         self.phase = phase
         self.real = real
         self.fake = fake
         self.latent = latent
         self.labels = labels
+        self.inputs: dict[str, Tensor] = dict(inputs or {})
+        self.fake_extras: dict[str, Tensor] = dict(fake_extras or {})
         self.discriminator = discriminator
         self.generator = generator
+        self.augment = augment
+        self.step = step
+        self.loss_scale = loss_scale
         self._real_output: DiscriminatorOutput | None = None
         self._fake_output: DiscriminatorOutput | None = None
 
     def score(self, images: Tensor) -> DiscriminatorOutput:
-        """Run the discriminator on any images (e.g. gradient-penalty interpolates)."""
-        return as_output(self.discriminator(images, self.labels))
+        """Run the discriminator on any images (e.g. gradient-penalty interpolates), augmented
+        by the spec's ``augment`` when there is one."""
+        if self.discriminator is None:
+            raise GanforgeError("this loss term needs a discriminator, and the spec has discriminator: null; add one or drop the term")
+        network = self.discriminator
+        if images.is_leaf and images.requires_grad:
+            # a penalty's input, differentiated twice: compiled graphs have no double backward
+            network = getattr(network, "eager", network)
+        if self.augment is not None:
+            images = self.augment(images)
+        return as_output(network(images, self.labels))
+
+    def gradients(self, outputs: Tensor, inputs: Tensor) -> Tensor:
+        """d sum(outputs) / d inputs with ``create_graph``, for penalties on gradients.
+
+        Under fp16 mixed precision the outputs are multiplied by the loss scale before the
+        backward pass and the gradients divided by it after, so small gradients do not
+        underflow in half precision; in fp32 and bf16 it is a plain ``autograd.grad``.
+        """
+        total = outputs.float().sum()
+        if self.loss_scale is None:
+            (grads,) = torch.autograd.grad(total, inputs, create_graph=True)
+            return grads
+        (grads,) = torch.autograd.grad(total * self.loss_scale, inputs, create_graph=True)
+        return grads / self.loss_scale
 
     @property
     def real_output(self) -> DiscriminatorOutput:
@@ -84,9 +124,10 @@ class Loss:
 
     ``name`` labels the term's values in metrics.jsonl (``loss/d/<name>``) when a run has
     several terms; a term from the spec is labelled by its registered name instead.
-    Call the discriminator through ``batch.score`` (or ``batch.discriminator(...)``), never
-    read attributes from ``batch.discriminator``: under several processes it is a
-    DistributedDataParallel wrapper.
+    Call the discriminator through ``batch.score``, never ``batch.discriminator`` directly:
+    ``score`` applies the augmentation, and under several processes the discriminator is a
+    DistributedDataParallel wrapper. Take gradients of scores with ``batch.gradients`` so
+    penalties stay correct under mixed precision.
     """
 
     name: str  # optional; the class name is used when absent

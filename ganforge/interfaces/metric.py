@@ -11,7 +11,7 @@ from torch import Tensor
 from ganforge import distributed
 from ganforge.distributed import Ranks
 from ganforge.interfaces.dataset import Dataset, to_model_range
-from ganforge.interfaces.networks import Generator
+from ganforge.interfaces.networks import Generator, as_generated
 
 
 @dataclass
@@ -50,7 +50,7 @@ class EvalContext:
                     continue
                 z = z[first - start : stop - start].to(self.device)
                 y = None if labels is None else labels[first:stop].to(self.device)
-                yield self.generator(z, y), y
+                yield as_generated(self.generator(z, y)).samples, y
 
     def real(self, n: int | None = None, split: str = "train", shard: bool = False) -> Iterator[tuple[Tensor, Tensor | None]]:
         """Yield ``(samples in [-1, 1], labels)`` batches of the first ``n`` real samples

@@ -2,30 +2,58 @@
 
 Images flow through ganforge as float tensors in [-1, 1], shape ``(N, *image_shape)``.
 Class labels, when a model is conditional, are int64 tensors of shape ``(N,)``.
+A generator may also read named inputs from the real batch (``inputs``): a paired
+super-resolution set's ``lr`` images, or ``real`` itself for a VAE's encoder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import math
 
 import torch
 from torch import Tensor, nn
 
+from ganforge.errors import GanforgeError
+
 if TYPE_CHECKING:
     from ganforge.interfaces.loss import Loss
+
+
+#: rounds of redrawing before the default truncation gives up (a Gaussian entry inside
+#: psi = 0.05 is missed 1000 times in a row with probability below 1e-17).
+MAX_TRUNCATION_ROUNDS = 1000
+
+
+@dataclass
+class GeneratorOutput:
+    """Samples ``(N, *image_shape)`` plus named auxiliary outputs losses read from
+    ``batch.fake_extras`` (e.g. a VAE's ``mean`` and ``log_var``)."""
+
+    samples: Tensor
+    extras: dict[str, Tensor] = field(default_factory=dict)
 
 
 class Generator(nn.Module):
     """Maps latent vectors (and class labels, when conditional) to samples in [-1, 1].
 
     Subclasses set ``latent_dim``, ``image_shape`` and ``num_classes`` (``None`` when
-    unconditional) and implement :meth:`forward`.
+    unconditional) and implement :meth:`forward`, which returns the samples or a
+    :class:`GeneratorOutput`.
+
+    ``inputs`` names what the generator reads from each real batch, passed to ``forward``
+    as keyword arguments: a dataset's named inputs (``DataSplit.inputs``, e.g. ``lr``) or
+    ``real``, the batch's own samples (a VAE's encoder). A generator with inputs cannot
+    draw samples from latents alone; the trainer's sample pictures then use fixed
+    training samples' inputs.
     """
 
     latent_dim: int
     image_shape: tuple[int, ...]
     num_classes: int | None = None
+    inputs: tuple[str, ...] = ()
 
     def sample_latent(
         self, n: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None
@@ -33,12 +61,46 @@ class Generator(nn.Module):
         """Draw ``n`` latent vectors. Override for structured latents (e.g. InfoGAN codes)."""
         return torch.randn(n, self.latent_dim, device=device, generator=generator)
 
-    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:  # pragma: no cover
+    def truncate(self, latent: Tensor, psi: float, generator: torch.Generator | None = None) -> Tensor:
+        """The truncation trick: a latent ``forward`` accepts, pulled towards typical samples by
+        ``psi`` (1 is the identity, smaller means less variety).
+
+        The default suits Gaussian latents: entries outside [-psi, psi] are redrawn from
+        :meth:`sample_latent` (not clipped), so each follows the truncated normal. Override
+        for structured latents (InfoGAN truncates only the noise, StyleGAN pulls *w*
+        towards its running mean).
+        """
+        return truncate_by_redrawing(latent, psi, lambda n: self.sample_latent(n, latent.device, generator))
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor | GeneratorOutput:  # pragma: no cover
         raise NotImplementedError
 
     def loss_terms(self) -> Sequence[Loss]:
         """Extra objectives this network brings along (e.g. InfoGAN's mutual information)."""
         return ()
+
+
+def truncate_by_redrawing(latent: Tensor, psi: float, draw: Callable[[int], Tensor]) -> Tensor:
+    """Entries of ``latent`` outside [-psi, psi] replaced by fresh draws (``draw(n)`` gives
+    ``n`` new rows) until all lie inside: the truncated distribution, not a clipped one."""
+    if not psi > 0 or not math.isfinite(psi):
+        raise GanforgeError(f"truncation must be a positive number (e.g. 0.7), got {psi}")
+    for _ in range(MAX_TRUNCATION_ROUNDS):
+        outside = latent.abs() > psi
+        if not outside.any():
+            return latent
+        latent = torch.where(outside, draw(latent.shape[0]), latent)
+    raise GanforgeError(
+        f"truncation {psi}: some latent entries never fell inside [-{psi}, {psi}] after {MAX_TRUNCATION_ROUNDS} "
+        "redraws (this generator's latent is not Gaussian, e.g. it holds one-hot codes); use a larger value or none"
+    )
+
+
+def as_generated(result: Tensor | GeneratorOutput) -> GeneratorOutput:
+    """Normalise what a generator returned into a :class:`GeneratorOutput`."""
+    if isinstance(result, GeneratorOutput):
+        return result
+    return GeneratorOutput(result)
 
 
 @dataclass

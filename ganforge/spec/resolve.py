@@ -26,10 +26,27 @@ COMPONENT_SECTIONS: dict[str, str] = {
     "loss": "loss",
     "data": "dataset",
 }
+#: sections that may be null: a run without a discriminator (a VAE), without augmentation.
+OPTIONAL_SECTIONS: dict[str, str] = {"augment": "augment"}
+NULLABLE = ("discriminator", *OPTIONAL_SECTIONS)
+#: when a loss term runs: every N-th update of its network (weight x N), from step start to stop.
+TERM_SCHEDULE: dict[str, Any] = {"every": 1, "start": 0, "stop": None}
 #: keys a section carries for ganforge itself rather than for the component's constructor.
-RESERVED: dict[str, dict[str, Any]] = {"data": {"batch_size": 64}, "metrics": {"every": None}}
-SECTIONS = ("name", "seed", "device", *COMPONENT_SECTIONS, "penalties", "optimizers", "train", "metrics", "logging", "distributed")
+RESERVED: dict[str, dict[str, Any]] = {
+    "data": {"batch_size": 64},
+    "metrics": {"every": None},
+    "loss": TERM_SCHEDULE,
+    "penalties": TERM_SCHEDULE,
+    "generator": {"init_from": None},
+    "discriminator": {"init_from": None},
+}
+SECTIONS = (
+    "name", "seed", "device", *COMPONENT_SECTIONS, *OPTIONAL_SECTIONS, "penalties", "optimizers", "train", "metrics",
+    "logging", "distributed",
+)  # fmt: skip
 DEFAULT_OPTIMIZER: dict[str, Any] = {"name": "Adam", "lr": 2.0e-4, "betas": [0.5, 0.999]}
+#: optimizer keys for ganforge: a torch.optim.lr_scheduler and a linear warm-up in steps.
+OPTIMIZER_RESERVED = ("schedule", "warmup")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _EVERY = re.compile(r"^\s*(\d+)\s*epochs?\s*$|^\s*epoch\s*$")
 
@@ -68,10 +85,25 @@ class _Resolver:
             self.fail(f"device must be auto, cpu, cuda, cuda:N or mps, got '{out['device']}'", ("device",))
         for section, kind in COMPONENT_SECTIONS.items():
             if section not in data:
-                self.fail(f"missing required section '{section}:' (a {kind}, e.g. {{name: ...}}; see `ganforge list {kind}`)", ())
+                null = " (or null for none)" if section in NULLABLE else ""
+                self.fail(f"missing required section '{section}:' (a {kind}, e.g. {{name: ...}}{null}; see `ganforge list {kind}`)", ())
+                continue
+            if data[section] is None and section in NULLABLE:
+                out[section] = None
                 continue
             out[section] = self.component(kind, data[section], (section,), RESERVED.get(section, {}))
-        out["penalties"] = [self.component("loss", v, ("penalties", i)) for i, v in enumerate(self.listing("penalties"))]
+        for section, kind in OPTIONAL_SECTIONS.items():
+            value = data.get(section)
+            out[section] = None if value is None else self.component(kind, value, (section,))
+        out["penalties"] = [
+            self.component("loss", v, ("penalties", i), RESERVED["penalties"]) for i, v in enumerate(self.listing("penalties"))
+        ]
+        for key in [("loss",), *(("penalties", i) for i in range(len(out["penalties"])))]:
+            self.check_schedule(out, key)
+        for role in ("generator", "discriminator"):
+            init_from = (out.get(role) or {}).get("init_from")
+            if init_from is not None and not isinstance(init_from, str):
+                self.fail("init_from must be a run directory or a checkpoint file", (role, "init_from"))
         out["optimizers"] = self.optimizers()
         out["train"] = self.settings("train", TrainConfig)
         out["metrics"] = [
@@ -85,6 +117,18 @@ class _Resolver:
         if self.errors:
             raise SpecErrors(self.errors)
         return out
+
+    def check_schedule(self, out: dict[str, Any], key: Key) -> None:
+        entry = out.get(key[0]) if len(key) == 1 else out[key[0]][key[1]]  # type: ignore[index]
+        if not entry:
+            return
+        for name, low in (("every", 1), ("start", 0)):
+            value = entry.get(name)
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
+                self.fail(f"{name} must be an integer >= {low}, got {value!r}", key + (name,))
+        stop = entry.get("stop")
+        if stop is not None and not (isinstance(stop, int) and not isinstance(stop, bool) and stop > (entry.get("start") or 0)):
+            self.fail(f"stop must be null or a step after start, got {stop!r}", key + ("stop",))
 
     def scalar(self, key: str, kind: type, default: Any) -> Any:
         value = self.spec.data.get(key, default)
@@ -140,8 +184,27 @@ class _Resolver:
             self.fail(f"unknown optimizer '{name}'{did_you_mean(name, names)}; any torch.optim class works", key + ("name",))
             return {}
         signature = signature_of(getattr(torch.optim, name), skip=("params",))
+        params = {k: v for k, v in value.items() if k not in ("name", *OPTIMIZER_RESERVED)}
+        out = {"name": name, **self._params(params, signature, key, f"optimizer {name}", OPTIMIZER_RESERVED)}
+        warmup = value.get("warmup", 0)
+        if not (isinstance(warmup, int) and not isinstance(warmup, bool) and warmup >= 0):
+            self.fail(f"warmup is a number of steps (an integer >= 0), got {warmup!r}", key + ("warmup",))
+        out["warmup"] = warmup
+        out["schedule"] = None if value.get("schedule") is None else self.schedule(value["schedule"], key + ("schedule",))
+        return out
+
+    def schedule(self, value: Any, key: Key) -> dict[str, Any]:
+        if not isinstance(value, dict) or "name" not in value:
+            self.fail("expected {name: <torch.optim.lr_scheduler class>, <parameters>...}, e.g. {name: CosineAnnealingLR, T_max: 10000}", key)
+            return {}
+        names = scheduler_names()
+        name = str(value["name"])
+        if name not in names:
+            self.fail(f"unknown learning-rate schedule '{name}'{did_you_mean(name, names)}; any torch.optim.lr_scheduler class works", key + ("name",))
+            return {}
+        signature = signature_of(getattr(torch.optim.lr_scheduler, name), skip=("optimizer", "last_epoch", "verbose"))
         params = {k: v for k, v in value.items() if k != "name"}
-        return {"name": name, **self._params(params, signature, key, f"optimizer {name}")}
+        return {"name": name, **self._params(params, signature, key, f"schedule {name}")}
 
     def settings(self, section: str, config: type) -> dict[str, Any]:
         """A section of plain settings (``train``, ``distributed``) checked against ``config``'s fields."""
@@ -196,6 +259,14 @@ def optimizer_names() -> list[str]:
         n for n, obj in vars(torch.optim).items()
         if inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer) and obj is not torch.optim.Optimizer
     )  # fmt: skip
+
+
+def scheduler_names() -> list[str]:
+    """The ``torch.optim.lr_scheduler`` classes a spec can name (those that need only one optimizer)."""
+    module = torch.optim.lr_scheduler
+    base = getattr(module, "LRScheduler", None) or getattr(module, "_LRScheduler")
+    excluded = {"LRScheduler", "_LRScheduler", "SequentialLR", "ChainedScheduler", "ReduceLROnPlateau"}
+    return sorted(n for n, obj in vars(module).items() if inspect.isclass(obj) and issubclass(obj, base) and n not in excluded)
 
 
 def _valid_every(value: Any) -> bool:

@@ -21,6 +21,7 @@ def interface_kinds() -> dict[type, str]:
         i.Dataset: "dataset",
         i.Metric: "metric",
         i.FeatureExtractor: "extractor",
+        i.Augment: "augment",
     }
 
 

@@ -19,12 +19,13 @@ from ganforge.testing.data import check_dataset
 from ganforge.testing.evaluation import check_extractor, check_metric
 from ganforge.testing.failures import ComponentUnavailable, ConformanceError
 from ganforge.testing.fakes import RandomFeatures, TinyDiscriminator, TinyGenerator, TinyImages
-from ganforge.testing.losses import check_loss
+from ganforge.testing.losses import batch_from_scores, check_loss
 from ganforge.testing.networks import check_discriminator, check_generator
 from ganforge.testing.registered import CHECKS, check_component, check_plugin
 
 __all__ = [
     "CHECKS",
+    "batch_from_scores",
     "DEFAULT_IMAGE_SHAPES",
     "ComponentUnavailable",
     "ConformanceError",

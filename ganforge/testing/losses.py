@@ -4,7 +4,7 @@ trains, stability on extreme scores, reproducibility under a seed."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -73,6 +73,37 @@ def _networks(setup: Setup) -> tuple[Generator, Discriminator]:
     return generator.to(device).train(), discriminator.to(device).train()
 
 
+def batch_from_scores(
+    real_scores: Sequence[float] | Tensor,
+    fake_scores: Sequence[float] | Tensor,
+    phase: str = "discriminator",
+    labels: Tensor | None = None,
+    **batch_fields: Any,
+) -> Batch:
+    """A :class:`Batch` whose discriminator gives exactly these scores, for a loss's formula
+    tests: real sample ``i`` scores ``real_scores[i]``, fake sample ``j`` ``fake_scores[j]``.
+
+    The samples are the scores themselves, one value per sample, and the discriminator is the
+    identity on them, so gradients flow: in the generator phase the fakes require grad and
+    ``fake.grad`` after a backward pass is d loss / d score. ``batch_fields`` (``inputs``,
+    ``fake_extras``, ``step``...) pass on to the Batch.
+    """
+    real = torch.as_tensor(real_scores, dtype=torch.float32).reshape(-1, 1)
+    fake = torch.as_tensor(fake_scores, dtype=torch.float32).reshape(-1, 1).clone()
+    if phase == "generator":
+        fake.requires_grad_(True)
+    return Batch(
+        phase=phase,  # type: ignore[arg-type]
+        real=real,
+        fake=fake,
+        latent=torch.zeros(fake.shape[0], 1),
+        labels=labels,
+        discriminator=lambda images, labels=None: images.flatten(1).mean(1),
+        generator=nn.Identity(),
+        **batch_fields,
+    )
+
+
 def make_batch(phase: str, generator: Generator, discriminator: Callable[..., Any], setup: Setup) -> Batch:
     """A batch as the trainer builds it: seeded real samples in [-1, 1], latents, and fakes
     (detached in the discriminator phase)."""
@@ -87,7 +118,7 @@ def make_batch(phase: str, generator: Generator, discriminator: Callable[..., An
             fake = generator(latent, labels)
     else:
         fake = generator(latent, labels)
-    return Batch(phase, real, fake, latent, labels, discriminator, generator)  # type: ignore[arg-type]
+    return Batch(phase=phase, real=real, fake=fake, latent=latent, labels=labels, discriminator=discriminator, generator=generator)  # type: ignore[arg-type]
 
 
 class _FixedScores(nn.Module):

@@ -3,7 +3,7 @@ shared out among the processes of a distributed run."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import torch
 from torch import Tensor
@@ -12,8 +12,16 @@ from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import DataSplit, to_model_range
 
 
+class RealBatch(NamedTuple):
+    """One batch of training data on the device: samples in [-1, 1], labels, named inputs."""
+
+    samples: Tensor
+    labels: Tensor | None
+    inputs: dict[str, Tensor]
+
+
 class BatchStream:
-    """Endless ``(samples in [-1, 1], labels)`` batches on ``device``, dropping each epoch's
+    """Endless :class:`RealBatch` batches on ``device``, dropping each epoch's
     incomplete last batch. The order of epoch ``e`` depends only on ``(seed, e)``, so a resumed
     run that starts at ``(epoch, batch)`` sees exactly the batches the uninterrupted run saw.
 
@@ -31,6 +39,7 @@ class BatchStream:
         # uint8 images are small: keep them on the device once instead of copying every batch.
         self.samples = split.samples.to(device)
         self.labels = None if split.labels is None else split.labels.to(device)
+        self.inputs = {name: tensor.to(device) for name, tensor in split.inputs.items()}
         self.batch_size = batch_size
         self.batches_per_epoch = len(split) // batch_size
         self.seed = seed
@@ -44,10 +53,10 @@ class BatchStream:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         return torch.randperm(len(self.samples), generator=generator).to(self.samples.device)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor | None]]:
+    def __iter__(self) -> Iterator[RealBatch]:
         return self
 
-    def __next__(self) -> tuple[Tensor, Tensor | None]:
+    def __next__(self) -> RealBatch:
         if self.batch >= self.batches_per_epoch:
             self.epoch += 1
             self.batch = 0
@@ -57,4 +66,4 @@ class BatchStream:
         self.batch += 1
         samples = to_model_range(self.samples[index])
         labels = None if self.labels is None else self.labels[index]
-        return samples, labels
+        return RealBatch(samples, labels, {name: to_model_range(tensor[index]) for name, tensor in self.inputs.items()})

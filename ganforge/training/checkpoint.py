@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from ganforge.errors import GanforgeError
+from ganforge.spec.loader import Key, Spec
 
 FORMAT_VERSION = 1
 
@@ -49,3 +51,33 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") 
     if not isinstance(state, dict):
         raise GanforgeError(f"{path} is not a ganforge checkpoint (found {type(state).__name__}, expected a mapping)")
     return state
+
+
+def warm_start(network: nn.Module, source: str | Path, role: str, spec: Spec | None = None) -> None:
+    """Load ``role``'s weights (``generator`` or ``discriminator``) from ``source``, a run
+    directory (its ``checkpoints/last.pt``) or a checkpoint file, into ``network``; the
+    spec's ``init_from``. Every tensor must fit: a mismatch is one line naming it."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.pt"
+    where: Key = (role, "init_from")
+
+    def fail(message: str) -> GanforgeError:
+        return spec.error(message, where) if spec is not None else GanforgeError(f"{role}.init_from: {message}")
+
+    if not path.is_file():
+        raise fail(f"{path} does not exist; give a run directory or a checkpoint file")
+    state = load_checkpoint(path)
+    weights = state.get(role) if isinstance(state.get(role), dict) else None
+    if weights is None:
+        raise fail(f"{path} holds no {role} weights")
+    own = network.state_dict()
+    missing = sorted(set(own) - set(weights))
+    unexpected = sorted(set(weights) - set(own))
+    if missing or unexpected:
+        detail = f"missing {', '.join(missing[:3])}" if missing else f"unexpected {', '.join(unexpected[:3])}"
+        raise fail(f"the {role} in {path} has other layers than this spec's ({detail}); warm-start from a run of the same architecture")
+    for name, tensor in own.items():
+        if tuple(weights[name].shape) != tuple(tensor.shape):
+            raise fail(f"{name} is {tuple(weights[name].shape)} in {path} but {tuple(tensor.shape)} here; use the same architecture settings")
+    network.load_state_dict(weights)

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+#: set on a settings field's metadata when the field may change when a run is resumed.
+RESUMABLE = {"resumable": True}
+
+
+def resumable(default: Any) -> Any:
+    """A settings field that may change on ``--resume`` (length, logging, ...)."""
+    return field(default=default, metadata=RESUMABLE)
+
+
+def resumable_fields(config: type) -> set[str]:
+    """Names of ``config``'s fields that may change when a run is resumed."""
+    return {f.name for f in fields(config) if f.metadata.get("resumable")}
 
 
 @dataclass
@@ -19,20 +32,32 @@ class TrainConfig:
     samples: images in the fixed-noise sample picture written each epoch.
     best_metric: metric value that selects best.pt (default: the first value of the first metric).
     best_mode: "min" or "max" for best_metric (default: the metric's own direction).
+    precision: "fp32", or mixed precision with autocast: "bf16", or "fp16" with one gradient
+        scaler per network (kept in the checkpoint). Metrics always run in fp32.
+    compile: torch.compile both networks' forward passes; falls back to eager, with a message,
+        where compilation fails.
+    accumulate: split each batch into this many micro-batches and accumulate their gradients
+        before each optimiser step (same update, less memory).
+    channels_last: channels-last memory format for convolutional networks; null turns it on
+        on CUDA devices only, where it speeds convolutions up.
     """
 
-    epochs: int = 1
-    steps: int | None = None
+    epochs: int = resumable(1)
+    steps: int | None = resumable(None)
     d_steps: int = 1
     ema: float | None = None
-    log_every: int = 50
-    checkpoint_every: int | None = None
-    samples: int = 64
+    log_every: int = resumable(50)
+    checkpoint_every: int | None = resumable(None)
+    samples: int = resumable(64)
     best_metric: str | None = None
     best_mode: Literal["min", "max"] | None = None
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    compile: bool = resumable(False)
+    accumulate: int = 1
+    channels_last: bool | None = resumable(None)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "d_steps", "log_every", "samples"):
+        for name in ("epochs", "d_steps", "log_every", "samples", "accumulate"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be at least 1, got {getattr(self, name)}")
         if self.steps is not None and self.steps < 0:
@@ -41,6 +66,8 @@ class TrainConfig:
             raise ValueError(f"train.checkpoint_every must be at least 1, got {self.checkpoint_every}")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise ValueError(f"train.ema is a decay in (0, 1), e.g. 0.999; got {self.ema}")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"train.precision must be fp32, bf16 or fp16, got {self.precision!r}")
 
 
 @dataclass
@@ -53,8 +80,8 @@ class LoggingConfig:
         is installed (pip install 'ganforge[plot]'); skipped with a note otherwise.
     """
 
-    tensorboard: bool = False
-    plots: bool = True
+    tensorboard: bool = resumable(False)
+    plots: bool = resumable(True)
 
 
 @dataclass
@@ -71,8 +98,8 @@ class DistributedConfig:
     """
 
     batch: Literal["global", "per_rank"] = "global"
-    sync_bn: bool = False
-    find_unused_parameters: bool = False
+    sync_bn: bool = resumable(False)
+    find_unused_parameters: bool = resumable(False)
 
     def __post_init__(self) -> None:
         if self.batch not in ("global", "per_rank"):

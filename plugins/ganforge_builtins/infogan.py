@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from ganforge import Batch, Discriminator, DiscriminatorOutput, Generator, Loss, hookimpl
 from ganforge.errors import GanforgeError
+from ganforge.interfaces import truncate_by_redrawing
 from ganforge_builtins.dcgan import init_dcgan_weights
 
 SUPPORTED_SIZES = (28, 32)
@@ -125,6 +126,13 @@ class InfoGANGenerator(Generator):
             parts.append(F.one_hot(values, k).float())
         parts.append(torch.rand(n, self.layout.continuous, device=device, generator=generator) * 2 - 1)
         return torch.cat(parts, dim=1)
+
+    def truncate(self, latent: Tensor, psi: float, generator: torch.Generator | None = None) -> Tensor:
+        """Truncates the Gaussian noise only (entries redrawn into [-psi, psi]); the codes,
+        which choose what the sample shows, stay as drawn."""
+        dim = self.layout.noise_dim
+        noise = truncate_by_redrawing(latent[:, :dim], psi, lambda n: torch.randn(n, dim, device=latent.device, generator=generator))
+        return torch.cat([noise, latent[:, self.layout.noise_dim :]], dim=1)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         h = self.fc(z).view(z.shape[0], 2 * self.width, self.base, self.base)

@@ -9,21 +9,15 @@ import torch
 
 from ganforge import Batch
 from ganforge.plugins import Plugins, get_plugins
-from ganforge.testing import check_loss, check_plugin
+from ganforge.testing import batch_from_scores, check_loss, check_plugin
 
 from ganforge_boundary_seeking import plugin
 from ganforge_boundary_seeking.plugin import BoundarySeekingLoss
 
 
-def pixel_mean(images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-    """A stand-in discriminator: each sample's score is its mean pixel value."""
-    return images.flatten(1).mean(1)
-
-
 def batch(phase: str, real: list[float], fake: list[float]) -> Batch:
     """A batch whose real and fake scores are the given numbers."""
-    real_images, fake_images = torch.tensor(real).view(-1, 1), torch.tensor(fake).view(-1, 1)
-    return Batch(phase, real_images, fake_images, torch.zeros(len(fake), 1), None, pixel_mean, torch.nn.Identity())
+    return batch_from_scores(real, fake, phase)
 
 
 def test_conformance() -> None:
@@ -36,8 +30,9 @@ def test_generator_loss_is_half_the_squared_logit() -> None:
 
 
 def test_generator_loss_is_zero_on_the_boundary() -> None:
-    fake = torch.zeros(3, 1, requires_grad=True)
-    value = BoundarySeekingLoss().generator_loss(Batch("generator", torch.zeros(3, 1), fake, torch.zeros(3, 1), None, pixel_mean, torch.nn.Identity()))
+    scores = batch("generator", [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+    fake = scores.fake
+    value = BoundarySeekingLoss().generator_loss(scores)
     value.backward()
     assert float(value.detach()) == 0.0 and torch.equal(fake.grad, torch.zeros(3, 1))
 

@@ -1,0 +1,73 @@
+"""Metrics during training: which are due, running them on a forked RNG, and best.pt."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ganforge import distributed
+from ganforge.distributed import Ranks
+from ganforge.errors import attributed
+from ganforge.experiment import Experiment, ScheduledMetric
+
+
+class MetricSchedule:
+    """Runs the spec's metrics when due and keeps best.pt by the chosen value."""
+
+    def __init__(self, exp: Experiment, ranks: Ranks, device: torch.device, best_metric: str | None, best_mode: str | None) -> None:
+        self.exp = exp
+        self.ranks = ranks
+        self.device = device
+        self.best_metric = best_metric
+        self.best_mode = best_mode
+        self.best: dict[str, Any] = {}
+        self._default_best: str | None = None
+
+    def due(self, step: int, epoch: int | None) -> list[ScheduledMetric]:
+        """Metrics due after ``step`` (``epoch`` set when an epoch just ended)."""
+        return [
+            m for m in self.exp.metrics
+            if (epoch is not None and m.epochs and epoch % m.epochs == 0) or (epoch is None and m.steps and step % m.steps == 0)
+        ]  # fmt: skip
+
+    def run(self, due: list[ScheduledMetric], generator: nn.Module) -> tuple[dict[str, float], dict[str, bool]]:
+        """Evaluate ``due`` with ``generator`` in eval mode; the values, and each one's direction.
+        Metrics must not move the training RNG, or a run with metrics would differ from one without."""
+        from ganforge.interfaces import EvalContext
+
+        was_training = generator.training
+        generator.eval()
+        record: dict[str, float] = {}
+        higher_is_better: dict[str, bool] = {}
+        devices = [self.device] if self.device.type == "cuda" else []
+        try:
+            with torch.random.fork_rng(devices=devices):
+                for index, scheduled in enumerate(due):
+                    context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed, ranks=self.ranks)
+                    role = f"metrics.{self.exp.metrics.index(scheduled)}"
+                    with attributed(self.exp.owner(role), "evaluate"):
+                        values = scheduled.metric.evaluate(context)
+                    higher_is_better.update(dict.fromkeys(values, scheduled.metric.higher_is_better))
+                    if scheduled is self.exp.metrics[0] and values:
+                        self._default_best = self._default_best or next(iter(values))
+                    record.update(values)
+        finally:
+            generator.train(was_training)
+        return distributed.broadcast_object(record), higher_is_better  # rank 0's values decide best.pt everywhere
+
+    def track_best(self, record: dict[str, float], higher_is_better: dict[str, bool], step: int, save: Callable[[], None]) -> None:
+        """Call ``save`` when ``record`` holds a new best of ``train.best_metric`` (by default
+        the first value of the spec's first metric)."""
+        name = self.best_metric or self.best.get("metric") or self._default_best
+        if name not in record:
+            return
+        mode = self.best_mode or ("max" if higher_is_better.get(name, False) else "min")
+        value = record[name]
+        previous = self.best.get("value")
+        better = previous is None or (value > previous if mode == "max" else value < previous)
+        if better and math.isfinite(value):
+            self.best = {"metric": name, "mode": mode, "value": value, "step": step}
+            save()

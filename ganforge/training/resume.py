@@ -1,0 +1,43 @@
+"""What may change when a run is resumed: only what the user wrote is compared, and each
+setting says itself whether it may change (``training.config.resumable``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig, resumable_fields
+
+#: top-level spec sections that may change on resume (how long, where, what is measured and logged).
+RESUMABLE_SECTIONS = {"name", "device", "metrics", "logging"}
+#: sections of plain settings whose fields say themselves whether they may change.
+SETTINGS = {"train": TrainConfig, "logging": LoggingConfig, "distributed": DistributedConfig}
+
+
+def may_change(key: str) -> bool:
+    """Whether the dotted spec key ``key`` may differ between a run and its resumption."""
+    section, _, field = key.partition(".")
+    if section in RESUMABLE_SECTIONS:
+        return True
+    config = SETTINGS.get(section)
+    return config is not None and field.split(".")[0] in resumable_fields(config)
+
+
+def changed_keys(old: Any, new: Any) -> list[str]:
+    """Dotted keys where the user's spec ``new`` differs from ``old`` in what may not change."""
+    return sorted(key for key in _differences(old, new) if not may_change(key))
+
+
+def _differences(old: Any, new: Any, prefix: str = "") -> set[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: set[str] = set()
+        for key in set(old) | set(new):
+            out |= _differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)) and len(old) == len(new):
+        out = set()
+        for i, (a, b) in enumerate(zip(old, new)):
+            out |= _differences(a, b, f"{prefix}{i}.")
+        return out
+    if old != new:
+        return {prefix.rstrip(".")}
+    return set()

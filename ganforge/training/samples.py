@@ -1,0 +1,50 @@
+"""The fixed-input sample pictures a run writes each epoch and at its end."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.interfaces import DataSplit, Dataset, Generator, as_generated, to_model_range
+from ganforge.training.observers import RunObserver
+
+
+class SampleWriter:
+    """Draws the same inputs at every picture (seeded latents; one row per class for a
+    conditional generator; the first training samples' inputs for a generator that reads
+    the batch), so pictures of one run compare over time."""
+
+    def __init__(self, generator: Generator, dataset: Dataset, split: DataSplit, count: int, seed: int, device: torch.device) -> None:
+        self.dataset = dataset
+        rng = torch.Generator().manual_seed(seed + 1)
+        self.labels: Tensor | None = None
+        self.row = max(1, int(math.sqrt(count)))
+        if generator.num_classes:
+            classes = generator.num_classes
+            self.row = max(1, count // classes)  # one row per class
+            self.labels = torch.arange(classes).repeat_interleave(self.row).to(device)
+            count = classes * self.row
+        if generator.inputs:
+            count = min(count, len(split))
+        self.latent = generator.sample_latent(count, "cpu", rng).to(device)
+        self.inputs = {
+            name: to_model_range(split.samples[:count] if name == "real" else split.inputs[name][:count]).to(device)
+            for name in generator.inputs
+        }
+
+    def write(self, generator: nn.Module, path: Path, step: int, observers: Sequence[RunObserver]) -> Tensor:
+        """Draw with ``generator`` (in eval mode, restored after) and write the picture to ``path``."""
+        was_training = generator.training
+        generator.eval()
+        with torch.inference_mode():
+            samples = as_generated(generator(self.latent, self.labels, **self.inputs)).samples
+        generator.train(was_training)
+        samples = samples.float().cpu()
+        self.dataset.save_samples(samples, path, nrow=self.row)
+        for observer in observers:
+            observer.on_samples(step, samples, path)
+        return samples

@@ -1,0 +1,234 @@
+"""One training step: ``d_steps`` discriminator updates, then one generator update, over every
+scheduled loss term, with mixed precision, gradient accumulation and augmentation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.errors import GanforgeError, attributed
+from ganforge.interfaces import Augment, Batch, Generator, GeneratorOutput, as_generated
+from ganforge.training.batches import RealBatch
+from ganforge.training.precision import Precision
+from ganforge.training.terms import Term
+
+
+class LossLog:
+    """Loss values kept on the device between flushes, so the step never waits for the host.
+
+    With ``skip_overflow`` (fp16) a non-finite value is left out of the mean: the gradient
+    scaler skipped that update and lowered its scale (a key with no finite value in the
+    window is left out). Divergence under fp16 shows as a collapsing loss scale instead.
+    """
+
+    def __init__(self, skip_overflow: bool = False) -> None:
+        self.pending: dict[str, list[Tensor]] = {}
+        self.skip_overflow = skip_overflow
+
+    def add(self, key: str, value: Tensor) -> None:
+        self.pending.setdefault(key, []).append(value.detach())
+
+    def take_means(self) -> dict[str, Tensor]:
+        means = {k: torch.stack(v).float() for k, v in self.pending.items() if v}
+        self.pending = {}
+        if not self.skip_overflow:
+            return {k: v.mean() for k, v in means.items()}
+        finite = {k: torch.isfinite(v) for k, v in means.items()}
+        return {k: torch.where(finite[k], v, 0.0).sum() / finite[k].sum() for k, v in means.items() if bool(finite[k].any())}
+
+
+@dataclass
+class Networks:
+    """What a step calls. ``*_forward`` are the bare networks in one process, their DDP
+    wrappers under several, compiled when ``train.compile`` is on; ``discriminator_frozen``
+    scores in the generator phase (bare: its gradients must not be all-reduced)."""
+
+    generator: Generator
+    discriminator: nn.Module | None
+    generator_forward: Callable[..., Any]
+    discriminator_forward: Callable[..., Any] | None
+    discriminator_frozen: Callable[..., Any] | None
+    sample_latent: Callable[[int, torch.device], Tensor]
+
+
+class TrainingStep:
+    """Runs one step; see :meth:`__call__`."""
+
+    def __init__(
+        self,
+        networks: Networks,
+        terms: list[Term],
+        optimizers: dict[str, torch.optim.Optimizer],
+        precision: Precision,
+        batches: Callable[[], RealBatch],
+        *,
+        d_steps: int,
+        accumulate: int,
+        conditional: bool,
+        augment: Augment | None,
+        losses: LossLog,
+        device: torch.device,
+    ) -> None:
+        self.net = networks
+        self.terms = terms
+        self.several_terms = len(terms) > 1
+        self.optimizers = optimizers
+        self.precision = precision
+        self.batches = batches
+        self.d_steps = d_steps if networks.discriminator is not None else 0
+        self.accumulate = accumulate
+        self.conditional = conditional
+        self.augment = augment
+        self.losses = losses
+        self.device = device
+
+    def __call__(self, step: int) -> None:
+        """``d_steps`` discriminator updates (none without a discriminator), then one generator update.
+
+        The fakes of the last discriminator update keep their graph and are reused for the
+        generator update, as the reference DCGAN loop does: one generator forward per step.
+        """
+        fakes: list[tuple[RealBatch, Tensor, GeneratorOutput]] = []
+        for i in range(self.d_steps):
+            fakes = self._discriminator_update(step, step * self.d_steps + i, keep_graph=i == self.d_steps - 1)
+        if not fakes:
+            fakes = [(part, *self._generate(part)) for part in self._parts(self.batches())]
+        self._generator_update(step, fakes)
+
+    # ---- the two updates -------------------------------------------------------------------
+    def _discriminator_update(self, step: int, update: int, keep_graph: bool) -> list[tuple[RealBatch, Tensor, GeneratorOutput]]:
+        optimizer = self.optimizers["discriminator"]
+        optimizer.zero_grad(set_to_none=True)
+        kept: list[tuple[RealBatch, Tensor, GeneratorOutput]] = []
+        loss: Tensor | None = None
+        for part in self._parts(self.batches()):
+            with self.precision.autocast():
+                if keep_graph:
+                    latent, generated = self._generate(part)
+                    kept.append((part, latent, generated))
+                else:
+                    with torch.no_grad():
+                        latent, generated = self._generate(part)
+                batch = self._batch("discriminator", part, latent, generated, detach=True, step=step)
+                loss = self._total(batch, "discriminator", update)
+            if loss is None:
+                continue
+            self.precision.backward(loss / self.accumulate if self.accumulate > 1 else loss, "discriminator")
+            if self.augment is not None and batch._real_output is not None:
+                self.augment.observe(batch._real_output.scores.detach())
+        if loss is not None:
+            self.precision.step(optimizer, "discriminator")
+        for term in self.terms:
+            with attributed(term.owner, "after_discriminator_step"):
+                term.loss.after_discriminator_step(self.net.discriminator)  # type: ignore[arg-type]
+        return kept
+
+    def _generator_update(self, step: int, fakes: list[tuple[RealBatch, Tensor, GeneratorOutput]]) -> None:
+        optimizer = self.optimizers["generator"]
+        discriminator = self.net.discriminator
+        if discriminator is not None:
+            discriminator.requires_grad_(False)
+        try:
+            optimizer.zero_grad(set_to_none=True)
+            loss: Tensor | None = None
+            for part, latent, generated in fakes:
+                with self.precision.autocast():
+                    batch = self._batch("generator", part, latent, generated, detach=False, step=step)
+                    loss = self._total(batch, "generator", step)
+                if loss is None:
+                    continue
+                self.precision.backward(loss / self.accumulate if self.accumulate > 1 else loss, "generator")
+            if loss is not None:
+                self.precision.step(optimizer, "generator")
+        finally:
+            if discriminator is not None:
+                discriminator.requires_grad_(True)
+
+    # ---- pieces ----------------------------------------------------------------------------
+    def _parts(self, real: RealBatch) -> list[RealBatch]:
+        """The batch itself, or its ``accumulate`` micro-batches."""
+        if self.accumulate == 1:
+            return [real]
+        count = real.samples.shape[0]
+        if count % self.accumulate:
+            raise GanforgeError(f"train.accumulate={self.accumulate} does not divide the batch of {count} samples; use a divisor of data.batch_size")
+        size = count // self.accumulate
+        return [
+            RealBatch(
+                real.samples[i : i + size],
+                None if real.labels is None else real.labels[i : i + size],
+                {k: v[i : i + size] for k, v in real.inputs.items()},
+            )
+            for i in range(0, count, size)
+        ]
+
+    def _generate(self, part: RealBatch) -> tuple[Tensor, GeneratorOutput]:
+        latent = self.net.sample_latent(part.samples.shape[0], self.device)
+        labels = part.labels if self.conditional else None
+        inputs = {name: part.samples if name == "real" else part.inputs[name] for name in self.net.generator.inputs}
+        return latent, as_generated(self.net.generator_forward(latent, labels, **inputs))
+
+    def _batch(self, phase: str, part: RealBatch, latent: Tensor, generated: GeneratorOutput, detach: bool, step: int) -> Batch:
+        role = phase
+        fake, extras = generated.samples, generated.extras
+        if detach:
+            fake, extras = fake.detach(), {k: v.detach() for k, v in extras.items()}
+        return Batch(
+            phase=phase,  # type: ignore[arg-type]
+            real=part.samples,
+            fake=fake,
+            latent=latent,
+            labels=part.labels if self.conditional else None,
+            inputs=part.inputs,
+            fake_extras=extras,
+            discriminator=self.net.discriminator_forward if phase == "discriminator" else self.net.discriminator_frozen,
+            generator=self.net.generator,
+            augment=self.augment,
+            loss_scale=self.precision.loss_scale(role),
+            step=step,
+        )
+
+    def _total(self, batch: Batch, side: str, update: int) -> Tensor | None:
+        """The sum of the active terms' objectives for ``side``; None when every term that
+        could give one sits out this update (its schedule), so the update is skipped."""
+        total: Tensor | None = None
+        tag = "d" if side == "discriminator" else "g"
+        resting = False
+        for term in self.terms:
+            if not term.weight(update, batch.step):
+                resting = True
+                continue
+            value = term.value(batch, side, update)
+            if value is None:
+                continue
+            if self.several_terms:
+                self.losses.add(f"loss/{tag}/{term.name}", value)
+            total = value if total is None else total + value
+        if total is None:
+            if resting:
+                return None
+            names = ", ".join(t.name for t in self.terms)
+            raise GanforgeError(f"no loss term gives a {side} objective ({names}); check the spec's loss")
+        self.losses.add(f"loss/{tag}", total)
+        return total
+
+
+class Blamed:
+    """A network's forward that names the network when it raises (see ``errors.attributed``)."""
+
+    def __init__(self, forward: Callable[..., Any], owner: str) -> None:
+        self.forward = forward
+        self.owner = owner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with attributed(self.owner, "forward"):
+            return self.forward(*args, **kwargs)
+
+    @property
+    def eager(self) -> Blamed:
+        """The same without compilation (penalties differentiate their scores twice)."""
+        eager = getattr(self.forward, "eager", None)
+        return self if eager is None else Blamed(eager, self.owner)

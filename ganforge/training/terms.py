@@ -1,0 +1,48 @@
+"""Loss terms with their schedule: lazy regularisation (``every``) and ``start``/``stop`` steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from ganforge.errors import ComponentError, attributed
+from ganforge.interfaces import Batch, Loss
+
+
+@dataclass
+class Term:
+    """One objective of a run: the spec's loss, a penalty, or a term a network brings.
+
+    It runs on every ``every``-th update of the network it trains, its value multiplied by
+    ``every`` so its average strength is unchanged (StyleGAN2's lazy regularisation), and
+    only for steps in ``[start, stop)``.
+    """
+
+    loss: Loss
+    name: str  # the label of its values in metrics.jsonl
+    owner: str  # how errors name it: "loss 'r1' (plugin ...)"
+    every: int = 1
+    start: int = 0
+    stop: int | None = None
+
+    def weight(self, update: int, step: int) -> int:
+        """0 when the term sits out this update of its network, else the factor on its value."""
+        if step < self.start or (self.stop is not None and step >= self.stop) or update % self.every:
+            return 0
+        return self.every
+
+    def value(self, batch: Batch, side: str, update: int) -> Tensor | None:
+        """The term's objective for ``side`` on ``batch`` (weighted), or None when it does not apply."""
+        weight = self.weight(update, batch.step)
+        if not weight:
+            return None
+        method = self.loss.discriminator_loss if side == "discriminator" else self.loss.generator_loss
+        with attributed(self.owner, f"{side}_loss"):
+            value = method(batch)
+        if value is None:
+            return None
+        if not isinstance(value, Tensor) or value.ndim != 0:
+            shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+            raise ComponentError(f"{self.owner}: {side}_loss returned {shape}, expected a scalar tensor (reduce with .mean())")
+        return value * weight if weight != 1 else value
