@@ -61,7 +61,7 @@ def worker(rank: int, world: int, port: int, args: argparse.Namespace, results: 
             start = time.perf_counter()
             for _ in range(steps):
                 trainer.train_step()
-            trainer._pending = {}
+            trainer.losses.take_means()
             sync()
             barrier()
             return time.perf_counter() - start

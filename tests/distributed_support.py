@@ -89,9 +89,9 @@ def train(rank: int, spec: Path, out: Path, overrides: tuple[str, ...] = (), res
     networks = {
         "generator": trainer.generator.state_dict(),
         "discriminator": trainer.discriminator.state_dict(),
-        "ema": trainer.ema.shadow.state_dict() if trainer.ema is not None else {},
-        "opt_g": trainer.optimizers["generator"].state_dict(),
-        "opt_d": trainer.optimizers["discriminator"].state_dict(),
+        "ema": trainer.parts.ema.shadow.state_dict() if trainer.parts.ema is not None else {},
+        "opt_g": trainer.parts.optimizers["generator"].state_dict(),
+        "opt_d": trainer.parts.optimizers["discriminator"].state_dict(),
     }
     torch.save(networks, out / f"rank{rank}.pt")
     distributed.shutdown()

@@ -644,3 +644,35 @@ def _with_new_linear() -> Any:
             register("linear", Widened)
 
     return Components()
+
+
+# ---- compilation ---------------------------------------------------------------------------------------------
+
+
+def test_a_network_that_does_not_compile_falls_back_to_eager_with_one_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ganforge.training.precision import CompiledForward
+
+    def failing_compile(module: nn.Module) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("backend 'inductor' failed: no C++ compiler")
+
+        return call
+
+    monkeypatch.setattr(torch, "compile", failing_compile)
+    messages: list[str] = []
+    layer = nn.Linear(3, 2)
+    forward = CompiledForward(layer, "generator", messages.append)
+    x = torch.randn(4, 3)
+    assert torch.equal(forward(x), layer(x)) and torch.equal(forward(x), layer(x))
+    assert len(messages) == 1 and "the generator did not compile" in messages[0] and "running it eagerly" in messages[0]
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_on_cpu(tiny_spec: Path, tmp_path: Path) -> None:
+    extra = ("--set", "train.steps=3", "--set", "penalties=[{name: r1, gamma: 1.0}]", "--set", "train.ema=null")
+    assert run(tiny_spec, tmp_path / "eager", *extra).exit_code == 0
+    compiled = run(tiny_spec, tmp_path / "compiled", *extra, "--set", "train.compile=true")
+    assert compiled.exit_code == 0, compiled.output
+    assert "did not compile" not in compiled.output
+    eager, fast = (tensors(load_checkpoint(tmp_path / f"{n}/checkpoints/last.pt")) for n in ("eager", "compiled"))
+    assert all(torch.allclose(eager[k], fast[k], atol=1e-4) for k in eager if k.startswith(("generator.", "discriminator.")))

@@ -203,7 +203,7 @@ def test_two_processes_match_one_on_the_same_global_batches(tmp_path: Path, plug
     one.fit()
     two = flat(torch.load(tmp_path / "two/rank0.pt"))
     for name, value in {**flat(one.generator.state_dict(), "generator."), **flat(one.discriminator.state_dict(), "discriminator."),
-                        **flat(one.ema.shadow.state_dict(), "ema.")}.items():  # fmt: skip
+                        **flat(one.parts.ema.shadow.state_dict(), "ema.")}.items():  # fmt: skip
         torch.testing.assert_close(two[name], value, rtol=1e-4, atol=1e-6, msg=name)
     # the logged losses are the ranks' average: the global batch's loss
     for a, b in zip(RunDir(tmp_path / "one").read_log(), RunDir(tmp_path / "two").read_log()):

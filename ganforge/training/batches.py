@@ -10,6 +10,17 @@ from torch import Tensor
 
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import DataSplit, to_model_range
+from ganforge.interfaces.networks import Generator
+
+
+def check_inputs(generator: Generator, split: DataSplit, generator_owner: str, dataset_owner: str) -> None:
+    """Every input the generator reads (``Generator.inputs``) must be one the dataset yields."""
+    missing = [name for name in generator.inputs if name != "real" and name not in split.inputs]
+    if missing:
+        raise GanforgeError(
+            f"{generator_owner} reads input '{missing[0]}', which {dataset_owner} does not provide "
+            f"(it provides: {', '.join(split.inputs) or 'no named inputs'})"
+        )
 
 
 class RealBatch(NamedTuple):

@@ -46,7 +46,7 @@ class ParallelNetworks:
     """
 
     def __init__(
-        self, ranks: Ranks, settings: DistributedConfig, generator: Generator, discriminator: nn.Module, device: torch.device
+        self, ranks: Ranks, settings: DistributedConfig, generator: Generator, discriminator: nn.Module | None, device: torch.device
     ) -> None:
         if settings.sync_bn:
             if device.type != "cuda":
@@ -54,8 +54,9 @@ class ParallelNetworks:
                     "distributed.sync_bn needs CUDA devices (PyTorch's SyncBatchNorm has no CPU version); "
                     "set distributed.sync_bn: false to keep batch-norm statistics per process"
                 )
-            nn.SyncBatchNorm.convert_sync_batchnorm(generator)
-            nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
+            for network in (generator, discriminator):
+                if network is not None:
+                    nn.SyncBatchNorm.convert_sync_batchnorm(network)
         options: dict[str, Any] = {
             "device_ids": [device.index] if device.type == "cuda" else None,
             _NO_BUFFER_SYNC: False,
@@ -65,7 +66,7 @@ class ParallelNetworks:
         self.device = device
         self.bare_generator = generator
         self.generator = DistributedDataParallel(generator, **options)
-        self.discriminator = DistributedDataParallel(discriminator, **options)
+        self.discriminator = DistributedDataParallel(discriminator, **options) if discriminator is not None else None
         self.latent_rng = torch.Generator(device)
         self.vote = StopVote()
 
@@ -115,6 +116,25 @@ class ParallelNetworks:
 
     def close(self) -> None:
         self.vote.close()
+
+
+def global_batch_size(batch: int, ranks: Ranks, settings: DistributedConfig, saved: dict[str, Any] | None = None) -> int:
+    """Samples per discriminator update over all processes (``data.batch_size`` in one process)."""
+    world = ranks.world_size
+    if settings.batch == "global":
+        if batch % world:
+            raise GanforgeError(
+                f"data.batch_size={batch} is the global batch (distributed.batch: global) and does not split "
+                f"among {world} processes; use a multiple of {world}, or distributed.batch: per_rank"
+            )
+        return batch
+    trained = ((saved or {}).get("distributed") or {}).get("world_size", 1)
+    if saved is not None and trained != world:
+        raise GanforgeError(
+            f"--resume: the run trained {trained} process(es) x data.batch_size={batch} (distributed.batch: per_rank); "
+            f"resume it with {trained} process(es), or train with distributed.batch: global to change the count"
+        )
+    return batch * world
 
 
 class FollowerRunDir(RunDir):

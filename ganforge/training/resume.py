@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ganforge.errors import GanforgeError
 from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig, resumable_fields
 
 #: top-level spec sections that may change on resume (how long, where, what is measured and logged).
@@ -25,6 +26,18 @@ def may_change(key: str) -> bool:
 def changed_keys(old: Any, new: Any) -> list[str]:
     """Dotted keys where the user's spec ``new`` differs from ``old`` in what may not change."""
     return sorted(key for key in _differences(old, new) if not may_change(key))
+
+
+def check_resumable(saved: dict[str, Any], written: dict[str, Any], resolved: dict[str, Any], run_dir: Any) -> None:
+    """Refuse to resume checkpoint ``saved`` with a spec that changed what may not change.
+    Checkpoints from before ``spec_written`` existed compare their resolved specs."""
+    old = saved.get("spec_written")
+    changed = changed_keys(old, written) if old is not None else changed_keys(saved.get("spec", {}), resolved)
+    if changed:
+        raise GanforgeError(
+            f"--resume: the spec differs from the run's in {', '.join(changed)}; "
+            f"resume with the run's own spec: ganforge run {run_dir.spec_path} --out {run_dir.root} --resume"
+        )
 
 
 def _differences(old: Any, new: Any, prefix: str = "") -> set[str]:

@@ -12,7 +12,8 @@ from torch import Tensor, nn
 from ganforge.errors import GanforgeError, attributed
 from ganforge.interfaces import Augment, Batch, Generator, GeneratorOutput, as_generated
 from ganforge.training.batches import RealBatch
-from ganforge.training.precision import Precision
+from ganforge.training.parallel import ParallelNetworks
+from ganforge.training.precision import CompiledForward, Precision
 from ganforge.training.terms import Term
 
 
@@ -52,6 +53,32 @@ class Networks:
     discriminator_forward: Callable[..., Any] | None
     discriminator_frozen: Callable[..., Any] | None
     sample_latent: Callable[[int, torch.device], Tensor]
+
+    @classmethod
+    def assemble(
+        cls,
+        generator: Generator,
+        discriminator: nn.Module | None,
+        parallel: ParallelNetworks | None,
+        compile: bool,
+        report: Callable[[str], None],
+        owners: tuple[str, str],
+    ) -> Networks:
+        """DDP wrappers under several processes, compiled forwards when asked, and every
+        forward attributed to its plugin (``owners``: generator's, discriminator's) when it raises."""
+        g_forward: Any = parallel.generator if parallel else generator
+        d_forward: Any = parallel.discriminator if parallel else discriminator
+        frozen: Any = discriminator
+        if compile:
+            g_forward = CompiledForward(g_forward, "generator", report)
+            if discriminator is not None:
+                d_forward = CompiledForward(d_forward, "discriminator", report)
+                frozen = CompiledForward(frozen, "discriminator", report) if parallel else d_forward
+        sample_latent = parallel.sample_latent if parallel else generator.sample_latent
+        g_owner, d_owner = owners
+        if discriminator is None:
+            return cls(generator, None, Blamed(g_forward, g_owner), None, None, sample_latent)
+        return cls(generator, discriminator, Blamed(g_forward, g_owner), Blamed(d_forward, d_owner), Blamed(frozen, d_owner), sample_latent)
 
 
 class TrainingStep:
