@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from ganforge.stats import FeatureStats, FrechetReference, frechet_distance_sqrtm  # noqa: E402
+from ganforge.stats import FeatureStats, FrechetReference, frechet_distance_sqrtm
 
 
 def relu_features(n: int, d: int, mixing: torch.Tensor, shift: float, seed: int) -> torch.Tensor:

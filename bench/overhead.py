@@ -52,7 +52,7 @@ def build_sides(mode: str, args: argparse.Namespace, tmp: str) -> tuple[Callable
     from ganforge.plugins import get_plugins
     from ganforge.spec import apply_overrides, load_spec
     from ganforge.training.optim import build_optimizer
-    from ganforge.training.progress import LineProgress
+    from ganforge.training.progress import NoProgress
     from ganforge.training.rundir import RunDir
     from ganforge.training.trainer import Trainer
 
@@ -82,7 +82,7 @@ def build_sides(mode: str, args: argparse.Namespace, tmp: str) -> tuple[Callable
     def autocast() -> Any:
         return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
-    trainer = Trainer(experiment, RunDir(Path(tmp) / mode), LineProgress(stream=open("/dev/null", "w")))
+    trainer = Trainer(experiment, RunDir(Path(tmp) / mode), NoProgress())
     trainer.prepare()
 
     def hand() -> None:

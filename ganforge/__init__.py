@@ -8,8 +8,8 @@ from ganforge.hookspecs import hookimpl
 from ganforge.interfaces import (
     Augment,
     Batch,
-    DataSplit,
     Dataset,
+    DataSplit,
     Discriminator,
     DiscriminatorOutput,
     EvalContext,

@@ -172,7 +172,7 @@ class StopVote:
             self._work.wait()
             decided = bool(self._sent.item())  # type: ignore[union-attr]
         self._sent = torch.tensor([int(stop)], dtype=torch.int32)
-        self._work = dist.all_reduce(self._sent, group=self._group, async_op=True)
+        self._work = dist.all_reduce(self._sent, group=self._group, async_op=True)  # type: ignore[arg-type]
         return decided
 
     def close(self) -> None:

@@ -48,7 +48,7 @@ def attributed(owner: str, action: str) -> Iterator[None]:
         yield
     except GanforgeError:
         raise
-    except Exception as exc:  # noqa: BLE001 - every plugin failure is reported the same way
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ComponentError(f"{owner} failed in {action}: {type(exc).__name__}{': ' + first if first else ''}") from exc
 

@@ -145,7 +145,7 @@ class _Builder:
             raise self.spec.error(f"{kind} '{entry['name']}' (plugin {info.plugin}) rejected its parameters: {exc}", key) from exc
         except GanforgeError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a plugin's constructor failing is reported as its failure
+        except Exception as exc:
             owner = describe_component(kind, str(entry["name"]), info.plugin)
             raise self.spec.error(f"{owner} failed to build: {type(exc).__name__}: {exc}", key) from exc
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import contextlib
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -74,7 +75,7 @@ class HookExtractor(FeatureExtractor):
         captured: dict[str, Tensor] = {}
         wanted = set(layers)
 
-        def hook_for(name: str):
+        def hook_for(name: str) -> Callable[[nn.Module, object, Tensor], None]:
             def hook(module: nn.Module, inputs: object, output: Tensor) -> None:
                 captured[name] = output
                 if not need_output and wanted.issubset(captured):
@@ -87,10 +88,8 @@ class HookExtractor(FeatureExtractor):
         try:
             with torch.inference_mode():
                 x = self.preprocess(images.to(self.device))
-                try:
+                with contextlib.suppress(_StopForward):  # the last wanted layer ran: skip the rest of the network
                     output = self.network(x)
-                except _StopForward:
-                    pass
         finally:
             for handle in handles:
                 handle.remove()

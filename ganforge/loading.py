@@ -62,7 +62,7 @@ def _checkpoint_path(target: Path, checkpoint: str) -> Path:
                 hint = " (best.pt exists only for runs with metrics)" if checkpoint == "best" else ""
                 raise GanforgeError(f"{target} has no checkpoints/{checkpoint}.pt{hint}")
             return path
-        return Path(checkpoint)
+        return Path(checkpoint)  # an explicit checkpoint path inside the run
     raise GanforgeError(f"{target} is neither a run directory nor a checkpoint file")
 
 

@@ -51,7 +51,7 @@ class RunSummary:
 def is_run_dir(path: Path) -> bool:
     """A directory ``ganforge run`` wrote: a spec.yaml plus a status.json or a checkpoint."""
     run = RunDir(path)
-    return run.spec_path.is_file() and (run.status_path.is_file() or run.last_checkpoint.is_file())
+    return bool(run.spec_path.is_file() and (run.status_path.is_file() or run.last_checkpoint.is_file()))
 
 
 def find_runs(root: Path | str) -> list[Path]:
@@ -128,7 +128,7 @@ def _direction(value_name: str, spec: dict[str, Any], registry: Registry | None)
     metric). None when it cannot be told, e.g. for a spread such as ``kid_std``."""
     train = spec.get("train") or {}
     if train.get("best_metric") == value_name and train.get("best_mode") in ("min", "max"):
-        return train["best_mode"] == "max"
+        return bool(train["best_mode"] == "max")
     if value_name.endswith("_std"):
         return None
     names = [_component_name(m) for m in spec.get("metrics") or []]
@@ -139,7 +139,7 @@ def _direction(value_name: str, spec: dict[str, Any], registry: Registry | None)
         return None
     try:
         factory = registry.get("metric", candidates[0]).factory
-    except Exception:  # the plugin that logged it is not installed here
+    except Exception:  # noqa: BLE001 - the plugin that logged it is not installed here
         return None
     direction = getattr(factory, "higher_is_better", None)
     return direction if isinstance(direction, bool) else None

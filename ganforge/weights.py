@@ -69,7 +69,7 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A state dict from ``path``, loaded safely (``weights_only=True``) onto the CPU."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - corrupt or foreign file
+    except Exception as exc:
         raise GanforgeError(f"{path}: not a loadable weights file ({type(exc).__name__}: {exc})") from exc
     if not isinstance(state, dict):
         raise GanforgeError(f"{path}: expected a state dict, found {type(state).__name__}")

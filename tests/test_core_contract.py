@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganforge import Augment, Batch, DataSplit, Dataset, Discriminator, Generator, GeneratorOutput, Loss, hookimpl
+from ganforge import Augment, Batch, Dataset, DataSplit, Discriminator, Generator, GeneratorOutput, Loss, hookimpl
 from ganforge.plugins import Plugins
 from ganforge.training.checkpoint import load_checkpoint
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from ganforge.cli.common import experiment_from
 from ganforge.distributed import Ranks
 from ganforge.errors import GanforgeError
 from ganforge.training.checkpoint import load_checkpoint
 from ganforge.training.progress import NoProgress
 from ganforge.training.rundir import RunDir
 from ganforge.training.trainer import Trainer
-from ganforge.cli.common import experiment_from
 
 
 def test_nproc_launches_workers_and_rank_zero_writes(tiny_spec: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ganforge import Batch, DataSplit, Dataset, FeatureExtractor, Loss, Metric, hookimpl
+from ganforge import Batch, Dataset, DataSplit, FeatureExtractor, Loss, Metric, hookimpl
 from ganforge.plugins import Plugins
 from ganforge.testing import (
     ConformanceError,
@@ -182,7 +182,7 @@ def test_dataset_problems() -> None:
 class TensorMetric(Metric):
     """Returns a tensor and a non-finite value."""
 
-    def evaluate(self, context):  # noqa: ANN001
+    def evaluate(self, context):
         return {"score": torch.tensor(1.0)}
 
 
@@ -204,7 +204,7 @@ class TrainingModeExtractor(FeatureExtractor):
         self.feature_dim = dim
         self.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(dim), nn.BatchNorm1d(dim))
 
-    def prepare(self, dataset, device):  # noqa: ANN001
+    def prepare(self, dataset, device):
         return self.to(device)
 
     def features(self, images: Tensor) -> Tensor:

@@ -46,9 +46,9 @@ def plugin_rows(plugins: Plugins) -> list[PluginRow]:
     for name, info in plugins.loaded.items():
         if name not in rows:
             rows[name] = PluginRow(name, info.distribution, info.version, None, "loaded")
-    for info in registry.list():
-        if info.plugin in rows:
-            rows[info.plugin].components.append(f"{info.kind} {info.name}")
+    for component in registry.list():
+        if component.plugin in rows:
+            rows[component.plugin].components.append(f"{component.kind} {component.name}")
     for failure in plugins.failures:
         row = rows.setdefault(failure.plugin, PluginRow(failure.plugin, None, None, None, "failed"))
         row.errors.append(failure.message)

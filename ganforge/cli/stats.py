@@ -7,7 +7,12 @@ from pathlib import Path
 import click
 
 from ganforge.cli.features import (
-    batch_size_option, build_dataset, build_extractor, device_option, extractor_option, statistics,
+    batch_size_option,
+    build_dataset,
+    build_extractor,
+    device_option,
+    extractor_option,
+    statistics,
 )  # fmt: skip
 from ganforge.experiment import pick_device
 from ganforge.image_folder import image_batches, image_files

@@ -8,10 +8,9 @@ super-resolution set's ``lr`` images, or ``real`` itself for a VAE's encoder.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
-
-import math
 
 import torch
 from torch import Tensor, nn

@@ -96,6 +96,6 @@ def _truncation(text: str) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or not MIN_TRUNCATION <= value:
+    if not math.isfinite(value) or not value >= MIN_TRUNCATION:
         raise BadRequest(f"'truncation' is the latent threshold: a number of at least {MIN_TRUNCATION} such as 0.7, got '{text}'")
     return value

@@ -45,7 +45,7 @@ class SampleServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{host!s}:{port}/"
 
     def sample_png(self, query: SampleQuery) -> bytes:
         samples = self.sampler.sample(query.n, query.seed, query.label, query.truncation)
@@ -60,7 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "ganforge"
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802 (the standard library's naming)
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         try:
             if url.path == "/":
@@ -75,14 +75,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.BAD_REQUEST, exc.body())
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client went away
-        except Exception as exc:  # a bug must cost one request, not the server
+        except Exception as exc:  # noqa: BLE001 - a bug must cost one request, not the server
             traceback.print_exc(file=sys.stderr)
             self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"internal error: {type(exc).__name__}: {exc}"})
 
     def _refuse(self) -> None:
         self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{self.command} is not supported; use GET"}, {"Allow": "GET"})
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
 
     # ---- routes -----------------------------------------------------------------------------
     def _page(self, query: str) -> None:
@@ -124,6 +124,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the standard library's signature)
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.log is not None:
             self.server.log(f"{self.address_string()} {format % args}")

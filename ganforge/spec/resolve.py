@@ -98,8 +98,9 @@ class _Resolver:
         out["penalties"] = [
             self.component("loss", v, ("penalties", i), RESERVED["penalties"]) for i, v in enumerate(self.listing("penalties"))
         ]
-        for key in [("loss",), *(("penalties", i) for i in range(len(out["penalties"])))]:
-            self.check_schedule(out, key)
+        schedules: list[Key] = [("loss",), *(("penalties", i) for i in range(len(out["penalties"])))]
+        for where in schedules:
+            self.check_schedule(out, where)
         for role in ("generator", "discriminator"):
             init_from = (out.get(role) or {}).get("init_from")
             if init_from is not None and not isinstance(init_from, str):
@@ -119,7 +120,7 @@ class _Resolver:
         return out
 
     def check_schedule(self, out: dict[str, Any], key: Key) -> None:
-        entry = out.get(key[0]) if len(key) == 1 else out[key[0]][key[1]]  # type: ignore[index]
+        entry = out.get(str(key[0])) if len(key) == 1 else out[str(key[0])][key[1]]
         if not entry:
             return
         for name, low in (("every", 1), ("start", 0)):
@@ -264,7 +265,7 @@ def optimizer_names() -> list[str]:
 def scheduler_names() -> list[str]:
     """The ``torch.optim.lr_scheduler`` classes a spec can name (those that need only one optimizer)."""
     module = torch.optim.lr_scheduler
-    base = getattr(module, "LRScheduler", None) or getattr(module, "_LRScheduler")
+    base = getattr(module, "LRScheduler", None) or module._LRScheduler
     excluded = {"LRScheduler", "_LRScheduler", "SequentialLR", "ChainedScheduler", "ReduceLROnPlateau"}
     return sorted(n for n, obj in vars(module).items() if inspect.isclass(obj) and issubclass(obj, base) and n not in excluded)
 

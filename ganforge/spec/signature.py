@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import typing
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any, Callable
 
 #: Parameters the builder fills from the experiment when the spec leaves them out.
@@ -46,7 +46,7 @@ class Signature:
         return [p.name for p in self.params]
 
 
-@lru_cache(maxsize=None)
+@cache
 def signature_of(factory: Callable[..., Any], skip: tuple[str, ...] = ()) -> Signature:
     """The keyword parameters of ``factory`` (a class or function), with resolved hints."""
     target = factory.__init__ if inspect.isclass(factory) else factory

@@ -75,7 +75,7 @@ def _fits(value: Any, hint: Any) -> bool:
     if isinstance(hint, type) and issubclass(hint, PurePath):
         return isinstance(value, (str, PurePath))
     if nested_kind(hint) is not None:
-        return isinstance(value, (str, dict)) or isinstance(value, hint)
+        return isinstance(value, (str, dict, hint))
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True  # hints we do not understand are not enforced

@@ -60,7 +60,8 @@ class FrechetReference:
         ref = self.stats
         if ref.low_rank and other.low_rank:
             product = self.centred @ _centre(other).T
-            return torch.linalg.svdvals(product).sum() / math.sqrt((ref.n - 1) * (other.n - 1))
+            distance: Tensor = torch.linalg.svdvals(product).sum() / math.sqrt((ref.n - 1) * (other.n - 1))
+            return distance
         if other.low_rank:
             return _low_rank_trace(_centre(other), ref.sigma.to(other.mu.device), other.n)
         if ref.low_rank:

@@ -78,6 +78,7 @@ class RunningStats:
             self._sum = torch.zeros(d, dtype=torch.float64, device=x.device)
             self._outer = torch.zeros(d, d, dtype=torch.float64, device=x.device)
         centred = x - self._shift
+        assert self._sum is not None and self._outer is not None
         self._sum += centred.sum(dim=0)
         self._outer.addmm_(centred.T, centred)
         self.n += x.shape[0]

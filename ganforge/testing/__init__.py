@@ -25,7 +25,6 @@ from ganforge.testing.registered import CHECKS, check_component, check_plugin
 
 __all__ = [
     "CHECKS",
-    "batch_from_scores",
     "DEFAULT_IMAGE_SHAPES",
     "ComponentUnavailable",
     "ConformanceError",
@@ -34,6 +33,7 @@ __all__ = [
     "TinyDiscriminator",
     "TinyGenerator",
     "TinyImages",
+    "batch_from_scores",
     "check_component",
     "check_dataset",
     "check_discriminator",

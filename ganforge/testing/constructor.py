@@ -73,7 +73,7 @@ def check_constructor(checker: Checker, factory: Callable[..., Any]) -> None:
     with checker.check("type hints"):
         try:
             hints = typing.get_type_hints(target)
-        except Exception as exc:  # noqa: BLE001 - the message says which name is unresolvable
+        except Exception as exc:
             raise Problem(f"constructor type hints cannot be resolved ({type(exc).__name__}: {exc}); import the names they use") from exc
     doc = docstring_of(factory)
     for p in signature.parameters.values():

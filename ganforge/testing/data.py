@@ -10,7 +10,7 @@ from typing import Any, Callable
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.interfaces import DataSplit, Dataset, to_model_range
+from ganforge.interfaces import Dataset, DataSplit, to_model_range
 from ganforge.testing.constructor import Setup, check_constructor, construct
 from ganforge.testing.failures import Checker, expect
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganforge.interfaces import DataSplit, Dataset, Discriminator, FeatureExtractor, Generator
+from ganforge.interfaces import Dataset, DataSplit, Discriminator, FeatureExtractor, Generator
 
 
 def _size(image_shape: tuple[int, ...]) -> int:
@@ -107,7 +107,7 @@ class RandomFeatures(FeatureExtractor):
 
     def __init__(self, feature_dim: int = 16, num_classes: int = 4, seed: int = 0) -> None:
         super().__init__()
-        self.feature_dim = feature_dim
+        self.feature_dim: int = feature_dim
         self.num_classes = num_classes
         self.seed = seed
         rng = torch.Generator().manual_seed(seed)
@@ -131,4 +131,5 @@ class RandomFeatures(FeatureExtractor):
         return torch.tanh(x @ self._projection(x.shape[1], x.device))
 
     def logits(self, images: Tensor) -> Tensor:
-        return self.features(images) @ self.head.to(images.device)
+        head: Tensor = self.head  # type: ignore[assignment]
+        return self.features(images) @ head.to(images.device)

@@ -6,7 +6,6 @@ import math
 from typing import Any, Callable
 
 import torch
-from torch import nn
 
 from ganforge import distributed
 from ganforge.distributed import Ranks
@@ -33,7 +32,7 @@ class MetricSchedule:
             if (epoch is not None and m.epochs and epoch % m.epochs == 0) or (epoch is None and m.steps and step % m.steps == 0)
         ]  # fmt: skip
 
-    def run(self, due: list[ScheduledMetric], generator: nn.Module) -> tuple[dict[str, float], dict[str, bool]]:
+    def run(self, due: list[ScheduledMetric], generator: Any) -> tuple[dict[str, float], dict[str, bool]]:
         """Evaluate ``due`` with ``generator`` in eval mode; the values, and each one's direction.
         Metrics must not move the training RNG, or a run with metrics would differ from one without."""
         from ganforge.interfaces import EvalContext
@@ -45,7 +44,7 @@ class MetricSchedule:
         devices = [self.device] if self.device.type == "cuda" else []
         try:
             with torch.random.fork_rng(devices=devices):
-                for index, scheduled in enumerate(due):
+                for scheduled in due:
                     context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed, ranks=self.ranks)
                     role = f"metrics.{self.exp.metrics.index(scheduled)}"
                     with attributed(self.exp.owner(role), "evaluate"):

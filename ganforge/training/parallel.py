@@ -19,7 +19,6 @@ from ganforge.seeding import rng_state, seed_everything, set_rng_state
 from ganforge.training.config import DistributedConfig
 from ganforge.training.rundir import RunDir
 
-
 #: DDP's switch for broadcasting buffers at every forward (renamed in recent PyTorch; both keep the sync at construction)
 _NO_BUFFER_SYNC = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters else "broadcast_buffers"
 

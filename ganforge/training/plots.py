@@ -21,7 +21,7 @@ class PlotObserver(BaseObserver):
     def on_finish(self, status: str) -> None:
         try:
             written = write_plots(self.run_dir)
-        except Exception as exc:  # plots are a convenience: the run's own result matters more
+        except Exception as exc:  # noqa: BLE001 - plots are a convenience: the run's own result matters more
             self.say(f"plots not written: {exc}")
             return
         if written:

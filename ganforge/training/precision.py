@@ -86,7 +86,7 @@ class CompiledForward:
         if self.compiled is not None:
             try:
                 result = self.compiled(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - any compiler failure falls back to eager
+            except Exception as exc:
                 if self.succeeded:
                     raise
                 self.report(f"train.compile: the {self.name} did not compile ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); running it eagerly")

@@ -32,12 +32,29 @@ class RunDir:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         return RunDir(Path(base) / spec_name / stamp)
 
-    spec_path = property(lambda self: self.root / "spec.yaml")
-    metrics_path = property(lambda self: self.root / "metrics.jsonl")
-    status_path = property(lambda self: self.root / "status.json")
-    samples_dir = property(lambda self: self.root / "samples")
-    last_checkpoint = property(lambda self: self.root / "checkpoints" / "last.pt")
-    best_checkpoint = property(lambda self: self.root / "checkpoints" / "best.pt")
+    @property
+    def spec_path(self) -> Path:
+        return self.root / "spec.yaml"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def status_path(self) -> Path:
+        return self.root / "status.json"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.root / "samples"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.root / "checkpoints" / "last.pt"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.root / "checkpoints" / "best.pt"
 
     def create(self) -> None:
         self.samples_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +91,8 @@ class RunDir:
         os.replace(tmp, self.status_path)
 
     def read_status(self) -> dict[str, Any] | None:
-        return json.loads(self.status_path.read_text()) if self.status_path.exists() else None
+        status: dict[str, Any] | None = json.loads(self.status_path.read_text()) if self.status_path.exists() else None
+        return status
 
     def sample_path(self, epoch: int | None = None, step: int | None = None) -> Path:
         name = f"epoch_{epoch:04d}.png" if epoch is not None else f"step_{step:07d}.png"

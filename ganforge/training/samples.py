@@ -9,7 +9,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from ganforge.interfaces import DataSplit, Dataset, Generator, as_generated, to_model_range
+from ganforge.interfaces import Dataset, DataSplit, Generator, as_generated, to_model_range
 from ganforge.training.observers import RunObserver
 
 

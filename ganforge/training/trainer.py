@@ -100,7 +100,7 @@ class Trainer:
             self.prepare(resume)
             return self._loop()
         except BaseException as exc:
-            status = {TrainingInterrupted: "interrupted", TrainingDiverged: "diverged"}.get(type(exc), "failed")
+            status = "interrupted" if isinstance(exc, TrainingInterrupted) else "diverged" if isinstance(exc, TrainingDiverged) else "failed"
             message = str(exc) if isinstance(exc, GanforgeError) else f"{type(exc).__name__}: {exc}"
             self._set_status(status, None if status == "interrupted" else message)
             raise

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganforge import DataSplit, Dataset, hookimpl
+from ganforge import Dataset, DataSplit, hookimpl
 from ganforge.cache import cache_dir, data_roots
 from ganforge.errors import GanforgeError
 
@@ -25,7 +25,7 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with open(path, "rb") as f:
         try:
             content: dict[Any, Any] = pickle.load(f, encoding="bytes")
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+        except Exception as exc:
             raise GanforgeError(f"{path}: not a CIFAR-10 python batch ({type(exc).__name__}: {exc})") from exc
     entries = {k.decode() if isinstance(k, bytes) else k: v for k, v in content.items()}
     if "data" not in entries or "labels" not in entries:

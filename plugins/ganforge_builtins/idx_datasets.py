@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganforge import DataSplit, Dataset, hookimpl
+from ganforge import Dataset, DataSplit, hookimpl
 from ganforge.cache import cache_dir, data_roots
 from ganforge.errors import GanforgeError
 

@@ -8,7 +8,7 @@ import torch
 import torchvision.transforms.functional as TF
 from PIL import Image, UnidentifiedImageError
 
-from ganforge import DataSplit, Dataset, hookimpl
+from ganforge import Dataset, DataSplit, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.image_folder import IMAGE_EXTENSIONS as EXTENSIONS
 

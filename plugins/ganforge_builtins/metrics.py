@@ -8,13 +8,11 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 import torch
 from torch import Tensor
 
-from ganforge import EvalContext, FeatureExtractor, Metric, hookimpl
-from ganforge import distributed
+from ganforge import EvalContext, FeatureExtractor, Metric, distributed, hookimpl
 from ganforge.cache import cache_dir, dataset_key
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset
-from ganforge.stats import FeatureStats, FrechetReference, RunningStats, inception_score
-from ganforge.stats import kernel_inception_distance, load_stats, precision_recall, save_stats
+from ganforge.stats import FeatureStats, FrechetReference, RunningStats, inception_score, kernel_inception_distance, load_stats, precision_recall, save_stats
 
 SMALL_IMAGE_SIZE = 32
 T = TypeVar("T")

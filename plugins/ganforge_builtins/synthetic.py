@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ganforge import DataSplit, Dataset, hookimpl
+from ganforge import Dataset, DataSplit, hookimpl
 
 
 class SyntheticImages(Dataset):

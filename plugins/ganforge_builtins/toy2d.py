@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ganforge import DataSplit, Dataset, hookimpl
+from ganforge import Dataset, DataSplit, hookimpl
 
 #: Normalised mixtures are scaled so the outermost mode centre sits here (tanh outputs reach it).
 EXTENT = 0.8

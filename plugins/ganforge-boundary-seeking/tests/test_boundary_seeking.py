@@ -6,13 +6,12 @@ import math
 
 import pytest
 import torch
+from ganforge_boundary_seeking import plugin
+from ganforge_boundary_seeking.plugin import BoundarySeekingLoss
 
 from ganforge import Batch
 from ganforge.plugins import Plugins, get_plugins
 from ganforge.testing import batch_from_scores, check_loss, check_plugin
-
-from ganforge_boundary_seeking import plugin
-from ganforge_boundary_seeking.plugin import BoundarySeekingLoss
 
 
 def batch(phase: str, real: list[float], fake: list[float]) -> Batch:
