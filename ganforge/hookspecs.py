@@ -1,4 +1,5 @@
-"""The whole plugin contract: one hook per component kind, plus CLI commands."""
+"""The whole plugin contract: one ``register_<plural>`` hook per component kind (generated
+from :data:`ganforge.kinds.KINDS`), plus CLI commands."""
 
 from __future__ import annotations
 
@@ -6,41 +7,29 @@ from typing import Any, Callable
 
 import pluggy
 
+from ganforge.kinds import KINDS, ComponentKind
+
 hookspec = pluggy.HookspecMarker("ganforge")
 hookimpl = pluggy.HookimplMarker("ganforge")
 
-#: ``register(name, factory)`` — the callback every ``register_*`` hook receives.
-Register = Callable[[str, Any], None]
+#: ``register(name, factory, aliases=())`` — the callback every ``register_*`` hook receives;
+#: ``aliases`` are former names that keep old specs, runs and checkpoints working.
+Register = Callable[..., None]
 
 
-@hookspec
-def register_generators(register: Register) -> None:
-    """Register generator classes: ``register("dcgan", DCGANGenerator)``."""
+def _register_hookspec(kind: ComponentKind) -> Callable[[Register], None]:
+    def spec(register: Register) -> None:
+        pass
+
+    spec.__name__ = spec.__qualname__ = kind.hook
+    spec.__module__ = __name__
+    spec.__doc__ = f"Register {kind.description}; ``register(name, factory, aliases=())``."
+    return hookspec(spec)  # type: ignore[no-any-return]
 
 
-@hookspec
-def register_discriminators(register: Register) -> None:
-    """Register discriminator classes."""
-
-
-@hookspec
-def register_losses(register: Register) -> None:
-    """Register adversarial losses and penalties (``Loss`` subclasses)."""
-
-
-@hookspec
-def register_datasets(register: Register) -> None:
-    """Register dataset classes."""
-
-
-@hookspec
-def register_metrics(register: Register) -> None:
-    """Register metric classes."""
-
-
-@hookspec
-def register_extractors(register: Register) -> None:
-    """Register feature extractors (networks whose activations metrics compare)."""
+for _kind in KINDS:  # pluggy finds hookspecs as module attributes
+    globals()[_kind.hook] = _register_hookspec(_kind)
+del _kind
 
 
 @hookspec
