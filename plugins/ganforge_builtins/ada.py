@@ -14,7 +14,7 @@ SATURATION_STD = 1.0  # ADA's saturation_std: a scale of 2^N(0, 1) of the distan
 
 
 class ADA(Augment):
-    """Adaptive discriminator augmentation (Karras et al. 2020): flips, 90° rotations, integer translation and colour, each with probability p adapted to overfitting.
+    """ADA (Karras et al. 2020): flips, rotations, translation, colour, with a probability p adapted to D overfitting.
 
     Each sample gets each transform with probability ``p`` (ADA's 'bgc' pipeline without its
     fractional geometric and hue steps), in ADA's order: an x-flip (half of the time, as
