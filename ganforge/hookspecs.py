@@ -3,7 +3,7 @@ from :data:`ganforge.kinds.KINDS`), plus CLI commands."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, Sequence
 
 import pluggy
 
@@ -12,9 +12,14 @@ from ganforge.kinds import KINDS, ComponentKind
 hookspec = pluggy.HookspecMarker("ganforge")
 hookimpl = pluggy.HookimplMarker("ganforge")
 
-#: ``register(name, factory, aliases=())`` — the callback every ``register_*`` hook receives;
-#: ``aliases`` are former names that keep old specs, runs and checkpoints working.
-Register = Callable[..., None]
+
+
+class Register(Protocol):
+    """The callback every ``register_*`` hook receives."""
+
+    def __call__(self, name: str, factory: Callable[..., Any], aliases: Sequence[str] = ()) -> None:
+        """Register ``factory`` (a class or callable) as ``name``; ``aliases`` are former names
+        that keep old specs, runs and checkpoints working."""
 
 
 def _register_hookspec(kind: ComponentKind) -> Callable[[Register], None]:
@@ -24,7 +29,7 @@ def _register_hookspec(kind: ComponentKind) -> Callable[[Register], None]:
     spec.__name__ = spec.__qualname__ = kind.hook
     spec.__module__ = __name__
     spec.__doc__ = f"Register {kind.description}; ``register(name, factory, aliases=())``."
-    return hookspec(spec)  # type: ignore[no-any-return]
+    return hookspec(spec)
 
 
 for _kind in KINDS:  # pluggy finds hookspecs as module attributes

@@ -52,12 +52,14 @@ def _located(error: SpecError) -> str:
 
 def build_extractor(text: str) -> FeatureExtractor:
     """An extractor from ``--extractor``."""
-    return build_component("extractor", text)
+    extractor: FeatureExtractor = build_component("extractor", text)
+    return extractor
 
 
 def build_dataset(text: str) -> Dataset:
     """A dataset from a command argument, e.g. ``fashion-mnist`` or ``'{name: synthetic, num_classes: 10}'``."""
-    return build_component("dataset", text)
+    dataset: Dataset = build_component("dataset", text)
+    return dataset
 
 
 def progress_bar(description: str) -> Progress:

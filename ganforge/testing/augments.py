@@ -66,8 +66,9 @@ def check_augment(factory: Callable[..., Augment], /, *, setup: Setup | None = N
             out = augment(x)
             expect(out.requires_grad, "the output does not depend on the input differentiably (detached, or computed under no_grad)")
             (out * weights).sum().backward()
-            expect(x.grad is not None and bool(x.grad.abs().sum() > 0), "no gradient reaches the input: the generator could not learn through the augmentation")
-            expect(bool(torch.isfinite(x.grad).all()), "the gradient with respect to the input is not finite")
+            grad = x.grad
+            expect(grad is not None and bool(grad.abs().sum() > 0), "no gradient reaches the input: the generator could not learn through the augmentation")
+            expect(grad is not None and bool(torch.isfinite(grad).all()), "the gradient with respect to the input is not finite")
     with checker.check("reproducible"):
         for images in batches:
             expect(torch.equal(_run(augment, images, setup.seed), _run(augment, images, setup.seed)), "two calls under one torch seed give different images: draw randomness from torch's global generator only")
@@ -102,7 +103,8 @@ def _images(n: int, shape: tuple[int, ...], seed: int, device: torch.device) -> 
 def _run(augment: Augment, images: Tensor, seed: int) -> Tensor:
     torch.manual_seed(seed)
     with torch.no_grad():
-        return augment(images)
+        out: Tensor = augment(images)
+    return out
 
 
 def _scores(n: int, device: torch.device) -> list[Tensor]:

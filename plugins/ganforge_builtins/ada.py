@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from ganforge import Augment, hookimpl
+from ganforge.hookspecs import Register
 
 BRIGHTNESS_STD = 0.2  # ADA's brightness_std: an additive N(0, 0.2) offset
 CONTRAST_STD = 0.5  # ADA's contrast_std: a scale of 2^N(0, 0.5)
@@ -188,5 +189,5 @@ def _reflect(index: Tensor, size: int) -> Tensor:
 
 
 @hookimpl
-def register_augments(register):
+def register_augments(register: Register) -> None:
     register("ada", ADA)

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ganforge import Augment, hookimpl
+from ganforge.hookspecs import Register
 
 
 class DiffAugment(Augment):
@@ -110,5 +111,5 @@ def cut(x: Tensor, top: Tensor, left: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 @hookimpl
-def register_augments(register):
+def register_augments(register: Register) -> None:
     register("diffaugment", DiffAugment)
