@@ -13,9 +13,8 @@ from ganforge.interfaces import Augment, Dataset, Discriminator, Generator, Metr
 from ganforge.registry import ComponentInfo, Registry
 from ganforge.seeding import seed_everything
 from ganforge.spec.loader import Key, Spec
-from ganforge.spec.resolve import RESERVED, resolve
-from ganforge.spec.signature import INJECTED, signature_of
-from ganforge.spec.types import nested_kind
+from ganforge.spec.resolve import resolve
+from ganforge.spec.signature import signature_of
 from ganforge.training.checkpoint import warm_start
 from ganforge.training.config import DistributedConfig, TrainConfig
 from ganforge.training.terms import Term
@@ -123,31 +122,10 @@ class _Builder:
         self.components: dict[str, ComponentInfo] = {}
 
     def build(self, kind: str, entry: dict[str, Any], key: Key, role: str | None = None) -> Any:
-        info = self.registry.get(kind, entry["name"])
-        self.components[role or key[0]] = info  # type: ignore[index]
-        signature = signature_of(info.factory)
-        reserved = RESERVED.get(str(key[0]), {})
-        params: dict[str, Any] = {}
-        for name, value in entry.items():
-            if name == "name" or name in reserved:
-                continue
-            param = signature.get(name)
-            sub_kind = nested_kind(param.hint) if param else None
-            if sub_kind and isinstance(value, dict) and "name" in value:
-                value = self.build(sub_kind, value, key + (name,), f"{role or key[0]}.{name}")
-            params[name] = value
-        for name in INJECTED:
-            if signature.get(name) and name not in params and name in self.injected:
-                params[name] = self.injected[name]
-        try:
-            return info.factory(**params)
-        except (ValueError, TypeError) as exc:
-            raise self.spec.error(f"{kind} '{entry['name']}' (plugin {info.plugin}) rejected its parameters: {exc}", key) from exc
-        except GanforgeError:
-            raise
-        except Exception as exc:
-            owner = describe_component(kind, str(entry["name"]), info.plugin)
-            raise self.spec.error(f"{owner} failed to build: {type(exc).__name__}: {exc}", key) from exc
+        from ganforge.spec.build import construct  # the one way components are built (ganforge.spec.build)
+
+        record = self.components.__setitem__
+        return construct(self.registry, kind, entry, spec=self.spec, key=key, injected=self.injected, role=role or str(key[0]), record=record)
 
 
 def _schedule(entry: dict[str, Any], metric: Metric) -> ScheduledMetric:

@@ -1,46 +1,40 @@
-"""The whole plugin contract: one hook per component kind, plus CLI commands."""
+"""The whole plugin contract: one ``register_<plural>`` hook per component kind (generated
+from :data:`ganforge.kinds.KINDS`), plus CLI commands."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, Sequence
 
 import pluggy
+
+from ganforge.kinds import KINDS, ComponentKind
 
 hookspec = pluggy.HookspecMarker("ganforge")
 hookimpl = pluggy.HookimplMarker("ganforge")
 
-#: ``register(name, factory)`` — the callback every ``register_*`` hook receives.
-Register = Callable[[str, Any], None]
 
 
-@hookspec
-def register_generators(register: Register) -> None:
-    """Register generator classes: ``register("dcgan", DCGANGenerator)``."""
+class Register(Protocol):
+    """The callback every ``register_*`` hook receives."""
+
+    def __call__(self, name: str, factory: Callable[..., Any], aliases: Sequence[str] = ()) -> None:
+        """Register ``factory`` (a class or callable) as ``name``; ``aliases`` are former names
+        that keep old specs, runs and checkpoints working."""
 
 
-@hookspec
-def register_discriminators(register: Register) -> None:
-    """Register discriminator classes."""
+def _register_hookspec(kind: ComponentKind) -> Callable[[Register], None]:
+    def spec(register: Register) -> None:
+        pass
+
+    spec.__name__ = spec.__qualname__ = kind.hook
+    spec.__module__ = __name__
+    spec.__doc__ = f"Register {kind.description}; ``register(name, factory, aliases=())``."
+    return hookspec(spec)
 
 
-@hookspec
-def register_losses(register: Register) -> None:
-    """Register adversarial losses and penalties (``Loss`` subclasses)."""
-
-
-@hookspec
-def register_datasets(register: Register) -> None:
-    """Register dataset classes."""
-
-
-@hookspec
-def register_metrics(register: Register) -> None:
-    """Register metric classes."""
-
-
-@hookspec
-def register_extractors(register: Register) -> None:
-    """Register feature extractors (networks whose activations metrics compare)."""
+for _kind in KINDS:  # pluggy finds hookspecs as module attributes
+    globals()[_kind.hook] = _register_hookspec(_kind)
+del _kind
 
 
 @hookspec

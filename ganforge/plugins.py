@@ -15,20 +15,14 @@ from typing import Any
 import pluggy
 
 from ganforge import hookspecs
-from ganforge.registry import KINDS, DuplicateComponentError, Registry
+from ganforge.kinds import KINDS
+from ganforge.registry import DuplicateComponentError, Registry
 
 ENTRY_POINT_GROUP = "ganforge"
 DISABLE_ENV = "GANFORGE_DISABLE_PLUGINS"
 
-HOOK_BY_KIND: dict[str, str] = {
-    "generator": "register_generators",
-    "discriminator": "register_discriminators",
-    "loss": "register_losses",
-    "dataset": "register_datasets",
-    "metric": "register_metrics",
-    "extractor": "register_extractors",
-    "augment": "register_augments",
-}
+#: kind -> its ``register_*`` hook (derived from :data:`ganforge.kinds.KINDS`).
+HOOK_BY_KIND: dict[str, str] = {kind.name: kind.hook for kind in KINDS}
 
 
 @dataclass(frozen=True)
@@ -113,18 +107,19 @@ class Plugins:
     def _collect(self) -> Registry:
         registry = Registry()
         for kind in KINDS:
-            hook = getattr(self.manager.hook, HOOK_BY_KIND[kind])
+            hook = getattr(self.manager.hook, kind.hook)
             for impl in hook.get_hookimpls():  # registration order: the first to claim a name keeps it
-                register = partial(self._register_one, registry, kind, impl.plugin_name)
+                register = partial(self._register_one, registry, kind.name, impl.plugin_name)
                 try:
                     impl.function(register=register)
                 except Exception as exc:  # noqa: BLE001 - a broken hook must not hide the others
                     self.failures.append(PluginFailure(impl.plugin_name, f"{hook.name} raised {type(exc).__name__}: {exc}"))
         return registry
 
-    def _register_one(self, registry: Registry, kind: str, plugin: str, name: str, factory: Any) -> None:
+    def _register_one(self, registry: Registry, kind: str, plugin: str, name: str, factory: Any, aliases: tuple[str, ...] = ()) -> None:
+        """The ``register(name, factory, aliases=())`` callback a plugin's hook receives."""
         try:
-            registry.add(kind, name, factory, plugin)
+            registry.add(kind, name, factory, plugin, aliases)
         except DuplicateComponentError as exc:
             self.failures.append(PluginFailure(plugin, str(exc)))
 

@@ -3,7 +3,7 @@ a device, and computing statistics with a progress bar."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 import click
 import yaml
@@ -11,10 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor
 
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, SpecError
 from ganforge.interfaces.dataset import Dataset
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.plugins import get_plugins
+from ganforge.spec.resolve import SpecErrors
 from ganforge.stats import FeatureStats, RunningStats
 
 extractor_option = click.option(
@@ -27,32 +28,38 @@ device_option = click.option("--device", default="auto", show_default=True, help
 batch_size_option = click.option("--batch-size", default=50, show_default=True, type=click.IntRange(min=1), help="Images per batch.")
 
 
-def build_component(kind: str, text: str):
+def build_component(kind: str, text: str) -> Any:
     """A registered component from the command line: a name, or a YAML mapping
-    ``{name: ..., param: value}`` as in a spec."""
+    ``{name: ..., param: value}`` as in a spec, validated as a spec is (one line per problem)."""
     try:
         parsed = yaml.safe_load(text)
     except yaml.YAMLError:
         parsed = text
-    params = dict(parsed) if isinstance(parsed, dict) else {"name": text}
-    name = params.pop("name", None)
-    if not isinstance(name, str):
+    fragment = parsed if isinstance(parsed, dict) else {"name": text}
+    if not isinstance(fragment.get("name"), str):
         raise GanforgeError(f"{kind} {text!r}: give a name or a mapping with 'name'")
-    factory = get_plugins().registry.get(kind, name).factory
     try:
-        return factory(**params)
-    except (TypeError, ValueError) as exc:
-        raise GanforgeError(f"{kind} {name}: {exc}") from exc
+        return get_plugins().registry.build(kind, fragment)
+    except SpecErrors as exc:
+        raise GanforgeError("\n".join(f"{kind} {text!r}: {_located(e)}" for e in exc.errors)) from None
+    except SpecError as exc:
+        raise GanforgeError(f"{kind} {text!r}: {_located(exc)}") from None
+
+
+def _located(error: SpecError) -> str:
+    return f"{error.field}: {error.message}" if error.field else error.message
 
 
 def build_extractor(text: str) -> FeatureExtractor:
     """An extractor from ``--extractor``."""
-    return build_component("extractor", text)
+    extractor: FeatureExtractor = build_component("extractor", text)
+    return extractor
 
 
 def build_dataset(text: str) -> Dataset:
     """A dataset from a command argument, e.g. ``fashion-mnist`` or ``'{name: synthetic, num_classes: 10}'``."""
-    return build_component("dataset", text)
+    dataset: Dataset = build_component("dataset", text)
+    return dataset
 
 
 def progress_bar(description: str) -> Progress:

@@ -9,33 +9,36 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ganforge.kinds import KIND_NAMES, find_kind
 from ganforge.plugins import get_plugins
-from ganforge.registry import KINDS, ComponentInfo
+from ganforge.registry import ComponentInfo
 from ganforge.spec.signature import signature_of
 
-_PLURALS = {"generators": "generator", "discriminators": "discriminator", "losses": "loss", "datasets": "dataset",
-            "metrics": "metric", "extractors": "extractor"}  # fmt: skip
+_HELP = f"""List registered components, optionally of one KIND and matching the glob PATTERN.
+
+\b
+KIND is one of: {", ".join(KIND_NAMES)} (or its plural).
+PATTERN matches names and aliases (former names that still work in specs).
+Examples:
+  ganforge list
+  ganforge list loss --params
+  ganforge list generator 'dc*'
+  ganforge list dcgan            (a name pattern across every kind)
+"""
 
 
-@click.command("list")
+@click.command("list", help=_HELP)
 @click.argument("kind", required=False)
 @click.argument("pattern", required=False, default="*")
 @click.option("--params", is_flag=True, help="Show each component's parameters with types and defaults.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_components(kind: str | None, pattern: str, params: bool, as_json: bool) -> None:
-    """List registered components, optionally of one KIND and matching the glob PATTERN.
-
-    \b
-    KIND is one of: generator, discriminator, loss, dataset, metric, extractor.
-    Examples:
-      ganforge list
-      ganforge list loss --params
-      ganforge list generator 'dc*'
-      ganforge list dcgan            (a name pattern across every kind)
-    """
-    kind = _PLURALS.get(kind or "", kind)
-    if kind is not None and kind not in KINDS:
+    """``ganforge list``: the help text is ``_HELP``, built from the kind table."""
+    found = find_kind(kind) if kind is not None else None
+    if kind is not None and found is None:
         pattern, kind = kind, None  # `ganforge list dcgan`: a pattern over every kind
+    elif found is not None:
+        kind = found.name
     plugins = get_plugins()
     entries = plugins.registry.list(kind, pattern)
     if as_json:
@@ -46,10 +49,12 @@ def list_components(kind: str | None, pattern: str, params: bool, as_json: bool)
         console.print(f"no {kind or 'component'} matches '{pattern}'")
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("kind", "name", "plugin", "summary"):
+    aliases = any(e.aliases for e in entries)
+    columns = ("kind", "name", "plugin", "summary", *(("aliases",) if aliases else ()))
+    for column in columns:
         table.add_column(column, overflow="fold")
     for entry in entries:
-        table.add_row(entry.kind, entry.name, entry.plugin, entry.summary)
+        table.add_row(entry.kind, entry.name, entry.plugin, entry.summary, *((", ".join(entry.aliases),) if aliases else ()))
         if params:
             for p in signature_of(entry.factory).params:
                 table.add_row("", "", "", f"  {p.name}: {p.describe_type()} = {p.describe_default()}")
@@ -62,6 +67,7 @@ def _as_dict(entry: ComponentInfo) -> dict[str, object]:
         "name": entry.name,
         "plugin": entry.plugin,
         "summary": entry.summary,
+        "aliases": list(entry.aliases),
         "params": [
             {"name": p.name, "type": p.describe_type(), "default": p.describe_default(), "required": p.required}
             for p in signature_of(entry.factory).params

@@ -28,9 +28,9 @@ def new_plugin(name: str, kind: str, out: Path | None) -> None:
     """
     check_name(name)
     registry = get_plugins().registry
-    if name in registry.names(kind):
-        taken = registry.get(kind, name).plugin
-        raise GanforgeError(f"a {kind} named '{name}' is already registered by plugin '{taken}'; choose another NAME")
+    if registry.has(kind, name):
+        taken = " and ".join(f"'{p}'" for p in registry.conflicts.get((kind, name), [registry.get(kind, name).plugin]))
+        raise GanforgeError(f"a {kind} named '{name}' is already registered by plugin {taken}; choose another NAME")
     out = out or Path(f"ganforge-{name}")
     written = render_plugin(name, kind, out)
     names = PluginNames(name, kind)

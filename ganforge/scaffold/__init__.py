@@ -10,12 +10,12 @@ from string import Template
 
 from ganforge import __version__
 from ganforge.errors import GanforgeError
-from ganforge.plugins import HOOK_BY_KIND
+from ganforge.kinds import KIND_NAMES
+from ganforge.kinds import kind as component_kind
 
-KINDS = tuple(HOOK_BY_KIND)
+#: the kinds ``ganforge new-plugin --kind`` offers: every kind (each has ``templates/<kind>/``).
+KINDS = KIND_NAMES
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-_SUFFIX = {"loss": "Loss", "generator": "Generator", "discriminator": "Discriminator", "dataset": "Dataset",
-           "metric": "Metric", "extractor": "Extractor"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class PluginNames:
     @property
     def cls(self) -> str:
         camel = "".join(part.capitalize() for part in self.name.split("-"))
-        suffix = _SUFFIX[self.kind]
+        suffix = component_kind(self.kind).class_suffix
         return camel if camel.endswith(suffix) else camel + suffix
 
 
@@ -57,7 +57,7 @@ def render_plugin(name: str, kind: str, out: Path) -> list[Path]:
     values = {
         "name": name,
         "kind": kind,
-        "hook": HOOK_BY_KIND[kind],
+        "hook": component_kind(kind).hook,
         "distribution": names.distribution,
         "package": names.package,
         "cls": names.cls,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 
@@ -65,10 +65,12 @@ def resolve(spec: Spec, registry: Registry) -> dict[str, Any]:
 
 
 class _Resolver:
-    def __init__(self, spec: Spec, registry: Registry) -> None:
+    def __init__(self, spec: Spec, registry: Registry, injected: Iterable[str] = ()) -> None:
         self.spec = spec
         self.registry = registry
         self.errors: list[SpecError] = []
+        #: parameters the builder fills in when the spec leaves them out (never "missing").
+        self.injected = {*INJECTED, *injected}
 
     def fail(self, message: str, key: Key) -> None:
         self.errors.append(self.spec.error(message, key))
@@ -246,7 +248,7 @@ class _Resolver:
                 self.fail(f"{problem} for {owner} parameter '{param}'", key + (param,))
             out[param] = value
         for p in signature.params:
-            if p.name in out or p.name in INJECTED:
+            if p.name in out or p.name in self.injected:
                 continue
             if p.required:
                 self.fail(f"missing required parameter '{p.name}' for {owner} ({p.describe_type()})", key)

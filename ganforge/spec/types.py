@@ -7,22 +7,13 @@ import typing
 from pathlib import PurePath
 from typing import Any
 
+from ganforge.kinds import KINDS
 from ganforge.spec.signature import _UnionType, describe_hint
 
 
 def interface_kinds() -> dict[type, str]:
     """Interface class -> registry kind, for parameters that take a nested component."""
-    from ganforge import interfaces as i
-
-    return {
-        i.Generator: "generator",
-        i.Discriminator: "discriminator",
-        i.Loss: "loss",
-        i.Dataset: "dataset",
-        i.Metric: "metric",
-        i.FeatureExtractor: "extractor",
-        i.Augment: "augment",
-    }
+    return {kind.interface: kind.name for kind in KINDS}
 
 
 def nested_kind(hint: Any) -> str | None:

@@ -14,6 +14,7 @@ name, :func:`check_plugin` everything one installed plugin registers. The kit's 
 (image shape, conditional networks, device, seed) go in a :class:`Setup`.
 """
 
+from ganforge.testing.augments import check_augment
 from ganforge.testing.constructor import DEFAULT_IMAGE_SHAPES, Setup
 from ganforge.testing.data import check_dataset
 from ganforge.testing.evaluation import check_extractor, check_metric
@@ -34,6 +35,7 @@ __all__ = [
     "TinyGenerator",
     "TinyImages",
     "batch_from_scores",
+    "check_augment",
     "check_component",
     "check_dataset",
     "check_discriminator",

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ganforge.kinds import KINDS
 from ganforge.plugins import Plugins, get_plugins
 from ganforge.testing.constructor import Setup
-from ganforge.testing.data import check_dataset
-from ganforge.testing.evaluation import check_extractor, check_metric
 from ganforge.testing.failures import ConformanceError
-from ganforge.testing.losses import check_loss
-from ganforge.testing.networks import check_discriminator, check_generator
 
-#: kind -> the check for that kind.
-CHECKS: dict[str, Callable[..., None]] = {
-    "generator": check_generator,
-    "discriminator": check_discriminator,
-    "loss": check_loss,
-    "dataset": check_dataset,
-    "metric": check_metric,
-    "extractor": check_extractor,
-}
+#: kind -> the check for that kind (from :data:`ganforge.kinds.KINDS`).
+CHECKS: dict[str, Callable[..., None]] = {kind.name: kind.load_check() for kind in KINDS}
 
 
 def check_component(kind: str, name: str, /, *, setup: Setup | None = None, plugins: Plugins | None = None, **params: Any) -> None:

@@ -19,11 +19,13 @@ T = TypeVar("T")
 
 
 def build_extractor(name: str, **params: object) -> FeatureExtractor:
-    """The registered extractor ``name`` (the builder passes built instances; names and
-    ``{name: ..., params}`` mappings are accepted too, for metrics built by hand)."""
+    """The registered extractor ``name`` built with ``params``, validated as in a spec (the
+    builder passes built instances; names and ``{name: ..., params}`` mappings are accepted
+    too, for metrics built by hand)."""
     from ganforge.plugins import get_plugins
 
-    return get_plugins().registry.get("extractor", name).factory(**params)
+    extractor: FeatureExtractor = get_plugins().registry.build("extractor", {"name": name, **params})
+    return extractor
 
 
 def default_extractor_name(dataset: Dataset) -> str:

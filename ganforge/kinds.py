@@ -1,0 +1,84 @@
+"""The one table of component kinds. The registry, the hookspecs, spec validation,
+``ganforge list``, the scaffold and the conformance kit all derive from it: adding a kind is
+one row here plus its interface in ``ganforge/interfaces/`` (and its check in ``ganforge.testing``)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ganforge import interfaces as i
+
+
+@dataclass(frozen=True)
+class ComponentKind:
+    """One kind of component.
+
+    Attributes:
+        name: the kind as specs, errors and ``ganforge list KIND`` spell it (``"loss"``).
+        plural: the plural ``ganforge list`` also accepts (``"losses"``).
+        interface: the class every component of this kind subclasses; a constructor parameter
+            typed with it takes a nested component of this kind.
+        hook: the pluggy hook plugins implement to register components of this kind.
+        check: the conformance check, as ``"module:function"`` (loaded on first use, so the
+            core does not import the kit).
+        description: what the hook registers, for its docstring.
+    """
+
+    name: str
+    plural: str
+    interface: type
+    hook: str
+    check: str
+    description: str
+
+    @property
+    def class_suffix(self) -> str:
+        """The suffix of a scaffolded class name (``FocalBceLoss``)."""
+        return self.name.capitalize()
+
+    def load_check(self) -> Callable[..., None]:
+        """The conformance check ``check_<kind>(factory, /, *, setup=None, **params)``."""
+        module, _, function = self.check.partition(":")
+        check: Callable[..., None] = getattr(importlib.import_module(module), function)
+        return check
+
+
+KINDS: tuple[ComponentKind, ...] = (
+    ComponentKind("generator", "generators", i.Generator, "register_generators", "ganforge.testing.networks:check_generator",
+                  'generator classes: ``register("dcgan", DCGANGenerator)``'),
+    ComponentKind("discriminator", "discriminators", i.Discriminator, "register_discriminators",
+                  "ganforge.testing.networks:check_discriminator", "discriminator classes"),
+    ComponentKind("loss", "losses", i.Loss, "register_losses", "ganforge.testing.losses:check_loss",
+                  "adversarial losses and penalties (``Loss`` subclasses)"),
+    ComponentKind("dataset", "datasets", i.Dataset, "register_datasets", "ganforge.testing.data:check_dataset", "dataset classes"),
+    ComponentKind("metric", "metrics", i.Metric, "register_metrics", "ganforge.testing.evaluation:check_metric", "metric classes"),
+    ComponentKind("extractor", "extractors", i.FeatureExtractor, "register_extractors", "ganforge.testing.evaluation:check_extractor",
+                  "feature extractors (networks whose activations metrics compare)"),
+    ComponentKind("augment", "augments", i.Augment, "register_augments", "ganforge.testing.augments:check_augment",
+                  "differentiable augmentations of every discriminator input (``Augment`` subclasses)"),
+)  # fmt: skip
+
+#: every kind's name, in table order.
+KIND_NAMES: tuple[str, ...] = tuple(k.name for k in KINDS)
+_BY_NAME: dict[str, ComponentKind] = {k.name: k for k in KINDS}
+_BY_PLURAL: dict[str, ComponentKind] = {k.plural: k for k in KINDS}
+
+
+def kind(name: str) -> ComponentKind:
+    """The kind called ``name`` (singular or plural); ``ValueError`` naming the kinds otherwise."""
+    found = _BY_NAME.get(name) or _BY_PLURAL.get(name)
+    if found is None:
+        raise ValueError(f"unknown component kind {name!r}; expected one of {', '.join(KIND_NAMES)}")
+    return found
+
+
+def find_kind(name: str) -> ComponentKind | None:
+    """The kind called ``name`` (singular or plural), or ``None``."""
+    return _BY_NAME.get(name) or _BY_PLURAL.get(name)
+
+
+def kind_of_interface(cls: Any) -> ComponentKind | None:
+    """The kind whose interface is exactly ``cls`` (a parameter hint), or ``None``."""
+    return next((k for k in KINDS if k.interface is cls), None)
