@@ -676,3 +676,63 @@ def test_compiled_training_matches_eager_on_cpu(tiny_spec: Path, tmp_path: Path)
     assert "did not compile" not in compiled.output
     eager, fast = (tensors(load_checkpoint(tmp_path / f"{n}/checkpoints/last.pt")) for n in ("eager", "compiled"))
     assert all(torch.allclose(eager[k], fast[k], atol=1e-4) for k in eager if k.startswith(("generator.", "discriminator.")))
+
+
+# ---- ADA in training ---------------------------------------------------------------------------------------------
+
+
+class ZeroCritic(Discriminator):
+    """A critic that scores everything 0 through a trainable bias kept at 0: no overfitting signal.
+
+    Args:
+        image_shape: from the dataset.
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.linear = nn.Linear(int(torch.tensor(image_shape).prod()), 1)
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.linear(images.flatten(1)).flatten()
+
+
+class CriticPlugin:
+    @hookimpl
+    def register_discriminators(self, register: Any) -> None:
+        register("zero-critic", ZeroCritic)
+
+
+ADA_FAST = "augment={name: ada, interval: 1, speed_kimg: 0.5}"  # p moves by 16/500 per update
+
+
+def test_ada_p_rises_when_the_discriminator_memorises_a_small_set(tiny_spec: Path, tmp_path: Path) -> None:
+    result = run(
+        tiny_spec, tmp_path / "run", "--set", ADA_FAST, "--set", "train.steps=40", "--set", "train.log_every=10",
+        "--set", "optimizers.discriminator={name: Adam, lr: 0.005, betas: [0.5, 0.999]}",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    p = [r["augment/p"] for r in records(tmp_path / "run")]
+    assert p[-1] > 0.3 and p == sorted(p), p  # 64 images, a strong D: E[sign D(real)] > 0.6 and p climbs
+
+
+def test_ada_p_stays_at_zero_without_an_overfitting_signal(plugins: Plugins, tiny_spec: Path, tmp_path: Path) -> None:
+    plugins.register(CriticPlugin(), "critic")
+    result = run(
+        tiny_spec, tmp_path / "run", "--set", ADA_FAST, "--set", "train.steps=20", "--set", "train.log_every=5",
+        "--set", "discriminator={name: zero-critic}", "--set", "optimizers.discriminator={name: SGD, lr: 0.0}",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert all(r["augment/p"] == 0.0 for r in records(tmp_path / "run"))
+
+
+def test_ada_state_is_restored_exactly_on_resume(tiny_spec: Path, tmp_path: Path) -> None:
+    extra = ("--set", ADA_FAST, "--set", "optimizers.discriminator={name: Adam, lr: 0.005, betas: [0.5, 0.999]}")
+    assert run(tiny_spec, tmp_path / "full", *extra).exit_code == 0
+    assert run(tiny_spec, tmp_path / "part", *extra, "--set", "train.steps=3").exit_code == 0
+    assert run(tiny_spec, tmp_path / "part", *extra, "--resume").exit_code == 0
+    full, part = (load_checkpoint(tmp_path / f"{n}/checkpoints/last.pt")["augment"] for n in ("full", "part"))
+    assert full.keys() == part.keys() and all(torch.equal(full[k], part[k]) for k in full)
+    assert float(full["p"]) > 0
+    assert_same_weights(tmp_path / "full/checkpoints/last.pt", tmp_path / "part/checkpoints/last.pt")
