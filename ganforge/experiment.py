@@ -52,6 +52,8 @@ class Experiment:
     augment: Augment | None = None
     #: the spec as the user wrote it (with --set), which resume compares
     written: dict[str, Any] = field(default_factory=dict)
+    #: where the components came from (resume tells renamed components by their aliases)
+    registry: Registry | None = None
 
     def owner(self, role: str) -> str:
         """How errors name the component in ``role``: ``generator 'dcgan' (plugin ...)``."""
@@ -105,6 +107,7 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
         distributed=DistributedConfig(**resolved["distributed"]),
         augment=augment,
         written=copy.deepcopy(spec.data),
+        registry=registry,
     )
 
 

@@ -13,7 +13,6 @@ hookspec = pluggy.HookspecMarker("ganforge")
 hookimpl = pluggy.HookimplMarker("ganforge")
 
 
-
 class Register(Protocol):
     """The callback every ``register_*`` hook receives."""
 
@@ -35,11 +34,6 @@ def _register_hookspec(kind: ComponentKind) -> Callable[[Register], None]:
 for _kind in KINDS:  # pluggy finds hookspecs as module attributes
     globals()[_kind.hook] = _register_hookspec(_kind)
 del _kind
-
-
-@hookspec
-def register_augments(register: Register) -> None:
-    """Register differentiable augmentations (``Augment`` subclasses)."""
 
 
 @hookspec

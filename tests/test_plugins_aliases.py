@@ -140,10 +140,32 @@ def test_old_specs_and_runs_keep_working_after_a_rename(plugins: Plugins, tmp_pa
     plugins.register(Renamed(), "renamed")  # the plugin's next release: 'half' is now 'halved'
 
     experiment = build_experiment(parse_spec(spec.read_text(), spec), plugins.registry)
-    assert isinstance(experiment.loss, HalfLoss) and experiment.loss.scale == 0.25
+    loss = experiment.terms[0].loss
+    assert isinstance(loss, HalfLoss) and loss.scale == 0.25
     assert experiment.components["loss"].name == "halved"
     assert invoke("validate", str(spec)).exit_code == 0
     loaded = load_trained(tmp_path / "run", device="cpu")  # the checkpoint's spec says 'half'
     assert loaded.step == 2 and loaded.experiment.components["loss"].name == "halved"
+    resumed = invoke("run", str(spec), "--out", str(tmp_path / "run"), "--quiet", "--resume", "--set", "train.steps=3")
+    assert resumed.exit_code == 0, resumed.output
+
+
+def test_a_run_resumes_after_its_spec_moves_to_the_new_name(tmp_path: Path, plugins: Plugins) -> None:
+    class Original:
+        @hookimpl
+        def register_losses(self, register):
+            register("half", HalfLoss)
+
+    class Renamed:
+        @hookimpl
+        def register_losses(self, register):
+            register("halved", HalfLoss, aliases=("half",))
+
+    plugins.register(Original(), "renamed")
+    spec = _spec_file(tmp_path, "half")
+    assert invoke("run", str(spec), "--out", str(tmp_path / "run"), "--quiet", "--set", "train.steps=2").exit_code == 0
+    plugins.unregister("renamed")
+    plugins.register(Renamed(), "renamed")
+    spec.write_text(spec.read_text().replace("name: half", "name: halved"))
     resumed = invoke("run", str(spec), "--out", str(tmp_path / "run"), "--quiet", "--resume", "--set", "train.steps=3")
     assert resumed.exit_code == 0, resumed.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ganforge.errors import GanforgeError
+from ganforge.registry import Registry
 from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig, resumable_fields
 
 #: top-level spec sections that may change on resume (how long, where, what is measured and logged).
@@ -28,16 +29,51 @@ def changed_keys(old: Any, new: Any) -> list[str]:
     return sorted(key for key in _differences(old, new) if not may_change(key))
 
 
-def check_resumable(saved: dict[str, Any], written: dict[str, Any], resolved: dict[str, Any], run_dir: Any) -> None:
+def check_resumable(
+    saved: dict[str, Any], written: dict[str, Any], resolved: dict[str, Any], run_dir: Any, registry: Registry | None = None
+) -> None:
     """Refuse to resume checkpoint ``saved`` with a spec that changed what may not change.
-    Checkpoints from before ``spec_written`` existed compare their resolved specs."""
+    Checkpoints from before ``spec_written`` existed compare their resolved specs. With a
+    ``registry``, a component named by a former name (an alias) is the same component."""
     old = saved.get("spec_written")
-    changed = changed_keys(old, written) if old is not None else changed_keys(saved.get("spec", {}), resolved)
+    before, after = (old, written) if old is not None else (saved.get("spec", {}), resolved)
+    if registry is not None:
+        before, after = canonical_names(before, registry), canonical_names(after, registry)
+    changed = changed_keys(before, after)
     if changed:
         raise GanforgeError(
             f"--resume: the spec differs from the run's in {', '.join(changed)}; "
             f"resume with the run's own spec: ganforge run {run_dir.spec_path} --out {run_dir.root} --resume"
         )
+
+
+#: spec sections that name one component (or a list of them), and its kind.
+COMPONENT_SECTIONS = {"generator": "generator", "discriminator": "discriminator", "loss": "loss", "data": "dataset",
+                      "augment": "augment", "penalties": "loss", "metrics": "metric"}  # fmt: skip
+
+
+def canonical_names(spec: Any, registry: Registry) -> Any:
+    """``spec`` with each section's component name replaced by the name it stands for."""
+    if not isinstance(spec, dict):
+        return spec
+    out = dict(spec)
+    for section, kind in COMPONENT_SECTIONS.items():
+        value = out.get(section)
+        entries = value if isinstance(value, list) else [value]
+        renamed = [_canonical(entry, kind, registry) for entry in entries]
+        out[section] = renamed if isinstance(value, list) else renamed[0]
+    return out
+
+
+def _canonical(entry: Any, kind: str, registry: Registry) -> Any:
+    name = entry.get("name") if isinstance(entry, dict) else entry if isinstance(entry, str) else None
+    if name is None or not registry.has(kind, str(name)):
+        return entry
+    try:
+        canonical = registry.canonical(kind, str(name))
+    except GanforgeError:  # a contested name: leave it, the spec resolver reports it
+        return entry
+    return {**entry, "name": canonical} if isinstance(entry, dict) else canonical
 
 
 def _differences(old: Any, new: Any, prefix: str = "") -> set[str]:

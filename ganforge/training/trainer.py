@@ -279,7 +279,7 @@ class Trainer:
         if not path.exists():
             raise GanforgeError(f"--resume: no checkpoint at {path}; start the run without --resume")
         saved = load_checkpoint(path, map_location=self.device)
-        check_resumable(saved, self.exp.written, self.exp.resolved, self.run_dir)
+        check_resumable(saved, self.exp.written, self.exp.resolved, self.run_dir, self.exp.registry)
         return saved
 
     def _restore(self, saved: dict[str, Any]) -> None:
