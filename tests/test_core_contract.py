@@ -98,6 +98,7 @@ class PixelLoss(Loss):
     def generator_loss(self, batch: Batch) -> Tensor:
         if self.needs_extra:
             assert self.needs_extra in batch.fake_extras
+        batch.log("abs", (batch.fake - batch.real).abs().mean())
         return (batch.fake - batch.real).pow(2).mean()
 
 
@@ -278,7 +279,7 @@ train: {steps: 4, log_every: 1, samples: 4}
     assert any(torch.equal(call["lr"], lows[:4].view(4, 1, 4, 4)) for call in Upscaler.seen)
     state = load_checkpoint(tmp_path / "run/checkpoints/last.pt")
     assert state["discriminator"] is None and set(state["optimizers"]) == {"generator"}
-    assert [set(r) for r in records(tmp_path / "run")][0] == {"step", "epoch", "loss/g"}
+    assert [set(r) for r in records(tmp_path / "run")][0] == {"step", "epoch", "loss/g", "loss/g/pixel/abs"}
 
 
 def test_generator_that_encodes_the_real_batch_passes_extras_to_losses(components: Plugins, tmp_path: Path) -> None:
@@ -293,8 +294,10 @@ optimizers:
 """)
     result = run(spec, tmp_path / "run")
     assert result.exit_code == 0, result.output
-    losses = [r["loss/g"] for r in records(tmp_path / "run")]
+    logged = records(tmp_path / "run")
+    losses = [r["loss/g"] for r in logged]
     assert losses[-1] < losses[0]  # reconstruction error falls
+    assert all(0 < r["loss/g/pixel/abs"] < 2 for r in logged)  # a part the term logged beside its value
 
 
 def test_missing_named_input_is_one_line(components: Plugins, tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ class Batch:
         augment: Callable[[Tensor], Tensor] | None = None,
         loss_scale: Tensor | None = None,
         step: int = 0,
+        discriminator_module: nn.Module | None = None,
     ) -> None:
         self.phase = phase
         self.real = real
@@ -59,6 +60,10 @@ class Batch:
         self.generator = generator
         self.augment = augment
         self.step = step
+        #: the bare discriminator, for forward hooks on its layers (call it through :meth:`score`)
+        self.discriminator_module = discriminator_module
+        #: values a term records beside its objective (see :meth:`log`)
+        self.logged: dict[str, Tensor] = {}
         self.loss_scale = loss_scale
         self._real_output: DiscriminatorOutput | None = None
         self._fake_output: DiscriminatorOutput | None = None
@@ -89,6 +94,11 @@ class Batch:
             return grads
         (grads,) = torch.autograd.grad(total * self.loss_scale, inputs, create_graph=True)
         return grads / self.loss_scale
+
+    def log(self, name: str, value: Tensor) -> None:
+        """Record a part of a term's objective (e.g. an ELBO's reconstruction and KL): the
+        trainer writes its mean as ``loss/<d|g>/<term>/<name>`` in metrics.jsonl."""
+        self.logged[name] = value.detach()
 
     @property
     def real_output(self) -> DiscriminatorOutput:

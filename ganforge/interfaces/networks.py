@@ -44,9 +44,10 @@ class Generator(nn.Module):
 
     ``inputs`` names what the generator reads from each real batch, passed to ``forward``
     as keyword arguments: a dataset's named inputs (``DataSplit.inputs``, e.g. ``lr``) or
-    ``real``, the batch's own samples (a VAE's encoder). A generator with inputs cannot
-    draw samples from latents alone; the trainer's sample pictures then use fixed
-    training samples' inputs.
+    ``real``, the batch's own samples (a VAE's encoder). ``real`` is given in training only:
+    sample pictures, ``ganforge sample`` and metrics call the generator without it, so a
+    generator that reads it must also draw from latents alone. A generator with dataset
+    inputs draws its sample pictures from the first training samples' inputs.
     """
 
     latent_dim: int

@@ -28,13 +28,12 @@ class SampleWriter:
             self.row = max(1, count // classes)  # one row per class
             self.labels = torch.arange(classes).repeat_interleave(self.row).to(device)
             count = classes * self.row
-        if generator.inputs:
+        # "real" is the batch being trained on: pictures (like metrics) draw without it
+        needed = [name for name in generator.inputs if name != "real"]
+        if needed:
             count = min(count, len(split))
         self.latent = generator.sample_latent(count, "cpu", rng).to(device)
-        self.inputs = {
-            name: to_model_range(split.samples[:count] if name == "real" else split.inputs[name][:count]).to(device)
-            for name in generator.inputs
-        }
+        self.inputs = {name: to_model_range(split.inputs[name][:count]).to(device) for name in needed}
 
     def write(self, generator: nn.Module, path: Path, step: int, observers: Sequence[RunObserver]) -> Tensor:
         """Draw with ``generator`` (in eval mode, restored after) and write the picture to ``path``."""

@@ -216,6 +216,7 @@ class TrainingStep:
             augment=self.augment,
             loss_scale=self.precision.loss_scale(role),
             step=step,
+            discriminator_module=self.net.discriminator,
         )
 
     def _total(self, batch: Batch, side: str, update: int) -> Tensor | None:
@@ -228,7 +229,10 @@ class TrainingStep:
             if not term.weight(update, batch.step):
                 resting = True
                 continue
+            batch.logged.clear()
             value = term.value(batch, side, update)
+            for name, part in batch.logged.items():
+                self.losses.add(f"loss/{tag}/{term.name}/{name}", part)
             if value is None:
                 continue
             if self.several_terms:
