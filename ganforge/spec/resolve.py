@@ -178,36 +178,33 @@ class _Resolver:
         return {role: self.optimizer(value.get(role, DEFAULT_OPTIMIZER), ("optimizers", role)) for role in ("generator", "discriminator")}
 
     def optimizer(self, value: Any, key: Key) -> dict[str, Any]:
-        if not isinstance(value, dict) or "name" not in value:
-            self.fail("expected {name: <torch.optim class>, <parameters>...}", key)
+        out = self.torch_class(value, key, torch.optim, optimizer_names(), "optimizer", skip=("params",), reserved=OPTIMIZER_RESERVED)
+        if not out:
             return {}
-        names = optimizer_names()
-        name = str(value["name"])
-        if name not in names:
-            self.fail(f"unknown optimizer '{name}'{did_you_mean(name, names)}; any torch.optim class works", key + ("name",))
-            return {}
-        signature = signature_of(getattr(torch.optim, name), skip=("params",))
-        params = {k: v for k, v in value.items() if k not in ("name", *OPTIMIZER_RESERVED)}
-        out = {"name": name, **self._params(params, signature, key, f"optimizer {name}", OPTIMIZER_RESERVED)}
         warmup = value.get("warmup", 0)
         if not (isinstance(warmup, int) and not isinstance(warmup, bool) and warmup >= 0):
             self.fail(f"warmup is a number of steps (an integer >= 0), got {warmup!r}", key + ("warmup",))
         out["warmup"] = warmup
-        out["schedule"] = None if value.get("schedule") is None else self.schedule(value["schedule"], key + ("schedule",))
+        schedule = value.get("schedule")
+        out["schedule"] = None if schedule is None else self.torch_class(
+            schedule, key + ("schedule",), torch.optim.lr_scheduler, scheduler_names(), "schedule", skip=("optimizer", "last_epoch", "verbose")
+        )  # fmt: skip
         return out
 
-    def schedule(self, value: Any, key: Key) -> dict[str, Any]:
+    def torch_class(
+        self, value: Any, key: Key, module: Any, names: list[str], what: str, skip: tuple[str, ...], reserved: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """``{name: <a class of module>, <its parameters>...}`` checked against the class's signature."""
+        where = module.__name__
         if not isinstance(value, dict) or "name" not in value:
-            self.fail("expected {name: <torch.optim.lr_scheduler class>, <parameters>...}, e.g. {name: CosineAnnealingLR, T_max: 10000}", key)
+            self.fail(f"expected {{name: <{where} class>, <parameters>...}}", key)
             return {}
-        names = scheduler_names()
         name = str(value["name"])
         if name not in names:
-            self.fail(f"unknown learning-rate schedule '{name}'{did_you_mean(name, names)}; any torch.optim.lr_scheduler class works", key + ("name",))
+            self.fail(f"unknown {what} '{name}'{did_you_mean(name, names)}; any {where} class works", key + ("name",))
             return {}
-        signature = signature_of(getattr(torch.optim.lr_scheduler, name), skip=("optimizer", "last_epoch", "verbose"))
-        params = {k: v for k, v in value.items() if k != "name"}
-        return {"name": name, **self._params(params, signature, key, f"schedule {name}")}
+        params = {k: v for k, v in value.items() if k not in ("name", *reserved)}
+        return {"name": name, **self._params(params, signature_of(getattr(module, name), skip=skip), key, f"{what} {name}", reserved)}
 
     def settings(self, section: str, config: type) -> dict[str, Any]:
         """A section of plain settings (``train``, ``distributed``) checked against ``config``'s fields."""
