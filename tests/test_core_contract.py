@@ -739,3 +739,21 @@ def test_ada_state_is_restored_exactly_on_resume(tiny_spec: Path, tmp_path: Path
     assert full.keys() == part.keys() and all(torch.equal(full[k], part[k]) for k in full)
     assert float(full["p"]) > 0
     assert_same_weights(tmp_path / "full/checkpoints/last.pt", tmp_path / "part/checkpoints/last.pt")
+
+
+def test_channels_last_formats_convolutional_weights_when_asked() -> None:
+    from ganforge.training.precision import use_channels_last
+
+    conv = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    use_channels_last(conv, True, torch.device("cpu"))
+    assert conv[0].weight.is_contiguous(memory_format=torch.channels_last)
+    auto = nn.Sequential(nn.Conv2d(3, 4, 3))
+    use_channels_last(auto, None, torch.device("cpu"))  # null: CUDA only
+    assert not auto[0].weight.is_contiguous(memory_format=torch.channels_last)
+    linear = nn.Linear(3, 2)
+    use_channels_last(linear, True, torch.device("cpu"))  # no convolution: left alone
+    assert linear.weight.is_contiguous()
+
+
+def test_channels_last_run_trains(tiny_spec: Path, tmp_path: Path) -> None:
+    assert run(tiny_spec, tmp_path / "run", "--set", "train.channels_last=true", "--set", "train.steps=2").exit_code == 0
