@@ -48,6 +48,7 @@ def load_trained(
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise GanforgeError(f"{path}: the weights do not fit the spec's generator ({first}); give the spec it was trained with") from None
+    generator.set_step(int(state.get("step") or 0))
     generator.to(pick_device(device)).eval().requires_grad_(False)
     return TrainedGenerator(generator, experiment, path, state.get("step"), uses_ema)
 

@@ -21,10 +21,11 @@ INTERPOLATIONS: tuple[str, ...] = ("spherical", "linear")
 CHUNK = 256
 
 
-def truncated_latent(generator: Generator, n: int, psi: float, rng: torch.Generator) -> Tensor:
+def truncated_latent(generator: Generator, n: int, psi: float, rng: torch.Generator, labels: Tensor | None = None) -> Tensor:
     """``n`` latents drawn on the CPU from ``rng``, truncated as ``generator.truncate`` defines
-    (for Gaussian latents: every entry redrawn until it lies in [-psi, psi])."""
-    return generator.truncate(generator.sample_latent(n, "cpu", rng), psi, rng)
+    (for Gaussian latents: every entry redrawn until it lies in [-psi, psi]; StyleGAN's pull
+    *w* towards its mean, for ``labels`` when conditional), returned on the CPU."""
+    return generator.truncate(generator.sample_latent(n, "cpu", rng), psi, rng, labels).cpu()
 
 
 def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
@@ -107,8 +108,8 @@ class Sampler:
         is None, cycles through the classes so each grid column holds one class."""
         self._check_count(n)
         rng = torch.Generator().manual_seed(seed)
-        latents = self._latents(n, rng, truncation)
         labels = self._labels(n, label)
+        latents = self._latents(n, rng, truncation, labels)
         nrow = grid_columns(n, self.num_classes, label is not None)
         return Samples(self._forward(latents, labels), nrow, latents, labels)
 
@@ -123,12 +124,12 @@ class Sampler:
         if path not in INTERPOLATIONS:
             raise GanforgeError(f"unknown interpolation path '{path}'; use one of {', '.join(INTERPOLATIONS)}")
         rng = torch.Generator().manual_seed(seed)
-        ends = self._latents(2 * pairs, rng, truncation)
+        row_labels = self._labels(pairs, label)
+        ends = self._latents(2 * pairs, rng, truncation, None if row_labels is None else row_labels.repeat(2))
         t = torch.linspace(0.0, 1.0, steps)
         mix = slerp if path == "spherical" else lerp
         flat = ends.flatten(1)  # structured latents (StyleGAN's per-layer w) interpolate entry by entry
         latents = mix(flat[:pairs], flat[pairs:], t).reshape(pairs * steps, *ends.shape[1:])
-        row_labels = self._labels(pairs, label)
         labels = None if row_labels is None else row_labels.repeat_interleave(steps)
         return Samples(self._forward(latents, labels), steps, latents, labels)
 
@@ -137,10 +138,10 @@ class Sampler:
         if n < 1:
             raise GanforgeError(f"the number of samples must be at least 1, got {n}")
 
-    def _latents(self, n: int, rng: torch.Generator, truncation: float | None) -> Tensor:
+    def _latents(self, n: int, rng: torch.Generator, truncation: float | None, labels: Tensor | None) -> Tensor:
         if truncation is None:
             return self.generator.sample_latent(n, "cpu", rng)
-        return truncated_latent(self.generator, n, truncation, rng)
+        return truncated_latent(self.generator, n, truncation, rng, labels)
 
     def _labels(self, n: int, label: int | None) -> Tensor | None:
         if not self.conditional:

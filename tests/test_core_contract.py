@@ -757,3 +757,85 @@ def test_channels_last_formats_convolutional_weights_when_asked() -> None:
 
 def test_channels_last_run_trains(tiny_spec: Path, tmp_path: Path) -> None:
     assert run(tiny_spec, tmp_path / "run", "--set", "train.channels_last=true", "--set", "train.steps=2").exit_code == 0
+
+
+# ---- networks told the step; losses with state ----------------------------------------------------------------
+
+
+class StepAware(LinearGenerator):
+    """Records every step it is told (for progressive growing).
+
+    Args:
+        image_shape: from the dataset.
+    """
+
+    told: list[int] = []
+
+    def set_step(self, step: int) -> None:
+        StepAware.told.append(step)
+
+
+class RunningMean(Loss):
+    """A generator-side term with a running mean that must survive a resume (like path length).
+
+    Args:
+        decay: the running mean's decay.
+    """
+
+    name = "running"
+
+    def __init__(self, decay: float = 0.5) -> None:
+        self.decay = decay
+        self.mean = torch.zeros(())
+
+    def generator_loss(self, batch: Batch) -> Tensor:
+        value = batch.fake.pow(2).mean()
+        self.mean = self.mean.lerp(value.detach(), self.decay)
+        batch.log("mean", self.mean)
+        return value * 0.0 + (value - self.mean).pow(2)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {"mean": self.mean.clone()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.mean = state["mean"].clone()
+
+
+class StatefulPlugin:
+    @hookimpl
+    def register_generators(self, register: Any) -> None:
+        register("step-aware", StepAware)
+
+    @hookimpl
+    def register_losses(self, register: Any) -> None:
+        register("running", RunningMean)
+
+
+def test_networks_are_told_the_step_and_loading_tells_the_checkpoints(components: Plugins, tmp_path: Path) -> None:
+    from ganforge.loading import load_trained
+
+    components.register(StatefulPlugin(), "stateful")
+    StepAware.told.clear()
+    spec = write_spec(tmp_path, """\
+generator: {name: step-aware}
+discriminator: {name: spy}
+loss: {name: lsgan}
+data: {name: paired-squares, batch_size: 16}
+train: {steps: 3}
+""")
+    result = run(spec, tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert sorted(set(StepAware.told)) == [0, 1, 2, 3]  # before each step, and after the last one
+    StepAware.told.clear()
+    assert load_trained(tmp_path / "run", device="cpu").step == 3 and StepAware.told == [3]
+
+
+def test_loss_state_is_checkpointed_and_resumed(plugins: Plugins, tiny_spec: Path, tmp_path: Path) -> None:
+    plugins.register(StatefulPlugin(), "stateful")
+    extra = ("--set", "penalties=[{name: running}]", "--set", "train.log_every=1")
+    assert run(tiny_spec, tmp_path / "full", *extra).exit_code == 0
+    assert run(tiny_spec, tmp_path / "part", *extra, "--set", "train.steps=3").exit_code == 0
+    assert run(tiny_spec, tmp_path / "part", *extra, "--resume").exit_code == 0
+    full, part = (load_checkpoint(tmp_path / f"{n}/checkpoints/last.pt")["terms"] for n in ("full", "part"))
+    assert torch.equal(full[1]["mean"], part[1]["mean"]) and float(full[1]["mean"]) > 0
+    assert records(tmp_path / "full")[-1]["loss/g/running/mean"] == records(tmp_path / "part")[-1]["loss/g/running/mean"]

@@ -152,3 +152,11 @@ class Loss:
 
     def after_discriminator_step(self, discriminator: nn.Module) -> None:
         """Called after each discriminator optimiser step (e.g. WGAN weight clipping)."""
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """State that must survive a resume (e.g. path-length regularisation's running mean),
+        as tensors; the trainer checkpoints it. The default has none."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Restore what :meth:`state_dict` returned."""

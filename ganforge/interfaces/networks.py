@@ -61,14 +61,14 @@ class Generator(nn.Module):
         """Draw ``n`` latent vectors. Override for structured latents (e.g. InfoGAN codes)."""
         return torch.randn(n, self.latent_dim, device=device, generator=generator)
 
-    def truncate(self, latent: Tensor, psi: float, generator: torch.Generator | None = None) -> Tensor:
+    def truncate(self, latent: Tensor, psi: float, generator: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor:
         """The truncation trick: a latent ``forward`` accepts, pulled towards typical samples by
         ``psi`` (1 is the identity, smaller means less variety).
 
         The default suits Gaussian latents: entries outside [-psi, psi] are redrawn from
         :meth:`sample_latent` (not clipped), so each follows the truncated normal. Override
         for structured latents (InfoGAN truncates only the noise, StyleGAN pulls *w*
-        towards its running mean).
+        towards its running mean). ``labels`` are the classes the latents will be drawn with.
         """
         return truncate_by_redrawing(latent, psi, lambda n: self.sample_latent(n, latent.device, generator))
 
@@ -78,6 +78,11 @@ class Generator(nn.Module):
     def loss_terms(self) -> Sequence[Loss]:
         """Extra objectives this network brings along (e.g. InfoGAN's mutual information)."""
         return ()
+
+    def set_step(self, step: int) -> None:
+        """Told the training step before every step (and the checkpoint's step when loaded), for
+        networks whose structure follows training progress (progressive growing's fade-in);
+        the default ignores it."""
 
 
 def truncate_by_redrawing(latent: Tensor, psi: float, draw: Callable[[int], Tensor]) -> Tensor:
@@ -126,6 +131,9 @@ class Discriminator(nn.Module):
     def loss_terms(self) -> Sequence[Loss]:
         """Extra objectives this network brings along."""
         return ()
+
+    def set_step(self, step: int) -> None:
+        """Told the training step before every step; see :meth:`Generator.set_step`."""
 
 
 def as_output(result: Tensor | DiscriminatorOutput) -> DiscriminatorOutput:

@@ -15,6 +15,7 @@ from ganforge.interfaces import Augment, Generator
 from ganforge.training.ema import EMA
 from ganforge.training.optim import build_optimizer, build_schedule
 from ganforge.training.precision import Precision, use_channels_last
+from ganforge.training.terms import Term
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Trainables:
     optimizers: dict[str, torch.optim.Optimizer]
     schedules: dict[str, LRScheduler]
     precision: Precision
+    terms: list[Term]
 
     @classmethod
     def build(cls, exp: Experiment, device: torch.device) -> Trainables:
@@ -54,7 +56,14 @@ class Trainables:
             optimizers=optimizers,
             schedules=schedules,
             precision=Precision(cfg.precision, device),
+            terms=exp.terms,
         )
+
+    def set_step(self, step: int) -> None:
+        """Tell every network (the EMA copy too) the training step."""
+        for network in (self.generator, self.discriminator, self.ema.shadow if self.ema else None):
+            if network is not None:
+                network.set_step(step)  # type: ignore[operator]
 
     def sampling_generator(self) -> nn.Module:
         """The generator samples and metrics use: the EMA copy when the run keeps one."""
@@ -78,6 +87,7 @@ class Trainables:
             "optimizers": {role: opt.state_dict() for role, opt in self.optimizers.items()},
             "schedules": {role: schedule.state_dict() for role, schedule in self.schedules.items()},
             "scalers": self.precision.state_dict(),
+            "terms": [term.loss.state_dict() for term in self.terms],
         }
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
@@ -94,3 +104,5 @@ class Trainables:
         for role, schedule in self.schedules.items():
             schedule.load_state_dict(saved["schedules"][role])
         self.precision.load_state_dict(saved.get("scalers") or {})
+        for term, state in zip(self.terms, saved.get("terms") or [{}] * len(self.terms)):
+            term.loss.load_state_dict(state)

@@ -169,6 +169,7 @@ class Trainer:
 
     def train_step(self) -> None:
         """One step: discriminator updates, the generator update, EMA and learning-rate schedules."""
+        self.parts.set_step(self.state.step)
         self.training_step(self.state.step)
         if self.parts.ema is not None:
             self.parts.ema.update()
@@ -177,6 +178,7 @@ class Trainer:
 
     def _after_step(self) -> None:
         state, step = self.state, self.state.step
+        self.parts.set_step(step)  # pictures, metrics and checkpoints see the networks as a loaded run will
         if step % self.cfg.log_every == 0 or step == state.total_steps:
             self._flush_losses()
         finished = self._epochs_done()

@@ -127,7 +127,7 @@ class InfoGANGenerator(Generator):
         parts.append(torch.rand(n, self.layout.continuous, device=device, generator=generator) * 2 - 1)
         return torch.cat(parts, dim=1)
 
-    def truncate(self, latent: Tensor, psi: float, generator: torch.Generator | None = None) -> Tensor:
+    def truncate(self, latent: Tensor, psi: float, generator: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor:
         """Truncates the Gaussian noise only (entries redrawn into [-psi, psi]); the codes,
         which choose what the sample shows, stay as drawn."""
         dim = self.layout.noise_dim
