@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ganforge.types import NonNegativeInt, OpenUnitInterval, PositiveInt
+
 
 @dataclass
 class TrainConfig:
@@ -21,13 +23,13 @@ class TrainConfig:
     best_mode: "min" or "max" for best_metric (default: the metric's own direction).
     """
 
-    epochs: int = 1
-    steps: int | None = None
-    d_steps: int = 1
-    ema: float | None = None
-    log_every: int = 50
-    checkpoint_every: int | None = None
-    samples: int = 64
+    epochs: PositiveInt = 1
+    steps: NonNegativeInt | None = None
+    d_steps: PositiveInt = 1
+    ema: OpenUnitInterval | None = None
+    log_every: PositiveInt = 50
+    checkpoint_every: PositiveInt | None = None
+    samples: PositiveInt = 64
     best_metric: str | None = None
     best_mode: Literal["min", "max"] | None = None
 

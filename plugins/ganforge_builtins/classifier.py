@@ -15,6 +15,7 @@ from ganforge.hook_extractor import HookExtractor, to_unit_range
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.weights import load_state_dict
 from ganforge_builtins.classifier_net import EMBEDDING_LAYER, SmallClassifierNet
+from ganforge.types import NonNegativeInt, PositiveInt
 
 
 def load_classifier(path: Path | str) -> tuple[SmallClassifierNet, dict]:
@@ -44,7 +45,7 @@ class Classifier(HookExtractor):
     :param seed: training seed.
     """
 
-    def __init__(self, weights: str | None = None, epochs: int = 2, seed: int = 0) -> None:
+    def __init__(self, weights: str | None = None, epochs: PositiveInt = 2, seed: NonNegativeInt = 0) -> None:
         FeatureExtractor.__init__(self)
         if epochs < 1:
             raise ValueError(f"classifier epochs must be >= 1, got {epochs}")
