@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,34 @@ class RunDir:
     samples_dir = property(lambda self: self.root / "samples")
     last_checkpoint = property(lambda self: self.root / "checkpoints" / "last.pt")
     best_checkpoint = property(lambda self: self.root / "checkpoints" / "best.pt")
+
+    #: what a run writes into its directory; ``clear`` removes these and nothing else.
+    OUTPUTS = ("spec.yaml", "metrics.jsonl", "status.json", "samples", "checkpoints", "tensorboard", "plots")
+
+    def holds_run(self) -> bool:
+        """Whether a run has written here: a status, a checkpoint or a metrics log."""
+        return self.status_path.is_file() or self.last_checkpoint.is_file() or self.metrics_path.is_file()
+
+    def describe(self) -> str:
+        """What the directory holds, for a message: ``a finished run (step 6 of 6)``."""
+        try:
+            status = self.read_status() or {}
+        except (OSError, ValueError):
+            status = {}
+        what = f"a{'n' if str(status.get('status', ''))[:1] in 'aeiou' else ''} {status['status']} run" if status.get("status") else "a run"
+        if isinstance(status.get("step"), int):
+            total = status.get("total_steps")
+            what += f" (step {status['step']}{f' of {total}' if isinstance(total, int) else ''})"
+        return what + (", with a checkpoint" if self.last_checkpoint.is_file() else ", no checkpoint")
+
+    def clear(self) -> None:
+        """Remove a previous run's outputs (``--overwrite``); other files in the directory stay."""
+        for name in self.OUTPUTS:
+            path = self.root / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
 
     def create(self) -> None:
         self.samples_dir.mkdir(parents=True, exist_ok=True)
