@@ -9,12 +9,14 @@ neither disturb each other nor change each other's images.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from types import FrameType
+from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 from ganforge.errors import GanforgeError
@@ -46,6 +48,36 @@ class SampleServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/"
+
+    def serve_until_signalled(self, signals: Iterable[signal.Signals] = (signal.SIGINT, signal.SIGTERM)) -> signal.Signals:
+        """Serve until one of ``signals`` arrives; returns it. Call from the main thread.
+
+        The handlers are installed explicitly, whatever the process inherited: a shell starts
+        background jobs with SIGINT ignored, and Python then leaves it ignored, so relying on
+        KeyboardInterrupt would make Ctrl-C (or a test's SIGINT) do nothing. The requests are
+        served by another thread; the handler only sets an event, and the previous handlers
+        come back before returning.
+        """
+        received: list[signal.Signals] = []
+        stop = threading.Event()
+
+        def handle(number: int, frame: FrameType | None) -> None:
+            received.append(signal.Signals(number))
+            stop.set()
+
+        previous = {sig: signal.signal(sig, handle) for sig in signals}
+        loop = threading.Thread(target=self.serve_forever, name="ganforge-serve", daemon=True)
+        loop.start()
+        try:
+            while not stop.wait(0.5):  # a timeout keeps the main thread responsive to signals everywhere
+                if not loop.is_alive():
+                    raise RuntimeError("the serving loop ended by itself")
+        finally:
+            self.shutdown()
+            loop.join(timeout=10)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return received[0]
 
     def sample_png(self, query: SampleQuery) -> bytes:
         samples = self.sampler.sample(query.n, query.seed, query.label, query.truncation)
