@@ -12,6 +12,7 @@ from ganforge import distributed
 from ganforge.cli.common import describe_components, experiment_from, set_option
 from ganforge.errors import GanforgeError
 from ganforge.plotting import MISSING_MATPLOTLIB, matplotlib_available
+from ganforge.training.checkpoint import checkpoint_step
 from ganforge.training.config import LoggingConfig
 from ganforge.training.observers import RunObserver
 from ganforge.training.progress import NoProgress, make_progress
@@ -89,7 +90,8 @@ def run(
     progress.message(f"{experiment.name}: {describe_components(experiment)}; {where}")
     progress.message(f"run directory: {run_dir.root}")
     try:
-        observers = make_observers(LoggingConfig(**experiment.resolved["logging"]), run_dir, progress.message) if ranks.is_main else []
+        resumed_at = checkpoint_step(run_dir.last_checkpoint) if resuming and ranks.is_main else None
+        observers = make_observers(LoggingConfig(**experiment.resolved["logging"]), run_dir, progress.message, resumed_at) if ranks.is_main else []
         result = Trainer(experiment, run_dir, progress, observers=observers).fit(resume=resuming)
     except (TrainingInterrupted, TrainingDiverged) as exc:
         if ranks.is_main:
@@ -148,13 +150,15 @@ def _as_plain(decision: tuple[RunDir, bool]) -> tuple[str, bool]:
     return str(decision[0].root), decision[1]
 
 
-def make_observers(config: LoggingConfig, run_dir: RunDir, say: Callable[[str], None]) -> list[RunObserver]:
-    """The observers the spec's ``logging:`` section asks for."""
+def make_observers(config: LoggingConfig, run_dir: RunDir, say: Callable[[str], None], resumed_at: int | None = None) -> list[RunObserver]:
+    """The observers the spec's ``logging:`` section asks for; ``resumed_at`` is the step of the
+    checkpoint a resumed run continues from (TensorBoard drops the events written after it)."""
     observers: list[RunObserver] = []
     if config.tensorboard:
         from ganforge.training.tensorboard import TensorBoardObserver
 
-        observers.append(TensorBoardObserver(run_dir.root / "tensorboard"))
+        purge = resumed_at + 1 if resumed_at is not None else None
+        observers.append(TensorBoardObserver(run_dir.root / "tensorboard", purge_step=purge))
     if config.plots:
         if matplotlib_available():
             from ganforge.training.plots import PlotObserver

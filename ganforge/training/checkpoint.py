@@ -31,6 +31,17 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
         raise
 
 
+def checkpoint_step(path: Path | str) -> int | None:
+    """The step a checkpoint was written at, read without loading its tensors (memory-mapped);
+    None when the file is missing or unreadable (resuming then reports the problem itself)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - any unreadable file: the trainer's load says why
+        return None
+    step = state.get("step") if isinstance(state, dict) else None
+    return step if isinstance(step, int) else None
+
+
 def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint; refuse files that hold anything but tensors and plain containers."""
     path = Path(path)
