@@ -13,6 +13,7 @@ from torch import Tensor
 from torchvision.utils import make_grid
 
 from ganforge.errors import GanforgeError
+from ganforge.files import atomic_write
 from ganforge.interfaces import Dataset
 
 #: pixels between grid cells
@@ -56,9 +57,12 @@ def grid_png(samples: Tensor, nrow: int, dataset: Dataset | None = None) -> byte
 
 
 def write_grid(samples: Tensor, nrow: int, path: Path, dataset: Dataset | None = None) -> None:
-    """Write the sample picture of :func:`grid_png` to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(grid_png(samples, nrow, dataset))
+    """Write the sample picture of :func:`grid_png` to ``path`` (atomically, with the umask).
+
+    The one writer of sample grids: a run's pictures (through :meth:`Dataset.save_samples`)
+    and ``ganforge sample`` both come here, so a grey model gives a grey ("L") PNG in both."""
+    png = grid_png(samples, nrow, dataset)
+    atomic_write(path, lambda f: f.write(png), sync=False)
 
 
 def write_each(samples: Tensor, directory: Path, stems: Sequence[str]) -> list[Path]:
@@ -71,6 +75,7 @@ def write_each(samples: Tensor, directory: Path, stems: Sequence[str]) -> list[P
     paths = []
     for image, stem in zip(samples, stems):
         path = directory / f"{stem}.png"
-        to_pil(image).save(path)
+        picture = to_pil(image)
+        atomic_write(path, lambda f, picture=picture: picture.save(f, format="PNG"), sync=False)
         paths.append(path)
     return paths

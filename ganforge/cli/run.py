@@ -11,6 +11,7 @@ import click
 from ganforge import distributed
 from ganforge.cli.common import describe_components, experiment_from, set_option
 from ganforge.errors import GanforgeError
+from ganforge.files import WriteError
 from ganforge.plotting import MISSING_MATPLOTLIB, matplotlib_available
 from ganforge.training.checkpoint import checkpoint_step
 from ganforge.training.config import LoggingConfig
@@ -89,14 +90,20 @@ def run(
     where = f"{ranks.world_size} processes, device {experiment.device.type}" if ranks.distributed else f"device {experiment.device}"
     progress.message(f"{experiment.name}: {describe_components(experiment)}; {where}")
     progress.message(f"run directory: {run_dir.root}")
+    trainer: Trainer | None = None
     try:
         resumed_at = checkpoint_step(run_dir.last_checkpoint) if resuming and ranks.is_main else None
         observers = make_observers(LoggingConfig(**experiment.resolved["logging"]), run_dir, progress.message, resumed_at) if ranks.is_main else []
-        result = Trainer(experiment, run_dir, progress, observers=observers).fit(resume=resuming)
+        trainer = Trainer(experiment, run_dir, progress, observers=observers)
+        result = trainer.fit(resume=resuming)
     except (TrainingInterrupted, TrainingDiverged) as exc:
         if ranks.is_main:
             raise
         ctx.exit(exc.exit_code)  # every process stopped together; rank 0 alone says why
+    except WriteError as exc:
+        if ranks.is_main:
+            _record_failure(run_dir, trainer, str(exc))
+        raise
     if ranks.is_main:
         click.echo(
             f"finished {result.steps} steps in {result.seconds:.1f}s "
@@ -144,6 +151,18 @@ def prepare_run_dir(name: str, out: str | None, resume: str | None, overwrite: b
             )
         run_dir.clear()
     return run_dir, False
+
+
+def _record_failure(run_dir: RunDir, trainer: Trainer | None, message: str) -> None:
+    """Say in status.json that the run stopped because a file could not be written (the trainer
+    leaves user errors to the CLI); best effort, since the disk may still be full."""
+    total = getattr(trainer, "total_steps", None)
+    if not isinstance(total, int):
+        return  # failed before training began: the directory's status is not this run's
+    try:
+        run_dir.write_status("failed", int(getattr(trainer, "step", 0)), total, message)
+    except WriteError:
+        pass
 
 
 def _as_plain(decision: tuple[RunDir, bool]) -> tuple[str, bool]:

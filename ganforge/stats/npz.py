@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ganforge.errors import GanforgeError
+from ganforge.files import atomic_write
 from ganforge.stats.gaussian import FeatureStats
 
 
 def save_stats(stats: FeatureStats, path: Path | str) -> None:
-    """Write ``mu``, ``sigma`` (float64) and ``num_samples``; atomically, so a killed run
-    never leaves a truncated cache file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, mu=stats.mu.cpu().numpy(), sigma=stats.sigma.cpu().numpy(), num_samples=np.int64(stats.n))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``mu``, ``sigma`` (float64) and ``num_samples``; atomically (:func:`atomic_write`), so
+    a killed run never leaves a truncated cache file behind, with the user's umask."""
+    mu, sigma = stats.mu.cpu().numpy(), stats.sigma.cpu().numpy()
+    atomic_write(path, lambda f: np.savez(f, mu=mu, sigma=sigma, num_samples=np.int64(stats.n)))
 
 
 def load_stats(path: Path | str, device: torch.device | str = "cpu") -> FeatureStats:

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ganforge.errors import GanforgeError
+from ganforge.files import atomic_write
 
 FORMAT_VERSION = 1
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """Write ``state`` to ``path`` through a temporary file and a rename: a kill at any moment
-    leaves either the previous file or the new one, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT_VERSION, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``state`` to ``path`` through a temporary file and a rename (:func:`atomic_write`):
+    a kill at any moment leaves either the previous file or the new one, never a torn one; the
+    file gets the user's umask; a failed write raises :class:`~ganforge.files.WriteError`."""
+    atomic_write(path, lambda f: torch.save({"format": FORMAT_VERSION, **state}, f))
 
 
 def checkpoint_step(path: Path | str) -> int | None:
