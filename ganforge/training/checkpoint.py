@@ -21,6 +21,19 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     atomic_write(path, lambda f: torch.save({"format": FORMAT_VERSION, **state}, f))
 
 
+def _why_unreadable(path: Path, exc: Exception) -> str:
+    """One short line for a checkpoint torch could not read."""
+    try:
+        if path.stat().st_size == 0:
+            return "the file is empty (a copy or a write that did not finish?)"
+    except OSError:
+        pass
+    first = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else ""
+    if "central directory" in first or "zip archive" in first:
+        return "truncated or corrupted (not a complete torch zip archive); use another checkpoint, e.g. best.pt"
+    return f"not a torch checkpoint ({type(exc).__name__}{': ' + first if first else ''})"
+
+
 def checkpoint_step(path: Path | str) -> int | None:
     """The step a checkpoint was written at, read without loading its tensors (memory-mapped);
     None when the file is missing or unreadable (resuming then reports the problem itself)."""
@@ -45,8 +58,8 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") 
             f"refusing to load {path}: it holds Python objects that could run code when unpickled, "
             f"not just tensors ({first}); re-save it as a plain state dict"
         ) from None
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise GanforgeError(f"cannot read checkpoint {path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - torn, truncated, empty or foreign files raise all sorts
+        raise GanforgeError(f"cannot read checkpoint {path}: {_why_unreadable(path, exc)}") from None
     if not isinstance(state, dict):
         raise GanforgeError(f"{path} is not a ganforge checkpoint (found {type(state).__name__}, expected a mapping)")
     return state
