@@ -21,13 +21,25 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     atomic_write(path, lambda f: torch.save({"format": FORMAT_VERSION, **state}, f))
 
 
-def _why_unreadable(path: Path, exc: Exception) -> str:
+def _looks_like_torch(path: Path) -> bool:
+    """A zip archive (torch.save's format) or a legacy pickle (protocol byte 0x80)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError:
+        return True  # torch.load says why
+    return head[:2] == b"PK" or head[:1] == b"\x80"
+
+
+def _why_unreadable(path: Path, exc: Exception | None) -> str:
     """One short line for a checkpoint torch could not read."""
     try:
         if path.stat().st_size == 0:
             return "the file is empty (a copy or a write that did not finish?)"
     except OSError:
         pass
+    if exc is None:
+        return "not a torch checkpoint (neither a zip archive nor a pickle)"
     first = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else ""
     if "central directory" in first or "zip archive" in first:
         return "truncated or corrupted (not a complete torch zip archive); use another checkpoint, e.g. best.pt"
@@ -50,10 +62,13 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise GanforgeError(f"checkpoint {path} does not exist")
+    if not _looks_like_torch(path):
+        raise GanforgeError(f"cannot read checkpoint {path}: {_why_unreadable(path, None)}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+        first = next((line for line in lines if "Unsupported global" in line or "GLOBAL" in line), lines[-1] if lines else type(exc).__name__)
         raise GanforgeError(
             f"refusing to load {path}: it holds Python objects that could run code when unpickled, "
             f"not just tensors ({first}); re-save it as a plain state dict"
