@@ -96,8 +96,8 @@ def write_npz(path: Path, **arrays: np.ndarray) -> Path:
 
 D = 768  # the classifier extractor's feature size
 STATS = [
-    ("missing-mu", lambda p: write_npz(p, sigma=np.eye(D)), "no 'mu' in the file (it has sigma)"),
-    ("missing-both", lambda p: write_npz(p, mean=np.zeros(D)), "no 'mu' or 'sigma' in the file"),
+    ("missing-mu", lambda p: write_npz(p, sigma=np.eye(D)), "(no 'mu'; it has sigma)"),
+    ("missing-both", lambda p: write_npz(p, mean=np.zeros(D)), "(no 'mu' or 'sigma'; it has mean)"),
     ("sigma-not-square", lambda p: write_npz(p, mu=np.zeros(D), sigma=np.zeros((D, 3))), "mu must have shape (d,) and sigma (d, d)"),
     ("mu-2d", lambda p: write_npz(p, mu=np.zeros((D, D)), sigma=np.eye(D)), "mu must have shape (d,) and sigma (d, d)"),
     ("nan-mu", lambda p: write_npz(p, mu=np.full(D, np.nan), sigma=np.eye(D)), "mu or sigma holds NaN or infinite values"),

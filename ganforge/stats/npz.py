@@ -34,7 +34,7 @@ def load_stats(path: Path | str, device: torch.device | str = "cpu") -> FeatureS
         with np.load(path, allow_pickle=False) as data:
             missing = [key for key in ("mu", "sigma") if key not in data.files]
             if missing:
-                raise GanforgeError(f"{path}: no {' or '.join(repr(k) for k in missing)} in the file (it has {', '.join(data.files) or 'nothing'}); {fix}")
+                raise GanforgeError(f"{path}: not a statistics file with 'mu' and 'sigma' (no {' or '.join(repr(k) for k in missing)}; it has {', '.join(data.files) or 'nothing'}); {fix}")
             mu, sigma = data["mu"], data["sigma"]
             n = int(data["num_samples"]) if "num_samples" in data.files else 0
     except GanforgeError:
