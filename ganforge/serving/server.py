@@ -27,6 +27,10 @@ from ganforge.serving.page import PageInfo, page_count, render_page
 from ganforge.serving.query import BadRequest, SampleQuery, parse_sample_query
 
 ROUTES = ("/", "/classes", "/sample")
+#: the longest request target (path and query) accepted; a sample query needs under 200 bytes.
+MAX_TARGET = 4096
+#: seconds a connection may stay silent before the server drops it (slow or stuck clients).
+IDLE_TIMEOUT = 30
 
 
 class SampleServer(ThreadingHTTPServer):
@@ -91,10 +95,30 @@ class _Handler(BaseHTTPRequestHandler):
     server: SampleServer
     server_version = "ganforge"
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (a malformed request line, an unknown method, a
+        request line or headers too long) as JSON like every other answer: 400 for what the client
+        sent, 405 for a method, never a 5xx for a client's mistake."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not supported; use GET"
+        elif code in (HTTPStatus.REQUEST_URI_TOO_LONG, HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE):
+            code, message = HTTPStatus.BAD_REQUEST, f"request too large: {message or HTTPStatus(code).phrase}"
+        self.close_connection = True
+        try:
+            self._json(HTTPStatus(code), {"error": message or HTTPStatus(code).phrase}, {"Connection": "close"})
+        except OSError:
+            pass  # the client went away
 
     def do_GET(self) -> None:  # noqa: N802 (the standard library's naming)
         url = urlsplit(self.path)
         try:
+            if len(self.path) > MAX_TARGET:
+                raise BadRequest(f"request too large: the URL has {len(self.path)} characters, more than {MAX_TARGET}")
+            if self._has_body():
+                self.close_connection = True  # the body was not read: the connection cannot carry another request
+                raise BadRequest("GET requests take no body")
             if url.path == "/":
                 self._page(url.query)
             elif url.path == "/classes":
@@ -111,10 +135,15 @@ class _Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"internal error: {type(exc).__name__}: {exc}"})
 
-    def _refuse(self) -> None:
-        self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{self.command} is not supported; use GET"}, {"Allow": "GET"})
+    def _has_body(self) -> bool:
+        length = self.headers.get("Content-Length", "0").strip() or "0"
+        return not length.isdigit() or int(length) > 0 or "chunked" in self.headers.get("Transfer-Encoding", "").lower()
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+    def _refuse(self) -> None:
+        self.close_connection = True  # a body, if any, is never read
+        self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{self.command} is not supported; use GET"}, {"Allow": "GET", "Connection": "close"})
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _refuse  # noqa: N815 (HEAD gets the headers only)
 
     # ---- routes -----------------------------------------------------------------------------
     def _page(self, query: str) -> None:
@@ -154,7 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the standard library's signature)
         if self.server.log is not None:
