@@ -1,15 +1,26 @@
-"""Reading a folder of image files in batches (as pytorch-fid's command does)."""
+"""Reading a folder of image files in batches (as pytorch-fid's command does).
+
+A file that cannot be used (empty, corrupt or truncated, not an image, or larger than
+:data:`MAX_IMAGE_PIXELS`: a decompression bomb) is reported in one ``Warning: skipped ...`` line
+on stderr and skipped; a folder with no usable image is an error.
+"""
 
 from __future__ import annotations
 
+import sys
+import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from ganforge.errors import GanforgeError
+
+#: the most pixels an image may have (64 Mpx, e.g. 8192 x 8192); larger files are refused
+#: before they are decoded. Set explicitly rather than relying on PIL's default and its warning.
+MAX_IMAGE_PIXELS = 64 * 2**20
 
 IMAGE_EXTENSIONS = frozenset({".bmp", ".gif", ".jpg", ".jpeg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp"})
 
@@ -25,22 +36,67 @@ def image_files(folder: Path | str) -> list[Path]:
     return files
 
 
-def read_image(path: Path) -> Tensor:
-    """uint8 ``(C, H, W)``: grey images keep one channel, everything else becomes RGB."""
-    from PIL import Image
+class UnreadableImage(GanforgeError):
+    """An image file that cannot be used; the message names the file and why."""
 
-    with Image.open(path) as image:
-        image = image.convert("L") if image.mode in ("L", "I;16", "I", "1") else image.convert("RGB")
-        array = np.array(image, dtype=np.uint8)
+
+def read_image(path: Path) -> Tensor:
+    """uint8 ``(C, H, W)``: grey images keep one channel, everything else becomes RGB.
+
+    Raises :class:`UnreadableImage` for an empty, corrupt, truncated or non-image file, and for
+    one with more than :data:`MAX_IMAGE_PIXELS` pixels (checked from the header, before decoding).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        if path.stat().st_size == 0:
+            raise UnreadableImage(f"{path}: empty file")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS
+            try:
+                with Image.open(path) as image:
+                    width, height = image.size
+                    if width * height > MAX_IMAGE_PIXELS:
+                        raise UnreadableImage(f"{path}: {width}x{height} pixels, more than the limit of {MAX_IMAGE_PIXELS} (a decompression bomb?)")
+                    image = image.convert("L") if image.mode in ("L", "I;16", "I", "1") else image.convert("RGB")
+                    array = np.array(image, dtype=np.uint8)
+            finally:
+                Image.MAX_IMAGE_PIXELS = limit
+    except UnreadableImage:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UnreadableImage(f"{path}: too many pixels ({exc})") from None
+    except UnidentifiedImageError:
+        raise UnreadableImage(f"{path}: not an image file PIL can read") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise UnreadableImage(f"{path}: corrupt or truncated image ({' '.join(str(exc).split()) or type(exc).__name__})") from None
     array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
-def image_batches(files: list[Path], batch_size: int) -> Iterator[Tensor]:
-    """uint8 batches ``(N, C, H, W)`` of the files, in order; all images must share a size."""
+def report_skipped(problem: str) -> None:
+    """The default report of a skipped file: one line on stderr."""
+    print(f"Warning: skipped {problem}", file=sys.stderr)
+
+
+def image_batches(files: list[Path], batch_size: int, skipped: Callable[[str], None] = report_skipped) -> Iterator[Tensor]:
+    """uint8 batches ``(N, C, H, W)`` of the usable files, in order; all images must share a size.
+    Each unusable file is reported through ``skipped`` and left out."""
+    used = 0
     for start in range(0, len(files), batch_size):
-        images = [read_image(p) for p in files[start : start + batch_size]]
+        images = []
+        for path in files[start : start + batch_size]:
+            try:
+                images.append(read_image(path))
+            except UnreadableImage as exc:
+                skipped(str(exc))
+        if not images:
+            continue
         shapes = {tuple(i.shape) for i in images}
         if len(shapes) > 1:
             raise GanforgeError(f"{files[start].parent}: images differ in size ({sorted(shapes)[:2]}); resize them to one size first")
+        used += len(images)
         yield torch.stack(images)
+    if files and not used:
+        raise GanforgeError(f"{files[0].parent}: none of the {len(files)} image files could be read (see the warnings above)")

@@ -3,16 +3,18 @@ PNG per sample. Images keep their channels: one channel gives a grey ("L") PNG, 
 
 from __future__ import annotations
 
+import functools
 import io
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from PIL import Image
 from torch import Tensor
 from torchvision.utils import make_grid
 
 from ganforge.errors import GanforgeError
+from ganforge.files import atomic_write
 from ganforge.interfaces import Dataset
 
 #: pixels between grid cells
@@ -56,9 +58,12 @@ def grid_png(samples: Tensor, nrow: int, dataset: Dataset | None = None) -> byte
 
 
 def write_grid(samples: Tensor, nrow: int, path: Path, dataset: Dataset | None = None) -> None:
-    """Write the sample picture of :func:`grid_png` to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(grid_png(samples, nrow, dataset))
+    """Write the sample picture of :func:`grid_png` to ``path`` (atomically, with the umask).
+
+    The one writer of sample grids: a run's pictures (through :meth:`Dataset.save_samples`)
+    and ``ganforge sample`` both come here, so a grey model gives a grey ("L") PNG in both."""
+    png = grid_png(samples, nrow, dataset)
+    atomic_write(path, lambda f: f.write(png), sync=False)
 
 
 def write_each(samples: Tensor, directory: Path, stems: Sequence[str]) -> list[Path]:
@@ -71,6 +76,10 @@ def write_each(samples: Tensor, directory: Path, stems: Sequence[str]) -> list[P
     paths = []
     for image, stem in zip(samples, stems):
         path = directory / f"{stem}.png"
-        to_pil(image).save(path)
+        atomic_write(path, functools.partial(_save_png, to_pil(image)), sync=False)
         paths.append(path)
     return paths
+
+
+def _save_png(picture: Any, stream: Any) -> None:
+    picture.save(stream, format="PNG")

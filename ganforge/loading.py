@@ -43,11 +43,17 @@ def load_trained(
     experiment = _experiment(path, state, spec)
     generator = experiment.generator
     weights, uses_ema = _generator_weights(state, prefer_ema)
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise GanforgeError(f"{path}: the generator weights are not a state dict of tensors (found {type(weights).__name__}); the checkpoint is damaged")
     try:
         generator.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
+    except (RuntimeError, TypeError, KeyError) as exc:
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+        first = next((line for line in lines if not line.startswith("Error(s) in loading")), lines[0] if lines else type(exc).__name__)
         raise GanforgeError(f"{path}: the weights do not fit the spec's generator ({first}); give the spec it was trained with") from None
+    broken = [name for name, value in weights.items() if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if broken:
+        raise GanforgeError(f"{path}: the generator weights hold NaN or infinite values ({broken[0]}{' and others' if len(broken) > 1 else ''}; a diverged run?); use another checkpoint")
     generator.set_step(int(state.get("step") or 0))
     generator.to(pick_device(device)).eval().requires_grad_(False)
     return TrainedGenerator(generator, experiment, path, state.get("step"), uses_ema)

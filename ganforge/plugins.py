@@ -15,6 +15,7 @@ from typing import Any
 import pluggy
 
 from ganforge import hookspecs
+from ganforge.errors import did_you_mean
 from ganforge.kinds import KINDS
 from ganforge.registry import DuplicateComponentError, Registry
 
@@ -106,6 +107,7 @@ class Plugins:
 
     def _collect(self) -> Registry:
         registry = Registry()
+        self.failures.extend(self._unknown_hooks())
         for kind in KINDS:
             hook = getattr(self.manager.hook, kind.hook)
             for impl in hook.get_hookimpls():  # registration order: the first to claim a name keeps it
@@ -115,6 +117,21 @@ class Plugins:
                 except Exception as exc:  # noqa: BLE001 - a broken hook must not hide the others
                     self.failures.append(PluginFailure(impl.plugin_name, f"{hook.name} raised {type(exc).__name__}: {exc}"))
         return registry
+
+    def _unknown_hooks(self) -> list[PluginFailure]:
+        """Hook implementations that match no ganforge hook (a misspelt ``register_loss``): pluggy
+        accepts them at registration and never calls them (``check_pending`` would raise)."""
+        known = [name for name, caller in vars(self.manager.hook).items() if getattr(caller, "spec", None) is not None]
+        failures = []
+        for name, caller in sorted(vars(self.manager.hook).items()):
+            if not isinstance(caller, pluggy.HookCaller) or caller.spec is not None:
+                continue
+            for impl in caller.get_hookimpls():
+                failures.append(PluginFailure(
+                    impl.plugin_name,
+                    f"hook '{name}' is not a ganforge hook, so it is never called{did_you_mean(name, known)}",
+                ))  # fmt: skip
+        return failures
 
     def _register_one(self, registry: Registry, kind: str, plugin: str, name: str, factory: Any, aliases: tuple[str, ...] = ()) -> None:
         """The ``register(name, factory, aliases=())`` callback a plugin's hook receives."""

@@ -27,7 +27,7 @@ def test_list_params_shows_types_and_defaults() -> None:
     assert {"a: float = 0.0", "b: float = 1.0", "c: float = 1.0"} <= set(lines)
     generator = invoke("list", "generator", "dcgan", "--params").stdout
     assert "image_shape: tuple[int, int, int] = (from the dataset)" in generator
-    assert "width: int = 64" in generator
+    assert "width: int >= 1 = 64" in generator
 
 
 def test_list_json_and_patterns() -> None:

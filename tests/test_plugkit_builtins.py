@@ -1,5 +1,7 @@
-"""Every component `ganforge list` shows passes the conformance kit: one parametrized test
-over the registry, so components added later are covered without editing this file."""
+"""Every component ganforge itself ships passes the conformance kit: one parametrized test over
+the registry's entries from ganforge's own distribution, so components added later are covered
+without editing this file, and an installed third-party plugin cannot break ganforge's suite
+(`ganforge plugins --check` runs the kit over everything installed)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ from ganforge.registry import ComponentInfo
 from ganforge.spec.signature import signature_of
 from ganforge.spec.types import nested_kind
 from ganforge.testing import CHECKS, ComponentUnavailable, RandomFeatures, Setup, TinyGenerator
+from ganforge.testing.registered import OWN_DISTRIBUTION, components_of
 
 from .plugkit_data import write_cifar_folder, write_idx_folder, write_image_folder
 
-COMPONENTS = Plugins.create().registry.list()
+COMPONENTS = components_of(OWN_DISTRIBUTION, Plugins.create())
 #: Networks that can be made class-conditional: checked conditional too (labels must matter).
 CONDITIONAL = [
     info for info in COMPONENTS
@@ -64,6 +67,15 @@ def test_component_passes_the_conformance_kit(info: ComponentInfo, tmp_path: Pat
 @pytest.mark.parametrize("info", CONDITIONAL, ids=lambda i: f"{i.kind}-{i.name}")
 def test_conditional_network_passes_the_conformance_kit(info: ComponentInfo) -> None:
     CHECKS[info.kind](info.factory, num_classes=3)
+
+
+def test_only_ganforges_own_components_are_parametrized() -> None:
+    everything = Plugins.create()
+    assert {info.plugin for info in COMPONENTS} <= {n for n, i in everything.loaded.items() if i.distribution == "ganforge"}
+    third_party = [info for info in everything.registry.list() if everything.loaded[info.plugin].distribution != "ganforge"]
+    if not third_party:
+        pytest.skip("no third-party plugin installed (pip install ./plugins/ganforge-boundary-seeking)")
+    assert not set(third_party) & set(COMPONENTS)
 
 
 def test_every_kind_is_covered() -> None:

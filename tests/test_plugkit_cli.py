@@ -112,6 +112,26 @@ def test_new_plugin_writes_a_package_for_every_kind(scaffolds: dict[str, Path]) 
         assert getattr(module, names.cls).__module__ == module.__name__
 
 
+def test_scaffolds_have_a_test_extra_and_use_only_public_helpers(scaffolds: dict[str, Path]) -> None:
+    import ast
+
+    for kind, folder in scaffolds.items():
+        project = load_toml(folder / "pyproject.toml")
+        assert any(r.startswith("pytest") for r in project["project"]["optional-dependencies"]["test"])
+        assert "pip install -e '.[test]'" in (folder / "README.md").read_text()
+        (test_file,) = (folder / "tests").glob("test_*.py")
+        imported = {
+            node.module for node in ast.walk(ast.parse(test_file.read_text()))
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ganforge"
+        }  # fmt: skip
+        assert imported <= {"ganforge", "ganforge.testing"}, (kind, imported)
+
+
+def test_new_plugin_prints_the_install_and_test_command(tmp_path: Path) -> None:
+    result = invoke("new-plugin", "printed-cmd", "--kind", "loss", "--out", str(tmp_path / "p"))
+    assert result.exit_code == 0 and "pip install -e '.[test]' && pytest" in result.stdout
+
+
 def test_scaffolded_tests_pass_for_every_kind(scaffolds: dict[str, Path]) -> None:
     """Each package's own tests, run here from source (installing each costs seconds; the
     loss package is installed and run by pytest in test_plugkit_packages)."""

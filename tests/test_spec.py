@@ -31,14 +31,14 @@ def line_of(text: str, needle: str) -> int:
         ("{name: dcgan, latent_dim: 8, width: 8}", "{name: dcgan, latent_dim: 8, widht: 8}", "generator:",
          "generator.widht: unknown parameter 'widht' for generator 'dcgan' (did you mean 'width'?); see `ganforge list generator dcgan --params`"),
         ("{name: dcgan, width: 8}", "{name: dcgan, width: eight}", "discriminator:",
-         "discriminator.width: expected int, got 'eight' (str) for discriminator 'dcgan' parameter 'width'"),
+         "discriminator.width: expected int >= 1, got 'eight' (str) for discriminator 'dcgan' parameter 'width'"),
         ("{name: lsgan}", "{name: lsgna}", "loss:",
          "loss.name: unknown loss 'lsgna' (did you mean 'lsgan'?); see `ganforge list loss`"),
         ("train: {steps: 6", "trian: {steps: 6", "trian:", "trian: unknown section 'trian' (did you mean 'train'?)"),
         ("{name: Adam, lr: 2.0e-4, betas: [0.5, 0.999]}\n  discriminator", "{name: Adma, lr: 2.0e-4}\n  discriminator",
          "Adma", "optimizers.generator.name: unknown optimizer 'Adma' (did you mean 'Adam'?); any torch.optim class works"),
         ("{steps: 6, log_every: 2", "{steps: 6, log_evry: 2", "train:", "train.log_evry: unknown parameter 'log_evry' for train (did you mean 'log_every'?)"),
-        ("{steps: 6, log_every: 2", "{steps: 6.5, log_every: 2", "train:", "train.steps: expected int | null, got 6.5 (float) for train parameter 'steps'"),
+        ("{steps: 6, log_every: 2", "{steps: 6.5, log_every: 2", "train:", "train.steps: expected int >= 0 | null, got 6.5 (float) for train parameter 'steps'"),
     ],
 )  # fmt: skip
 def test_spec_errors_name_file_line_and_field(tmp_path: Path, old: str, new: str, needle: str, message: str) -> None:
@@ -80,7 +80,7 @@ def test_missing_section_and_several_errors_at_once(tmp_path: Path) -> None:
     result = invoke("validate", str(write(tmp_path, text)))
     errors = result.stderr.strip().splitlines()
     assert result.exit_code == 2 and len(errors) == 2
-    assert "expected int, got 'x'" in errors[0]
+    assert "expected int >= 1, got 'x'" in errors[0]
     assert "missing required section 'loss:'" in errors[1]
 
 
@@ -115,7 +115,7 @@ def test_set_overrides_are_validated_and_located(tmp_path: Path) -> None:
     result = invoke("validate", str(path), "--set", "generator.width=wide")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "Error: --set generator.width=wide: generator.width: expected int, got 'wide' (str) for generator 'dcgan' parameter 'width'"
+        "Error: --set generator.width=wide: generator.width: expected int >= 1, got 'wide' (str) for generator 'dcgan' parameter 'width'"
     )
     spec = apply_overrides(load_spec(path), ["train.steps=3", "data.batch_size=8", "loss={name: lsgan, a: -1, c: 0}", "optimizers.generator.betas.0=0.0"])
     assert spec.data["train"]["steps"] == 3 and spec.data["data"]["batch_size"] == 8

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -24,6 +21,7 @@ from ganforge.plugins import Plugins, set_plugins
 from ganforge.sampling import sampler_for
 from ganforge.serving import SampleServer
 
+from .serve_support import ServeProcess
 from .use_plugin import CLASS_NAMES, install, train_conditional, train_unconditional
 
 
@@ -162,20 +160,31 @@ def test_unconditional_service_refuses_a_class(trained: dict[str, Path]) -> None
 
 
 def test_the_command_serves_until_interrupted(trained: dict[str, Path]) -> None:
-    command = [sys.executable, "-m", "ganforge", "serve", str(trained["plain"]), "--port", "0", "--device", "cpu"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    service = ServeProcess(trained["plain"])
     try:
-        line = process.stderr.readline()
-        assert " on http://127.0.0.1:" in line, line
-        url = line.split(" on ")[-1].split()[0]
-        status, kind, body = get(url + "sample?n=4&seed=1")
+        status, kind, body = get(service.url + "sample?n=4&seed=1")
         assert (status, kind) == (200, "image/png") and png(body).size == (62, 62)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
-        assert "GET /sample?n=4&seed=1" in process.stderr.read()
+        assert service.stop(signal.SIGINT) == 0
+        assert "GET /sample?n=4&seed=1" in service.stderr and "stopped (SIGINT)" in service.stderr
     finally:
-        if process.poll() is None:
-            process.kill()
+        service.kill()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_command_stops_even_when_the_signal_was_ignored_by_its_parent(trained: dict[str, Path], sig: signal.Signals) -> None:
+    """A shell starts background jobs with SIGINT ignored; the server installs its own handlers."""
+
+    def ignore_both() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    service = ServeProcess(trained["plain"], "--quiet", preexec_fn=ignore_both)
+    try:
+        assert get(service.url + "classes")[0] == 200
+        assert service.stop(sig) == 0
+        assert f"stopped ({sig.name})" in service.stderr
+    finally:
+        service.kill()
 
 
 def test_busy_port_is_explained(trained: dict[str, Path]) -> None:

@@ -55,7 +55,9 @@ def cli() -> None:
       ganforge run specs/lsgan.yaml       train LSGAN on Fashion-MNIST
     Add --debug to any command to see a traceback on error.
     """
-    for failure in get_plugins().failures:
+    plugins = get_plugins()
+    plugins.registry  # noqa: B018 - collecting the registrations finds duplicate names and unknown hooks
+    for failure in plugins.failures:
         click.echo(f"Warning: {failure}", err=True)
 
 

@@ -24,7 +24,7 @@ def new_plugin(name: str, kind: str, out: Path | None) -> None:
     installs and passes its tests as written; then replace the component with yours.
     Examples:
       ganforge new-plugin focal-bce --kind loss
-      cd ganforge-focal-bce && pip install -e . && pytest && ganforge list loss focal-bce
+      cd ganforge-focal-bce && pip install -e '.[test]' && pytest && ganforge list loss focal-bce
     """
     check_name(name)
     registry = get_plugins().registry
@@ -37,6 +37,6 @@ def new_plugin(name: str, kind: str, out: Path | None) -> None:
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(
-        f"\nNext:\n  cd {out}\n  pip install -e .\n  pytest\n  ganforge list {kind} {name} --params\n"
+        f"\nNext:\n  cd {out}\n  pip install -e '.[test]' && pytest\n  ganforge list {kind} {name} --params\n"
         f"then edit src/{names.package}/plugin.py ({names.cls}) and use it in a spec as {kind}: {{name: {name}}}"
     )

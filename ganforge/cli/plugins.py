@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ganforge.errors import GanforgeError
 from ganforge.plugins import DISABLE_ENV, ENTRY_POINT_GROUP, Plugins, get_plugins
 
 
@@ -62,7 +63,10 @@ def plugin_rows(plugins: Plugins) -> list[PluginRow]:
 
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def plugins_command(as_json: bool) -> None:
+@click.option("--check", is_flag=True, help="Run the conformance kit over every installed component; exit 1 if any fails.")
+@click.option("--plugin", "only", multiple=True, metavar="NAME", help="With --check: only the components of plugin NAME (repeatable).")
+@click.pass_context
+def plugins_command(ctx: click.Context, as_json: bool, check: bool, only: tuple[str, ...]) -> None:
     """List installed plugins: distribution, version, components, and load errors.
 
     \b
@@ -72,7 +76,13 @@ def plugins_command(as_json: bool) -> None:
       ganforge plugins
       ganforge plugins --json
       GANFORGE_DISABLE_PLUGINS=my-plugin ganforge plugins
+      ganforge plugins --check                   # the conformance kit over everything installed
+      ganforge plugins --check --plugin my-plugin
     """
+    if only and not check:
+        raise GanforgeError("--plugin selects the plugins --check checks; add --check")
+    if check:
+        ctx.exit(_check(only, as_json))
     rows = plugin_rows(get_plugins())
     if as_json:
         click.echo(json.dumps([asdict(r) for r in rows], indent=2))
@@ -86,3 +96,37 @@ def plugins_command(as_json: bool) -> None:
         for error in row.errors:
             table.add_row("", "", "", "error", error)
     console.print(table, markup=False, highlight=False)
+
+
+def _check(only: tuple[str, ...], as_json: bool) -> int:
+    """``--check``: the kit over the installed components, one line each (a failure's whole
+    report below it); 1 when anything failed. Offline, with a temporary cache directory."""
+    import tempfile
+
+    from ganforge.testing.registered import check_installed
+
+    plugins = get_plugins()
+    unknown = [name for name in only if name not in plugins.loaded and all(f.plugin != name for f in plugins.failures)]
+    if unknown:
+        installed = ", ".join(sorted(plugins.loaded))
+        raise GanforgeError(f"--plugin: no plugin named {', '.join(repr(n) for n in unknown)} is installed (installed: {installed})")
+    saved = os.environ.get("GANFORGE_CACHE")
+    with tempfile.TemporaryDirectory(prefix="ganforge-check-") as cache:
+        os.environ["GANFORGE_CACHE"] = cache  # e.g. the classifier the kit trains is not kept
+        try:
+            results = check_installed(plugins, only)
+        finally:
+            if saved is None:
+                os.environ.pop("GANFORGE_CACHE", None)
+            else:
+                os.environ["GANFORGE_CACHE"] = saved
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        for result in results:
+            click.echo(f"{result.outcome:8} {result.what} (plugin {result.plugin}){': ' + result.report if result.outcome == 'skipped' else ''}")
+            if result.outcome == "failed":
+                click.echo("\n".join(f"         {line}" for line in result.report.splitlines()))
+        counts = {o: sum(r.outcome == o for r in results) for o in ("passed", "failed", "skipped")}
+        click.echo(f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped", err=True)
+    return 1 if any(r.outcome == "failed" for r in results) else 0

@@ -12,6 +12,7 @@ from ganforge import distributed
 from ganforge.cli.common import describe_components, experiment_from, set_option
 from ganforge.errors import GanforgeError
 from ganforge.plotting import MISSING_MATPLOTLIB, matplotlib_available
+from ganforge.training.checkpoint import checkpoint_step
 from ganforge.training.config import LoggingConfig
 from ganforge.training.observers import RunObserver
 from ganforge.training.progress import NoProgress, make_progress
@@ -19,13 +20,36 @@ from ganforge.training.rundir import RunDir
 from ganforge.training.trainer import Trainer, TrainingDiverged, TrainingInterrupted
 
 T = TypeVar("T")
+#: ``--resume`` given without a value.
+RESUME_ALWAYS = "always"
+
+
+class _ResumeMode(click.ParamType):
+    """``--resume`` alone, or ``--resume auto``."""
+
+    name = "auto"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value in (RESUME_ALWAYS, "auto"):
+            return str(value)
+        self.fail(f"takes no value or 'auto', not {value!r} (put SPEC before --resume)", param, ctx)
 
 
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @set_option
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<spec name>/<timestamp>).")
-@click.option("--resume", is_flag=True, help="Continue from the run directory's last checkpoint (latest run of this spec without --out).")
+@click.option(
+    "--resume",
+    type=_ResumeMode(),
+    is_flag=False,
+    flag_value=RESUME_ALWAYS,
+    default=None,
+    metavar="[auto]",
+    help="Continue from the run directory's last checkpoint (latest run of this spec without --out); "
+    "--resume auto: resume when there is a checkpoint, else start (for schedulers that requeue).",
+)
+@click.option("--overwrite", is_flag=True, help="Start again in a run directory that holds a run, removing its outputs.")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of a progress bar.")
 @click.option(
     "--nproc",
@@ -33,7 +57,9 @@ T = TypeVar("T")
     help="Train over N processes on this machine (one per GPU; gloo on CPU), launched like torchrun --standalone --nproc_per_node N.",
 )
 @click.pass_context
-def run(ctx: click.Context, spec: str, overrides: tuple[str, ...], out: str | None, resume: bool, quiet: bool, nproc: int | None) -> None:
+def run(
+    ctx: click.Context, spec: str, overrides: tuple[str, ...], out: str | None, resume: str | None, overwrite: bool, quiet: bool, nproc: int | None
+) -> None:
     """Train the GAN that SPEC describes and write the run directory.
 
     \b
@@ -41,26 +67,33 @@ def run(ctx: click.Context, spec: str, overrides: tuple[str, ...], out: str | No
       ganforge run specs/lsgan.yaml
       ganforge run specs/lsgan.yaml --set train.steps=200 --set data.batch_size=64 --out runs/quick
       ganforge run specs/lsgan.yaml --out runs/quick --resume
+      ganforge run specs/lsgan.yaml --out runs/quick --resume auto  # resume if there is a checkpoint, else start
+      ganforge run specs/lsgan.yaml --out runs/quick --overwrite    # start again, removing the old run
       ganforge run specs/lsgan.yaml --nproc 4                   # 4 processes, e.g. 4 GPUs
       torchrun --nproc_per_node=4 -m ganforge run specs/lsgan.yaml   # the same through torchrun
     """
+    if resume and overwrite:
+        raise GanforgeError("--resume and --overwrite contradict each other: continue the run, or start it again")
     experiment = experiment_from(spec, overrides)
     if nproc is not None:
         if distributed.launched_world_size() > 1:
             raise GanforgeError("--nproc: this process is already one of several started by torchrun; drop --nproc")
-        run_dir = _run_dir(experiment.name, out, resume)
+        run_dir, resuming = prepare_run_dir(experiment.name, out, resume, overwrite)
         debug = bool(ctx.obj and ctx.obj.get("debug"))
-        _launch(nproc, spec, overrides, run_dir, resume, quiet, debug)
+        _launch(nproc, spec, overrides, run_dir, resuming, quiet, debug)
         return
     ranks, experiment.device = distributed.init_from_env(experiment.device)
-    run_dir = RunDir(_on_rank_zero(lambda: str(_run_dir(experiment.name, out, resume).root)))
+    root, resuming = _on_rank_zero(lambda: _as_plain(prepare_run_dir(experiment.name, out, resume, overwrite)))
+    run_dir = RunDir(root)
     progress = make_progress(quiet) if ranks.is_main else NoProgress()
     where = f"{ranks.world_size} processes, device {experiment.device.type}" if ranks.distributed else f"device {experiment.device}"
     progress.message(f"{experiment.name}: {describe_components(experiment)}; {where}")
     progress.message(f"run directory: {run_dir.root}")
     try:
-        observers = make_observers(LoggingConfig(**experiment.resolved["logging"]), run_dir, progress.message) if ranks.is_main else []
-        result = Trainer(experiment, run_dir, progress, observers=observers).fit(resume=resume)
+        resumed_at = checkpoint_step(run_dir.last_checkpoint) if resuming and ranks.is_main else None
+        observers = make_observers(LoggingConfig(**experiment.resolved["logging"]), run_dir, progress.message, resumed_at) if ranks.is_main else []
+        trainer = Trainer(experiment, run_dir, progress, observers=observers)
+        result = trainer.fit(resume=resuming)
     except (TrainingInterrupted, TrainingDiverged) as exc:
         if ranks.is_main:
             raise
@@ -74,24 +107,59 @@ def run(ctx: click.Context, spec: str, overrides: tuple[str, ...], out: str | No
     distributed.shutdown()
 
 
-def _run_dir(name: str, out: str | None, resume: bool) -> RunDir:
+def prepare_run_dir(name: str, out: str | None, resume: str | None, overwrite: bool) -> tuple[RunDir, bool]:
+    """The run directory and whether to resume in it, decided before anything is built.
+
+    ``resume`` is None (start; a directory holding a run is refused unless ``overwrite``),
+    ``"always"`` (``--resume``: there must be a checkpoint) or ``"auto"`` (resume when there is a
+    checkpoint, else start afresh, clearing a run killed before its first checkpoint).
+    """
     if out:
-        return RunDir(out)
-    if not resume:
-        return RunDir.default_for(name)
-    candidates = sorted(p.parent.parent for p in Path("runs", name).glob("*/checkpoints/last.pt"))
-    if not candidates:
-        raise GanforgeError(f"--resume: no run of '{name}' with a checkpoint under runs/{name}/; give the run with --out")
-    return RunDir(candidates[-1])
+        run_dir = RunDir(out)
+    elif resume:
+        candidates = sorted(p.parent.parent for p in Path("runs", name).glob("*/checkpoints/last.pt"))
+        if candidates:
+            run_dir = RunDir(candidates[-1])
+        elif resume == "auto":
+            run_dir = RunDir.default_for(name)
+        else:
+            raise GanforgeError(f"--resume: no run of '{name}' with a checkpoint under runs/{name}/; give the run with --out, or use --resume auto")
+    else:
+        run_dir = RunDir.default_for(name)
+    if resume:
+        if run_dir.last_checkpoint.is_file():
+            return run_dir, True
+        if resume != "auto":
+            raise GanforgeError(
+                f"--resume: no checkpoint at {run_dir.last_checkpoint}; start the run without --resume, "
+                "or use --resume auto to resume when there is a checkpoint and start otherwise"
+            )
+        if run_dir.holds_run():
+            run_dir.clear()  # killed before its first checkpoint: nothing to continue
+        return run_dir, False
+    if run_dir.holds_run():
+        if not overwrite:
+            raise GanforgeError(
+                f"{run_dir.root} holds {run_dir.describe()}; continue it with --resume, "
+                "start again with --overwrite, or choose another --out"
+            )
+        run_dir.clear()
+    return run_dir, False
 
 
-def make_observers(config: LoggingConfig, run_dir: RunDir, say: Callable[[str], None]) -> list[RunObserver]:
-    """The observers the spec's ``logging:`` section asks for."""
+def _as_plain(decision: tuple[RunDir, bool]) -> tuple[str, bool]:
+    return str(decision[0].root), decision[1]
+
+
+def make_observers(config: LoggingConfig, run_dir: RunDir, say: Callable[[str], None], resumed_at: int | None = None) -> list[RunObserver]:
+    """The observers the spec's ``logging:`` section asks for; ``resumed_at`` is the step of the
+    checkpoint a resumed run continues from (TensorBoard drops the events written after it)."""
     observers: list[RunObserver] = []
     if config.tensorboard:
         from ganforge.training.tensorboard import TensorBoardObserver
 
-        observers.append(TensorBoardObserver(run_dir.root / "tensorboard"))
+        purge = resumed_at + 1 if resumed_at is not None else None
+        observers.append(TensorBoardObserver(run_dir.root / "tensorboard", purge_step=purge))
     if config.plots:
         if matplotlib_available():
             from ganforge.training.plots import PlotObserver

@@ -18,7 +18,7 @@ from ganforge.serving import PageInfo, SampleServer
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
 @trained_options
 def serve(target: str, host: str, port: int, quiet: bool, checkpoint: str, spec: str | None, device: str, no_ema: bool) -> None:
-    """Serve the generator of RUN_DIR (or a checkpoint) over HTTP until Ctrl-C.
+    """Serve the generator of RUN_DIR (or a checkpoint) over HTTP until Ctrl-C or SIGTERM.
 
     \b
     GET /         a page with a sample grid and a form for class, count, seed, truncation
@@ -41,11 +41,10 @@ def serve(target: str, host: str, port: int, quiet: bool, checkpoint: str, spec:
         raise GanforgeError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port (0 picks a free one)") from None
     click.echo(f"serving {describe(trained)} on {server.url} (Ctrl-C to stop)", err=True)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+        received = server.serve_until_signalled()
     finally:
         server.server_close()
+    click.echo(f"stopped ({received.name})", err=True)
 
 
 def page_info(trained: TrainedGenerator, class_names: list[str]) -> PageInfo:

@@ -59,7 +59,12 @@ class Dataset:
         raise NotImplementedError
 
     def save_samples(self, samples: Tensor, path: Path, nrow: int = 8) -> None:
-        """Write generated samples (float in [-1, 1]) as one picture; images become a grid."""
-        from torchvision.utils import save_image
+        """Write generated samples (float in [-1, 1]) as one picture; images become a grid.
 
-        save_image(samples.float(), path, nrow=nrow, normalize=True, value_range=(-1.0, 1.0))
+        The default draws images with the writer ``ganforge sample`` uses
+        (:func:`ganforge.imaging.write_grid`): a grey PNG for one channel, RGB for three, written
+        atomically. Datasets of other data (e.g. 2-D points) override it to draw their own picture.
+        """
+        from ganforge.imaging import write_grid
+
+        write_grid(samples, nrow, Path(path))

@@ -9,12 +9,14 @@ neither disturb each other nor change each other's images.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from types import FrameType
+from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 from ganforge.errors import GanforgeError
@@ -25,6 +27,10 @@ from ganforge.serving.page import PageInfo, page_count, render_page
 from ganforge.serving.query import BadRequest, SampleQuery, parse_sample_query
 
 ROUTES = ("/", "/classes", "/sample")
+#: the longest request target (path and query) accepted; a sample query needs under 200 bytes.
+MAX_TARGET = 4096
+#: seconds a connection may stay silent before the server drops it (slow or stuck clients).
+IDLE_TIMEOUT = 30
 
 
 class SampleServer(ThreadingHTTPServer):
@@ -47,6 +53,36 @@ class SampleServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}/"
 
+    def serve_until_signalled(self, signals: Iterable[signal.Signals] = (signal.SIGINT, signal.SIGTERM)) -> signal.Signals:
+        """Serve until one of ``signals`` arrives; returns it. Call from the main thread.
+
+        The handlers are installed explicitly, whatever the process inherited: a shell starts
+        background jobs with SIGINT ignored, and Python then leaves it ignored, so relying on
+        KeyboardInterrupt would make Ctrl-C (or a test's SIGINT) do nothing. The requests are
+        served by another thread; the handler only sets an event, and the previous handlers
+        come back before returning.
+        """
+        received: list[signal.Signals] = []
+        stop = threading.Event()
+
+        def handle(number: int, frame: FrameType | None) -> None:
+            received.append(signal.Signals(number))
+            stop.set()
+
+        previous = {sig: signal.signal(sig, handle) for sig in signals}
+        loop = threading.Thread(target=self.serve_forever, name="ganforge-serve", daemon=True)
+        loop.start()
+        try:
+            while not stop.wait(0.5):  # a timeout keeps the main thread responsive to signals everywhere
+                if not loop.is_alive():
+                    raise RuntimeError("the serving loop ended by itself")
+        finally:
+            self.shutdown()
+            loop.join(timeout=10)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return received[0]
+
     def sample_png(self, query: SampleQuery) -> bytes:
         samples = self.sampler.sample(query.n, query.seed, query.label, query.truncation)
         if is_image_batch(samples.images):
@@ -59,10 +95,30 @@ class _Handler(BaseHTTPRequestHandler):
     server: SampleServer
     server_version = "ganforge"
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (a malformed request line, an unknown method, a
+        request line or headers too long) as JSON like every other answer: 400 for what the client
+        sent, 405 for a method, never a 5xx for a client's mistake."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not supported; use GET"
+        elif code in (HTTPStatus.REQUEST_URI_TOO_LONG, HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE):
+            code, message = HTTPStatus.BAD_REQUEST, f"request too large: {message or HTTPStatus(code).phrase}"
+        self.close_connection = True
+        try:
+            self._json(HTTPStatus(code), {"error": message or HTTPStatus(code).phrase}, {"Connection": "close"})
+        except OSError:
+            pass  # the client went away
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         try:
+            if len(self.path) > MAX_TARGET:
+                raise BadRequest(f"request too large: the URL has {len(self.path)} characters, more than {MAX_TARGET}")
+            if self._has_body():
+                self.close_connection = True  # the body was not read: the connection cannot carry another request
+                raise BadRequest("GET requests take no body")
             if url.path == "/":
                 self._page(url.query)
             elif url.path == "/classes":
@@ -79,10 +135,15 @@ class _Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"internal error: {type(exc).__name__}: {exc}"})
 
-    def _refuse(self) -> None:
-        self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{self.command} is not supported; use GET"}, {"Allow": "GET"})
+    def _has_body(self) -> bool:
+        length = self.headers.get("Content-Length", "0").strip() or "0"
+        return not length.isdigit() or int(length) > 0 or "chunked" in self.headers.get("Transfer-Encoding", "").lower()
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
+    def _refuse(self) -> None:
+        self.close_connection = True  # a body, if any, is never read
+        self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{self.command} is not supported; use GET"}, {"Allow": "GET", "Connection": "close"})
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _refuse
 
     # ---- routes -----------------------------------------------------------------------------
     def _page(self, query: str) -> None:
@@ -122,7 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.log is not None:

@@ -62,7 +62,9 @@ def load_spec(path: str | Path) -> Spec:
     """Read a spec file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"not a YAML text file (byte {exc.start} is not UTF-8 text)", path=path) from None
     except OSError as exc:
         raise SpecError(f"cannot read spec: {exc.strerror}", path=path) from None
     return parse_spec(text, path)
@@ -79,29 +81,45 @@ def parse_spec(text: str, path: Path | None = None) -> Spec:
             loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
         raise SpecError(f"invalid YAML: {problem}", path=path, line=mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise SpecError("invalid YAML: nested more than a few hundred levels deep", path=path) from None
     if not isinstance(data, dict):
         raise SpecError("a spec must be a mapping of sections (generator:, discriminator:, loss:, data:, ...)", path=path)
     lines: dict[Key, int] = {}
-    _record_lines(node, (), lines, path)
+    _record_lines(node, (), lines, path, frozenset(), [0])
     return Spec(data, path, lines)
 
 
-def _record_lines(node: yaml.Node, key: Key, lines: dict[Key, int], path: Path | None) -> None:
+#: values a spec may hold once aliases are expanded (a real spec has a few hundred).
+MAX_VALUES = 100_000
+
+
+def _record_lines(node: yaml.Node, key: Key, lines: dict[Key, int], path: Path | None, ancestors: frozenset[int], count: list[int]) -> None:
+    """Record each key's line; refuse an alias inside its own anchor (a cycle) and aliases that
+    expand to more than :data:`MAX_VALUES` values (a "billion laughs" document)."""
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise SpecError(f"the spec expands to more than {MAX_VALUES} values (aliases repeated inside aliases?)", path=path)
+    if id(node) in ancestors:
+        raise SpecError("an alias refers to a mapping or list that contains it (a cycle)", path=path, line=node.start_mark.line + 1)
+    inner = ancestors | {id(node)}
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
             name = key_node.value
+            if not isinstance(name, str):
+                raise SpecError("a key must be a plain name, not a list or mapping", path=path, line=key_node.start_mark.line + 1)
             if name in seen:
                 raise SpecError(f"duplicate key '{name}'", path=path, line=key_node.start_mark.line + 1)
             seen.add(name)
             lines[key + (name,)] = key_node.start_mark.line + 1
-            _record_lines(value_node, key + (name,), lines, path)
+            _record_lines(value_node, key + (name,), lines, path, inner, count)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[key + (index,)] = item.start_mark.line + 1
-            _record_lines(item, key + (index,), lines, path)
+            _record_lines(item, key + (index,), lines, path, inner, count)
 
 
 def apply_overrides(spec: Spec, assignments: list[str] | tuple[str, ...]) -> Spec:
@@ -114,7 +132,9 @@ def apply_overrides(spec: Spec, assignments: list[str] | tuple[str, ...]) -> Spe
         try:
             value = yaml.load(raw, Loader=SpecLoader) if raw.strip() else None
         except yaml.YAMLError as exc:
-            raise SpecError(f"value is not valid YAML: {exc}", path=f"--set {assignment}") from None
+            raise SpecError(f"value is not valid YAML: {' '.join(str(exc).split())}", path=f"--set {assignment}") from None
+        except RecursionError:
+            raise SpecError("value is nested more than a few hundred levels deep", path=f"--set {assignment}") from None
         key = _set(result.data, dotted.strip().split("."), value, assignment)
         result.overrides[key] = assignment
     return result

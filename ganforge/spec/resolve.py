@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Any, Iterable, Sequence
+from typing import Annotated, Any, Iterable, Sequence
 
 import torch
 
@@ -18,6 +18,7 @@ from ganforge.spec.loader import Key, Spec
 from ganforge.spec.signature import INJECTED, Signature, signature_of
 from ganforge.spec.types import nested_kind, type_error
 from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig
+from ganforge.types import PositiveInt, Range
 
 #: top-level section -> component kind, for the sections that name one component.
 COMPONENT_SECTIONS: dict[str, str] = {
@@ -40,6 +41,10 @@ RESERVED: dict[str, dict[str, Any]] = {
     "generator": {"init_from": None},
     "discriminator": {"init_from": None},
 }
+#: type hints of the reserved keys that have one (``every`` has its own check below).
+RESERVED_HINTS: dict[str, Any] = {"batch_size": PositiveInt}
+#: seeds torch, NumPy and Python all accept.
+SEED = Annotated[int, Range(min=0, max=2**63 - 1)]
 SECTIONS = (
     "name", "seed", "device", *COMPONENT_SECTIONS, *OPTIONAL_SECTIONS, "penalties", "optimizers", "train", "metrics",
     "logging", "distributed",
@@ -81,7 +86,7 @@ class _Resolver:
             if key not in SECTIONS:
                 self.fail(f"unknown section '{key}'{did_you_mean(str(key), SECTIONS)}", (key,))
         out: dict[str, Any] = {"name": self.spec.name}
-        out["seed"] = self.scalar("seed", int, 0)
+        out["seed"] = self.scalar("seed", SEED, 0)
         out["device"] = self.scalar("device", str, "auto")
         if isinstance(out["device"], str) and not _DEVICE.match(out["device"]):
             self.fail(f"device must be auto, cpu, cuda, cuda:N or mps, got '{out['device']}'", ("device",))
@@ -133,7 +138,7 @@ class _Resolver:
         if stop is not None and not (isinstance(stop, int) and not isinstance(stop, bool) and stop > (entry.get("start") or 0)):
             self.fail(f"stop must be null or a step after start, got {stop!r}", key + ("stop",))
 
-    def scalar(self, key: str, kind: type, default: Any) -> Any:
+    def scalar(self, key: str, kind: Any, default: Any) -> Any:
         value = self.spec.data.get(key, default)
         problem = type_error(value, kind)
         if problem:
@@ -162,6 +167,10 @@ class _Resolver:
             self.fail(str(exc), key + ("name",))
             return {}
         out: dict[str, Any] = {"name": name, **{p: value.get(p, default) for p, default in reserved.items()}}
+        for p in reserved:
+            problem = type_error(out[p], RESERVED_HINTS[p]) if p in RESERVED_HINTS else None
+            if problem:
+                self.fail(problem, key + (p,))
         params = {k: v for k, v in value.items() if k != "name" and k not in reserved}
         see = f"; see `ganforge list {kind} {name} --params`"
         out.update(self._params(params, signature_of(info.factory), key, f"{kind} '{name}'", [*reserved, "name"], see))

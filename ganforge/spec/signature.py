@@ -55,7 +55,7 @@ def signature_of(factory: Callable[..., Any], skip: tuple[str, ...] = ()) -> Sig
     except (TypeError, ValueError):
         return Signature((), accepts_any=True)
     try:
-        hints = typing.get_type_hints(target)
+        hints = typing.get_type_hints(target, include_extras=True)
     except Exception:  # noqa: BLE001 - unresolvable annotations: validate names only
         hints = {}
     params = []
@@ -71,11 +71,18 @@ def signature_of(factory: Callable[..., Any], skip: tuple[str, ...] = ()) -> Sig
 
 
 def describe_hint(hint: Any) -> str:
+    """A hint as ``ganforge list --params`` and spec errors show it: ``int >= 1 | null``, ``float in [0, 1]``."""
     if hint is inspect.Parameter.empty or hint is Any:
         return "any"
     if hint is type(None):
         return "null"
     origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        from ganforge.types import range_of
+
+        bounds = range_of(hint)
+        base = describe_hint(typing.get_args(hint)[0])
+        return f"{base} {bounds.describe()}" if bounds else base
     if origin is typing.Literal:
         return " | ".join(repr(a) for a in typing.get_args(hint))
     if origin in (typing.Union, _UnionType):

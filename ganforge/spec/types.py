@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import math
 import typing
 from pathlib import PurePath
 from typing import Any
 
 from ganforge.kinds import KINDS
 from ganforge.spec.signature import _UnionType, describe_hint
+from ganforge.types import range_of
 
 
 def interface_kinds() -> dict[type, str]:
@@ -41,6 +43,9 @@ def _fits(value: Any, hint: Any) -> bool:
         return value is None
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
+    if origin is typing.Annotated:
+        bounds = range_of(hint)
+        return _fits(value, args[0]) and (bounds is None or bounds.contains(value))
     if origin is typing.Literal:
         return any(value == a and type(value) is type(a) for a in args)
     if origin in (typing.Union, _UnionType):
@@ -62,7 +67,7 @@ def _fits(value: Any, hint: Any) -> bool:
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and not (isinstance(value, float) and math.isnan(value))
     if isinstance(hint, type) and issubclass(hint, PurePath):
         return isinstance(value, (str, PurePath))
     if nested_kind(hint) is not None:

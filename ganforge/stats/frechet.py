@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganforge.stats.gaussian import FeatureStats
+from ganforge.stats.gaussian import FeatureStats, StatisticsError
 
 
 def _sum_sqrt(eigenvalues: Tensor) -> Tensor:
@@ -74,7 +74,9 @@ class FrechetReference:
         """The squared Fréchet distance between the reference and ``other``."""
         ref = self.stats
         if other.dim != ref.dim:
-            raise ValueError(f"cannot compare {ref.dim}-d statistics with {other.dim}-d statistics")
+            raise StatisticsError(
+                f"cannot compare {ref.dim}-d statistics with {other.dim}-d statistics (made with different extractors?)"
+            )
         device = ref.mu.device
         mu = other.mu.to(device, torch.float64)
         mean_term = (ref.mu - mu).square().sum()

@@ -8,6 +8,11 @@ import torch
 from torch import Tensor
 
 from ganforge import distributed
+from ganforge.errors import GanforgeError
+
+
+class StatisticsError(GanforgeError, ValueError):
+    """Statistics that cannot be used: wrong shapes, or two of different dimensions."""
 
 
 @dataclass
@@ -26,7 +31,7 @@ class FeatureStats:
     def __post_init__(self) -> None:
         d = self.mu.shape[0]
         if self.mu.ndim != 1 or self.sigma.shape != (d, d):
-            raise ValueError(f"statistics need mu (d,) and sigma (d, d), got {tuple(self.mu.shape)} and {tuple(self.sigma.shape)}")
+            raise StatisticsError(f"statistics need mu (d,) and sigma (d, d), got {tuple(self.mu.shape)} and {tuple(self.sigma.shape)}")
 
     @property
     def dim(self) -> int:

@@ -10,7 +10,8 @@ In a plugin's tests::
 Each ``check_*`` builds the component (filling ``image_shape`` when it takes one), runs it
 against small, seeded inputs, and raises :class:`ConformanceError` naming the component, its
 plugin and every failed check. :func:`check_component` checks a registered component by
-name, :func:`check_plugin` everything one installed plugin registers. The kit's own options
+name, :func:`check_plugin` everything one installed plugin registers; :func:`registered_plugin`
+registers a plugin for one test and :func:`is_installed` tells whether an entry point loaded. The kit's own options
 (image shape, conditional networks, device, seed) go in a :class:`Setup`.
 """
 
@@ -22,6 +23,7 @@ from ganforge.testing.failures import ComponentUnavailable, ConformanceError
 from ganforge.testing.fakes import RandomFeatures, TinyDiscriminator, TinyGenerator, TinyImages
 from ganforge.testing.losses import batch_from_scores, check_loss
 from ganforge.testing.networks import check_discriminator, check_generator
+from ganforge.testing.plugins import is_installed, registered_plugin
 from ganforge.testing.registered import CHECKS, check_component, check_plugin
 
 __all__ = [
@@ -44,4 +46,6 @@ __all__ = [
     "check_loss",
     "check_metric",
     "check_plugin",
+    "is_installed",
+    "registered_plugin",
 ]

@@ -72,7 +72,7 @@ def check_constructor(checker: Checker, factory: Callable[..., Any]) -> None:
     hints: dict[str, Any] = {}
     with checker.check("type hints"):
         try:
-            hints = typing.get_type_hints(target)
+            hints = typing.get_type_hints(target, include_extras=True)
         except Exception as exc:
             raise Problem(f"constructor type hints cannot be resolved ({type(exc).__name__}: {exc}); import the names they use") from exc
     doc = docstring_of(factory)

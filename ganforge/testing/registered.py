@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ganforge.kinds import KINDS
 from ganforge.plugins import Plugins, get_plugins
+from ganforge.registry import ComponentInfo
+from ganforge.spec.signature import INJECTED, signature_of
+from ganforge.spec.types import nested_kind
 from ganforge.testing.constructor import Setup
-from ganforge.testing.failures import ConformanceError
+from ganforge.testing.failures import ComponentUnavailable, ConformanceError
+from ganforge.testing.fakes import RandomFeatures
 
 #: kind -> the check for that kind (from :data:`ganforge.kinds.KINDS`).
 CHECKS: dict[str, Callable[..., None]] = {kind.name: kind.load_check() for kind in KINDS}
@@ -38,3 +43,69 @@ def check_plugin(plugin: str, /, *, setup: Setup | None = None, params: dict[str
         raise ConformanceError(f"plugin '{plugin}'", problems)
     for info in components:
         CHECKS[info.kind](info.factory, setup=setup, **(params or {}).get(info.name, {}))
+
+
+#: the distribution ganforge's own components come from.
+OWN_DISTRIBUTION = "ganforge"
+
+
+def components_of(distribution: str | None, plugins: Plugins | None = None) -> list[ComponentInfo]:
+    """Every registered component whose plugin comes from ``distribution`` (e.g. ``"ganforge"``:
+    the built-ins, so that an installed third-party plugin does not enter ganforge's own tests)."""
+    plugins = plugins or get_plugins()
+    own = {name for name, info in plugins.loaded.items() if info.distribution == distribution}
+    return [info for info in plugins.registry.list() if info.plugin in own]
+
+
+def offline_params(info: ComponentInfo) -> dict[str, Any]:
+    """Constructor parameters that make a check fast and offline: ``download=False``, and a
+    small deterministic extractor (:class:`RandomFeatures`) for parameters that take one."""
+    params: dict[str, Any] = {}
+    for p in signature_of(info.factory).params:
+        if p.name == "download":
+            params["download"] = False
+        elif nested_kind(p.hint) == "extractor":
+            params[p.name] = RandomFeatures()
+    return params
+
+
+@dataclass(frozen=True)
+class InstalledCheck:
+    """How one registered component fared in :func:`check_installed`."""
+
+    what: str  # "loss 'hinge'", or "plugin 'name'" for a plugin that failed to load
+    plugin: str
+    outcome: str  # "passed", "failed" or "skipped"
+    report: str = ""
+
+
+def check_installed(plugins: Plugins | None = None, only: tuple[str, ...] = ()) -> list[InstalledCheck]:
+    """Run the kit over every installed component (or those of the plugins named in ``only``).
+
+    A component whose constructor needs parameters the kit cannot guess (a data folder), or that
+    needs something missing (data files, pretrained weights), is skipped with the reason; a
+    plugin that failed to load or whose registrations were refused fails.
+    """
+    plugins = plugins or get_plugins()
+    registry = plugins.registry
+    results: list[InstalledCheck] = []
+    for failure in plugins.failures:
+        if not only or failure.plugin in only:
+            results.append(InstalledCheck(f"plugin '{failure.plugin}'", failure.plugin, "failed", str(failure)))
+    for info in registry.list():
+        if only and info.plugin not in only:
+            continue
+        what = f"{info.kind} '{info.name}'"
+        required = [p.name for p in signature_of(info.factory).params if p.required and p.name not in INJECTED]
+        if required:
+            results.append(InstalledCheck(what, info.plugin, "skipped", f"needs {', '.join(required)}; check it in the plugin's tests"))
+            continue
+        try:
+            CHECKS[info.kind](info.factory, **offline_params(info))
+        except ComponentUnavailable as exc:
+            results.append(InstalledCheck(what, info.plugin, "skipped", exc.problems[0][1]))
+        except ConformanceError as exc:
+            results.append(InstalledCheck(what, info.plugin, "failed", str(exc)))
+        else:
+            results.append(InstalledCheck(what, info.plugin, "passed"))
+    return results

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,25 +10,53 @@ import torch
 from torch import nn
 
 from ganforge.errors import GanforgeError
+from ganforge.files import atomic_write
 from ganforge.spec.loader import Key, Spec
 
 FORMAT_VERSION = 1
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """Write ``state`` to ``path`` through a temporary file and a rename: a kill at any moment
-    leaves either the previous file or the new one, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``state`` to ``path`` through a temporary file and a rename (:func:`atomic_write`):
+    a kill at any moment leaves either the previous file or the new one, never a torn one; the
+    file gets the user's umask; a failed write raises :class:`~ganforge.files.WriteError`."""
+    atomic_write(path, lambda f: torch.save({"format": FORMAT_VERSION, **state}, f))
+
+
+def _looks_like_torch(path: Path) -> bool:
+    """A zip archive (torch.save's format) or a legacy pickle (protocol byte 0x80)."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT_VERSION, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError:
+        return True  # torch.load says why
+    return head[:2] == b"PK" or head[:1] == b"\x80"
+
+
+def _why_unreadable(path: Path, exc: Exception | None) -> str:
+    """One short line for a checkpoint torch could not read."""
+    try:
+        if path.stat().st_size == 0:
+            return "the file is empty (a copy or a write that did not finish?)"
+    except OSError:
+        pass
+    if exc is None:
+        return "not a torch checkpoint (neither a zip archive nor a pickle)"
+    first = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else ""
+    if "central directory" in first or "zip archive" in first:
+        return "truncated or corrupted (not a complete torch zip archive); use another checkpoint, e.g. best.pt"
+    return f"not a torch checkpoint ({type(exc).__name__}{': ' + first if first else ''})"
+
+
+def checkpoint_step(path: Path | str) -> int | None:
+    """The step a checkpoint was written at, read without loading its tensors (memory-mapped);
+    None when the file is missing or unreadable (resuming then reports the problem itself)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - any unreadable file: the trainer's load says why
+        return None
+    step = state.get("step") if isinstance(state, dict) else None
+    return step if isinstance(step, int) else None
 
 
 def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -38,16 +64,19 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise GanforgeError(f"checkpoint {path} does not exist")
+    if not _looks_like_torch(path):
+        raise GanforgeError(f"cannot read checkpoint {path}: {_why_unreadable(path, None)}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+        first = next((line for line in lines if "Unsupported global" in line or "GLOBAL" in line), lines[-1] if lines else type(exc).__name__)
         raise GanforgeError(
             f"refusing to load {path}: it holds Python objects that could run code when unpickled, "
             f"not just tensors ({first}); re-save it as a plain state dict"
         ) from None
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise GanforgeError(f"cannot read checkpoint {path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - torn, truncated, empty or foreign files raise all sorts
+        raise GanforgeError(f"cannot read checkpoint {path}: {_why_unreadable(path, exc)}") from None
     if not isinstance(state, dict):
         raise GanforgeError(f"{path} is not a ganforge checkpoint (found {type(state).__name__}, expected a mapping)")
     return state

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from ganforge.types import NonNegativeInt, OpenUnitInterval, PositiveInt
+
 #: set on a settings field's metadata when the field may change when a run is resumed.
 RESUMABLE = {"resumable": True}
 
@@ -17,6 +19,7 @@ def resumable(default: Any) -> Any:
 def resumable_fields(config: type) -> set[str]:
     """Names of ``config``'s fields that may change when a run is resumed."""
     return {f.name for f in fields(config) if f.metadata.get("resumable")}
+
 
 
 @dataclass
@@ -42,13 +45,13 @@ class TrainConfig:
         on CUDA devices only, where it speeds convolutions up.
     """
 
-    epochs: int = resumable(1)
-    steps: int | None = resumable(None)
-    d_steps: int = 1
-    ema: float | None = None
-    log_every: int = resumable(50)
-    checkpoint_every: int | None = resumable(None)
-    samples: int = resumable(64)
+    epochs: PositiveInt = resumable(1)
+    steps: NonNegativeInt | None = resumable(None)
+    d_steps: PositiveInt = 1
+    ema: OpenUnitInterval | None = None
+    log_every: PositiveInt = resumable(50)
+    checkpoint_every: PositiveInt | None = resumable(None)
+    samples: PositiveInt = resumable(64)
     best_metric: str | None = None
     best_mode: Literal["min", "max"] | None = None
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"

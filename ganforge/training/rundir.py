@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ganforge.files import WriteError, atomic_write_text
 
 STATUSES = ("running", "finished", "interrupted", "diverged", "failed")
 
@@ -56,39 +58,75 @@ class RunDir:
     def best_checkpoint(self) -> Path:
         return self.root / "checkpoints" / "best.pt"
 
+    #: what a run writes into its directory; ``clear`` removes these and nothing else.
+    OUTPUTS = ("spec.yaml", "metrics.jsonl", "status.json", "samples", "checkpoints", "tensorboard", "plots")
+
+    def holds_run(self) -> bool:
+        """Whether a run has written here: a status, a checkpoint or a metrics log."""
+        return self.status_path.is_file() or self.last_checkpoint.is_file() or self.metrics_path.is_file()
+
+    def describe(self) -> str:
+        """What the directory holds, for a message: ``a finished run (step 6 of 6)``."""
+        try:
+            status = self.read_status() or {}
+        except (OSError, ValueError):
+            status = {}
+        what = f"a{'n' if str(status.get('status', ''))[:1] in 'aeiou' else ''} {status['status']} run" if status.get("status") else "a run"
+        if isinstance(status.get("step"), int):
+            total = status.get("total_steps")
+            what += f" (step {status['step']}{f' of {total}' if isinstance(total, int) else ''})"
+        return what + (", with a checkpoint" if self.last_checkpoint.is_file() else ", no checkpoint")
+
+    def clear(self) -> None:
+        """Remove a previous run's outputs (``--overwrite``); other files in the directory stay."""
+        for name in self.OUTPUTS:
+            path = self.root / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+
     def create(self) -> None:
         self.samples_dir.mkdir(parents=True, exist_ok=True)
         self.last_checkpoint.parent.mkdir(parents=True, exist_ok=True)
 
     def write_spec(self, resolved: dict[str, Any]) -> None:
-        self.spec_path.write_text(yaml.safe_dump(resolved, sort_keys=False))
+        atomic_write_text(self.spec_path, yaml.safe_dump(resolved, sort_keys=False))
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one record to metrics.jsonl (non-finite numbers are written as null)."""
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
-        with self.metrics_path.open("a") as f:
-            f.write(json.dumps(clean) + "\n")
+        try:
+            with self.metrics_path.open("a") as f:
+                f.write(json.dumps(clean) + "\n")
+        except OSError as exc:
+            raise WriteError(self.metrics_path, exc) from None
 
     def read_log(self) -> list[dict[str, Any]]:
+        """metrics.jsonl's records, skipping a torn line (a process killed while writing it)."""
         if not self.metrics_path.exists():
             return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
+        records = []
+        for line in self.metrics_path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
 
     def truncate_log(self, after_step: int) -> None:
         """Drop records newer than ``after_step`` (written after the checkpoint a resume starts from)."""
         kept = [r for r in self.read_log() if r.get("step", 0) <= after_step]
-        tmp = self.metrics_path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        os.replace(tmp, self.metrics_path)
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def write_status(self, status: str, step: int, total_steps: int, message: str | None = None) -> None:
         assert status in STATUSES, status
         record = {"status": status, "step": step, "total_steps": total_steps, "updated": dt.datetime.now().isoformat(timespec="seconds")}
         if message:
             record["message"] = message
-        tmp = self.status_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(record) + "\n")
-        os.replace(tmp, self.status_path)
+        atomic_write_text(self.status_path, json.dumps(record) + "\n")
 
     def read_status(self) -> dict[str, Any] | None:
         status: dict[str, Any] | None = json.loads(self.status_path.read_text()) if self.status_path.exists() else None

@@ -19,15 +19,20 @@ MISSING_TENSORBOARD = (
 
 
 class TensorBoardObserver(BaseObserver):
-    """Writes the run's scalars and sample pictures under ``log_dir``."""
+    """Writes the run's scalars and sample pictures under ``log_dir``.
 
-    def __init__(self, log_dir: Path | str) -> None:
+    ``purge_step``: a resumed run's first step (the checkpoint's step + 1). Events the previous
+    process wrote from that step on (after its last checkpoint, before a hard kill) are then
+    discarded by TensorBoard, so the resumed run does not draw a second, overlapping curve.
+    """
+
+    def __init__(self, log_dir: Path | str, purge_step: int | None = None) -> None:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise GanforgeError(MISSING_TENSORBOARD) from None
         self.log_dir = Path(log_dir)
-        self.writer = SummaryWriter(str(self.log_dir))
+        self.writer = SummaryWriter(str(self.log_dir), purge_step=purge_step)
 
     def on_record(self, record: dict[str, Any]) -> None:
         step = record.get("step")

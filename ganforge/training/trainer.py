@@ -7,6 +7,7 @@ precision, schedules and resume checks each live in their own module.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import time
@@ -16,6 +17,7 @@ from typing import Any, Sequence
 from ganforge import distributed
 from ganforge.errors import GanforgeError
 from ganforge.experiment import Experiment
+from ganforge.files import WriteError
 from ganforge.seeding import rng_state, set_rng_state
 from ganforge.training.batches import BatchStream, check_inputs
 from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
@@ -220,7 +222,8 @@ class Trainer:
     def _set_status(self, status: str, message: str | None = None) -> None:
         if not self.state.started:
             return
-        self.run_dir.write_status(status, self.state.step, self.state.total_steps, message)
+        with contextlib.suppress(WriteError):  # best effort when the disk that failed holds it too
+            self.run_dir.write_status(status, self.state.step, self.state.total_steps, message)
         for observer in self.observers:
             observer.on_finish(status)
 

@@ -13,6 +13,7 @@ from ganforge.cache import cache_dir, dataset_key
 from ganforge.errors import GanforgeError
 from ganforge.hook_extractor import HookExtractor, to_unit_range
 from ganforge.interfaces.extractor import FeatureExtractor
+from ganforge.types import NonNegativeInt, PositiveInt
 from ganforge.weights import load_state_dict
 from ganforge_builtins.classifier_net import EMBEDDING_LAYER, SmallClassifierNet
 
@@ -44,7 +45,7 @@ class Classifier(HookExtractor):
     :param seed: training seed.
     """
 
-    def __init__(self, weights: str | None = None, epochs: int = 2, seed: int = 0) -> None:
+    def __init__(self, weights: str | None = None, epochs: PositiveInt = 2, seed: NonNegativeInt = 0) -> None:
         FeatureExtractor.__init__(self)
         if epochs < 1:
             raise ValueError(f"classifier epochs must be >= 1, got {epochs}")

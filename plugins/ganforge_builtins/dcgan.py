@@ -3,12 +3,13 @@ class-conditional when ``num_classes`` is set (label embeddings into G and D).""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from torch import Tensor, nn
 
 from ganforge import Discriminator, Generator, hookimpl
+from ganforge.types import NonNegativeInt, PositiveInt, Range
 from ganforge_builtins.conditioning import check_num_classes, require_labels
 
 SUPPORTED_SIZES = (28, 32, 56, 64)
@@ -40,10 +41,10 @@ class DCGANGenerator(Generator):
     def __init__(
         self,
         image_shape: tuple[int, int, int],
-        latent_dim: int = 100,
-        width: int = 64,
-        num_classes: int | None = None,
-        embed_dim: int = 50,
+        latent_dim: PositiveInt = 100,
+        width: PositiveInt = 64,
+        num_classes: NonNegativeInt | None = None,
+        embed_dim: PositiveInt = 50,
     ) -> None:
         super().__init__()
         base, stages = _plan(image_shape)
@@ -99,9 +100,9 @@ class DCGANDiscriminator(Discriminator):
     def __init__(
         self,
         image_shape: tuple[int, int, int],
-        width: int = 64,
-        num_classes: int | None = None,
-        dropout: float = 0.0,
+        width: PositiveInt = 64,
+        num_classes: NonNegativeInt | None = None,
+        dropout: Annotated[float, Range(min=0, max=1, max_exclusive=True)] = 0.0,
         norm: Literal["batch", "layer", "none"] = "batch",
     ) -> None:
         super().__init__()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
 import torchvision.transforms.functional as TF
@@ -11,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from ganforge import Dataset, DataSplit, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.image_folder import IMAGE_EXTENSIONS as EXTENSIONS
+from ganforge.types import Range
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
@@ -32,7 +34,7 @@ class ImageFolder(Dataset):
         channels: 1 (greyscale) or 3 (RGB).
     """
 
-    def __init__(self, root: str, image_size: int = 64, channels: int = 3) -> None:
+    def __init__(self, root: str, image_size: Annotated[int, Range(min=4)] = 64, channels: Literal[1, 3] = 3) -> None:
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels}")
         if image_size < 4:

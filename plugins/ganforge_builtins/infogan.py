@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from ganforge import Batch, Discriminator, DiscriminatorOutput, Generator, Loss, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import truncate_by_redrawing
+from ganforge.types import NonNegativeFloat, NonNegativeInt, PositiveInt
 from ganforge_builtins.dcgan import init_dcgan_weights
 
 SUPPORTED_SIZES = (28, 32)
@@ -85,12 +86,12 @@ class InfoGANGenerator(Generator):
     def __init__(
         self,
         image_shape: tuple[int, int, int],
-        noise_dim: int = 62,
-        categorical: tuple[int, ...] = (10,),
-        continuous: int = 2,
-        width: int = 64,
-        categorical_weight: float = 1.0,
-        continuous_weight: float = 0.1,
+        noise_dim: PositiveInt = 62,
+        categorical: tuple[PositiveInt, ...] = (10,),
+        continuous: NonNegativeInt = 2,
+        width: PositiveInt = 64,
+        categorical_weight: NonNegativeFloat = 1.0,
+        continuous_weight: NonNegativeFloat = 0.1,
     ) -> None:
         super().__init__()
         base = _check_size(image_shape)
@@ -157,9 +158,9 @@ class InfoGANDiscriminator(Discriminator):
     def __init__(
         self,
         image_shape: tuple[int, int, int],
-        categorical: tuple[int, ...] = (10,),
-        continuous: int = 2,
-        width: int = 64,
+        categorical: tuple[PositiveInt, ...] = (10,),
+        continuous: NonNegativeInt = 2,
+        width: PositiveInt = 64,
     ) -> None:
         super().__init__()
         base = _check_size(image_shape)
@@ -205,7 +206,7 @@ class MutualInformation(Loss):
 
     name = "mutual-information"  # how the trainer labels this term's losses in metrics.jsonl
 
-    def __init__(self, layout: CodeLayout, categorical_weight: float = 1.0, continuous_weight: float = 0.1) -> None:
+    def __init__(self, layout: CodeLayout, categorical_weight: NonNegativeFloat = 1.0, continuous_weight: NonNegativeFloat = 0.1) -> None:
         if categorical_weight < 0 or continuous_weight < 0:
             raise ValueError("InfoGAN's categorical_weight and continuous_weight must be >= 0")
         self.layout = layout

@@ -3,7 +3,7 @@ classification accuracy of conditional samples."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Annotated, Any, Callable, Iterable, Iterator, TypeVar
 
 import torch
 from torch import Tensor
@@ -13,6 +13,10 @@ from ganforge.cache import cache_dir, dataset_key
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset
 from ganforge.stats import FeatureStats, FrechetReference, RunningStats, inception_score, kernel_inception_distance, load_stats, precision_recall, save_stats
+from ganforge.types import PositiveInt, Range
+
+#: sample counts a covariance or a k-NN radius needs at least two of.
+AtLeastTwo = Annotated[int, Range(min=2)]
 
 SMALL_IMAGE_SIZE = 32
 T = TypeVar("T")
@@ -104,11 +108,11 @@ class FID(FeatureMetric):
 
     def __init__(
         self,
-        samples: int = 10000,
+        samples: AtLeastTwo = 10000,
         extractor: FeatureExtractor | str | None = None,
         reference: str | None = None,
         reference_split: str = "train",
-        reference_samples: int | None = None,
+        reference_samples: AtLeastTwo | None = None,
         cache: bool = True,
     ) -> None:
         if samples < 2 or (reference_samples is not None and reference_samples < 2):
@@ -165,7 +169,7 @@ class InceptionScore(FeatureMetric):
 
     higher_is_better = True
 
-    def __init__(self, samples: int = 10000, splits: int = 10, extractor: FeatureExtractor | str | None = None) -> None:
+    def __init__(self, samples: PositiveInt = 10000, splits: PositiveInt = 10, extractor: FeatureExtractor | str | None = None) -> None:
         if splits < 1 or samples < splits:
             raise ValueError(f"IS needs splits >= 1 and samples >= splits, got samples={samples}, splits={splits}")
         super().__init__(extractor)
@@ -196,12 +200,12 @@ class KID(FeatureMetric):
 
     def __init__(
         self,
-        samples: int = 10000,
-        subsets: int = 100,
-        subset_size: int = 1000,
+        samples: AtLeastTwo = 10000,
+        subsets: PositiveInt = 100,
+        subset_size: AtLeastTwo = 1000,
         extractor: FeatureExtractor | str | None = None,
         reference_split: str = "train",
-        reference_samples: int | None = None,
+        reference_samples: AtLeastTwo | None = None,
     ) -> None:
         if samples < 2 or subsets < 1 or subset_size < 2:
             raise ValueError("KID needs samples >= 2, subsets >= 1 and subset_size >= 2")
@@ -236,7 +240,7 @@ class PrecisionRecall(FeatureMetric):
 
     higher_is_better = True
 
-    def __init__(self, samples: int = 5000, k: int = 3, extractor: FeatureExtractor | str | None = None, reference_split: str = "train") -> None:
+    def __init__(self, samples: AtLeastTwo = 5000, k: PositiveInt = 3, extractor: FeatureExtractor | str | None = None, reference_split: str = "train") -> None:
         if k < 1 or samples <= k:
             raise ValueError(f"precision/recall needs k >= 1 and samples > k, got samples={samples}, k={k}")
         super().__init__(extractor)
@@ -266,7 +270,7 @@ class ClassificationAccuracy(FeatureMetric):
 
     higher_is_better = True
 
-    def __init__(self, samples: int = 10000, extractor: FeatureExtractor | str | None = "classifier") -> None:
+    def __init__(self, samples: PositiveInt = 10000, extractor: FeatureExtractor | str | None = "classifier") -> None:
         if samples < 1:
             raise ValueError(f"accuracy needs samples >= 1, got {samples}")
         super().__init__(extractor)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ganforge import Batch, Loss, hookimpl
+from ganforge.types import Range
 
 
 class MinimaxLoss(Loss):
@@ -24,7 +27,7 @@ class MinimaxLoss(Loss):
             gets ``real_label``), the "noisy labels" trick.
     """
 
-    def __init__(self, saturating: bool = False, real_label: float = 1.0, label_noise: float = 0.0) -> None:
+    def __init__(self, saturating: bool = False, real_label: Annotated[float, Range(min=0, max=1, min_exclusive=True)] = 1.0, label_noise: Annotated[float, Range(min=0, max=0.5, max_exclusive=True)] = 0.0) -> None:
         if not 0.0 < real_label <= 1.0:
             raise ValueError(f"real_label must be in (0, 1], got {real_label}")
         if not 0.0 <= label_noise < 0.5:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from torch import Tensor, nn
 
 from ganforge import Discriminator, Generator, hookimpl
+from ganforge.types import NonNegativeInt, PositiveInt, Range
 from ganforge_builtins.conditioning import check_num_classes, one_hot, require_labels
 
 
@@ -46,10 +47,10 @@ class MLPGenerator(Generator):
     def __init__(
         self,
         image_shape: tuple[int, ...],
-        latent_dim: int = 100,
-        hidden: tuple[int, ...] = (256, 512, 1024),
-        dropout: float = 0.0,
-        num_classes: int | None = None,
+        latent_dim: PositiveInt = 100,
+        hidden: tuple[PositiveInt, ...] = (256, 512, 1024),
+        dropout: Annotated[float, Range(min=0, max=1, max_exclusive=True)] = 0.0,
+        num_classes: NonNegativeInt | None = None,
         output: Literal["tanh", "linear"] = "tanh",
     ) -> None:
         super().__init__()
@@ -83,9 +84,9 @@ class MLPDiscriminator(Discriminator):
     def __init__(
         self,
         image_shape: tuple[int, ...],
-        hidden: tuple[int, ...] = (512, 256),
-        dropout: float = 0.3,
-        num_classes: int | None = None,
+        hidden: tuple[PositiveInt, ...] = (512, 256),
+        dropout: Annotated[float, Range(min=0, max=1, max_exclusive=True)] = 0.3,
+        num_classes: NonNegativeInt | None = None,
     ) -> None:
         super().__init__()
         _check(tuple(hidden), dropout)

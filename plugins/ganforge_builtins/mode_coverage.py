@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ganforge import EvalContext, Metric, hookimpl
 from ganforge.errors import GanforgeError
+from ganforge.types import PositiveFloat, PositiveInt
 
 
 def mode_statistics(samples: Tensor, centers: Tensor, std: float, sigmas: float = 3.0, min_samples: int = 1) -> dict[str, float]:
@@ -44,7 +45,7 @@ class ModeCoverage(Metric):
 
     higher_is_better = True
 
-    def __init__(self, num_samples: int = 2500, sigmas: float = 3.0, min_samples: int = 1) -> None:
+    def __init__(self, num_samples: PositiveInt = 2500, sigmas: PositiveFloat = 3.0, min_samples: PositiveInt = 1) -> None:
         if num_samples < 1 or sigmas <= 0 or min_samples < 1:
             raise ValueError("mode-coverage needs num_samples >= 1, sigmas > 0 and min_samples >= 1")
         self.num_samples = num_samples

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from ganforge import Batch, Loss, hookimpl
+from ganforge.types import NonNegativeFloat
 from ganforge_builtins.gradients import score_gradient_norms
 
 
@@ -17,7 +18,7 @@ class R1Penalty(Loss):
         gamma: the penalty weight.
     """
 
-    def __init__(self, gamma: float = 10.0) -> None:
+    def __init__(self, gamma: NonNegativeFloat = 10.0) -> None:
         if gamma < 0:
             raise ValueError(f"gamma must be >= 0, got {gamma}")
         self.gamma = gamma

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganforge import Discriminator, Generator, hookimpl
+from ganforge.types import NonNegativeInt, PositiveInt
 from ganforge_builtins.conditioning import check_num_classes, require_labels
 
 #: size -> (base resolution, number of 2x upsamplings)
@@ -67,7 +68,7 @@ class ResNetGenerator(Generator):
     """
 
     def __init__(
-        self, image_shape: tuple[int, int, int], latent_dim: int = 128, width: int = 256, num_classes: int | None = None
+        self, image_shape: tuple[int, int, int], latent_dim: PositiveInt = 128, width: PositiveInt = 256, num_classes: NonNegativeInt | None = None
     ) -> None:
         super().__init__()
         self.base, stages = _plan(image_shape)
@@ -126,7 +127,7 @@ class ResNetDiscriminator(Discriminator):
         num_classes: make the discriminator class-conditional (projection of a label embedding).
     """
 
-    def __init__(self, image_shape: tuple[int, int, int], width: int = 128, num_classes: int | None = None) -> None:
+    def __init__(self, image_shape: tuple[int, int, int], width: PositiveInt = 128, num_classes: NonNegativeInt | None = None) -> None:
         super().__init__()
         _, stages = _plan(image_shape)
         self.num_classes = check_num_classes(num_classes)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 
 from ganforge import Dataset, DataSplit, hookimpl
+from ganforge.types import NonNegativeInt, PositiveInt, Range
 
 
 class SyntheticImages(Dataset):
@@ -21,7 +23,8 @@ class SyntheticImages(Dataset):
     """
 
     def __init__(
-        self, image_size: int = 28, channels: int = 1, size: int = 256, num_classes: int = 0, seed: int = 0
+        self, image_size: Annotated[int, Range(min=4)] = 28, channels: PositiveInt = 1, size: PositiveInt = 256,
+        num_classes: NonNegativeInt = 0, seed: NonNegativeInt = 0,
     ) -> None:
         if image_size < 4 or channels < 1 or size < 1 or num_classes < 0:
             raise ValueError("synthetic needs image_size >= 4, channels >= 1, size >= 1, num_classes >= 0")

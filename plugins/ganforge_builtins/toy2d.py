@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from ganforge import Dataset, DataSplit, hookimpl
+from ganforge.types import NonNegativeInt, PositiveFloat, PositiveInt
 
 #: Normalised mixtures are scaled so the outermost mode centre sits here (tanh outputs reach it).
 EXTENT = 0.8
@@ -79,11 +80,11 @@ class Ring(GaussianMixture2D):
 
     def __init__(
         self,
-        num_modes: int = 8,
-        radius: float = 2.0,
-        std: float = 0.02,
-        size: int = 100_000,
-        seed: int = 0,
+        num_modes: PositiveInt = 8,
+        radius: PositiveFloat = 2.0,
+        std: PositiveFloat = 0.02,
+        size: PositiveInt = 100_000,
+        seed: NonNegativeInt = 0,
         normalise: bool = True,
     ) -> None:
         if num_modes < 2 or radius <= 0:
@@ -108,11 +109,11 @@ class Grid(GaussianMixture2D):
 
     def __init__(
         self,
-        side: int = 5,
-        spacing: float = 2.0,
-        std: float = 0.05,
-        size: int = 100_000,
-        seed: int = 0,
+        side: PositiveInt = 5,
+        spacing: PositiveFloat = 2.0,
+        std: PositiveFloat = 0.05,
+        size: PositiveInt = 100_000,
+        seed: NonNegativeInt = 0,
         normalise: bool = True,
     ) -> None:
         if side < 2 or spacing <= 0:

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge import Batch, Loss, hookimpl
+from ganforge.types import NonNegativeFloat, PositiveFloat
 from ganforge_builtins.gradients import score_gradient_norms
 
 
@@ -29,7 +30,7 @@ class WassersteinLoss(Loss):
         clip: every critic parameter is clamped to [-clip, clip] after each critic step.
     """
 
-    def __init__(self, clip: float = 0.01) -> None:
+    def __init__(self, clip: PositiveFloat = 0.01) -> None:
         if clip <= 0:
             raise ValueError(f"clip must be positive, got {clip}")
         self.clip = clip
@@ -56,7 +57,7 @@ class WassersteinGPLoss(Loss):
         gp_weight: the penalty weight lambda.
     """
 
-    def __init__(self, gp_weight: float = 10.0) -> None:
+    def __init__(self, gp_weight: NonNegativeFloat = 10.0) -> None:
         if gp_weight < 0:
             raise ValueError(f"gp_weight must be >= 0, got {gp_weight}")
         self.gp_weight = gp_weight
