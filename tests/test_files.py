@@ -18,7 +18,7 @@ from PIL import Image
 from ganforge import files
 from ganforge.errors import GanforgeError
 from ganforge.files import WriteError, atomic_write, current_umask
-from ganforge.stats import load_stats, save_stats
+from ganforge.stats import save_stats
 from ganforge.stats.gaussian import FeatureStats
 from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
 
