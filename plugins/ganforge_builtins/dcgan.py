@@ -9,8 +9,8 @@ import torch
 from torch import Tensor, nn
 
 from ganforge import Discriminator, Generator, hookimpl
-from ganforge_builtins.conditioning import check_num_classes, require_labels
 from ganforge.types import NonNegativeInt, PositiveInt, Range
+from ganforge_builtins.conditioning import check_num_classes, require_labels
 
 SUPPORTED_SIZES = (28, 32, 56, 64)
 

@@ -13,8 +13,8 @@ from torch import Tensor, nn
 
 from ganforge import Batch, Discriminator, DiscriminatorOutput, Generator, Loss, hookimpl
 from ganforge.errors import GanforgeError
-from ganforge_builtins.dcgan import init_dcgan_weights
 from ganforge.types import NonNegativeFloat, NonNegativeInt, PositiveInt
+from ganforge_builtins.dcgan import init_dcgan_weights
 
 SUPPORTED_SIZES = (28, 32)
 TRUNK_FEATURES = 1024

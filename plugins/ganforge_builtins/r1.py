@@ -5,8 +5,8 @@ from __future__ import annotations
 from torch import Tensor
 
 from ganforge import Batch, Loss, hookimpl
-from ganforge_builtins.gradients import score_gradient_norms
 from ganforge.types import NonNegativeFloat
+from ganforge_builtins.gradients import score_gradient_norms
 
 
 class R1Penalty(Loss):

@@ -8,8 +8,8 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganforge import Discriminator, Generator, hookimpl
-from ganforge_builtins.conditioning import check_num_classes, require_labels
 from ganforge.types import NonNegativeInt, PositiveInt
+from ganforge_builtins.conditioning import check_num_classes, require_labels
 
 #: size -> (base resolution, number of 2x upsamplings)
 PLANS = {28: (7, 2), 32: (4, 3), 64: (4, 4)}

@@ -7,8 +7,8 @@ import torch
 from torch import Tensor, nn
 
 from ganforge import Batch, Loss, hookimpl
-from ganforge_builtins.gradients import score_gradient_norms
 from ganforge.types import NonNegativeFloat, PositiveFloat
+from ganforge_builtins.gradients import score_gradient_norms
 
 
 def wasserstein_critic_loss(batch: Batch) -> Tensor:
