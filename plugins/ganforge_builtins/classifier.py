@@ -11,6 +11,7 @@ from torch import Tensor
 from ganforge import Dataset, hookimpl
 from ganforge.cache import cache_dir, dataset_key
 from ganforge.errors import GanforgeError
+from ganforge.files import atomic_write
 from ganforge.hook_extractor import HookExtractor, to_unit_range
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.types import NonNegativeInt, PositiveInt
@@ -77,10 +78,7 @@ class Classifier(HookExtractor):
         from ganforge_builtins.classifier_training import train_classifier
 
         trained = train_classifier(dataset, epochs=self.epochs, device=device, seed=self.seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(trained.checkpoint(path.stem), tmp)
-        tmp.replace(path)
+        atomic_write(path, lambda f: torch.save(trained.checkpoint(path.stem), f))
 
     @property
     def device(self) -> torch.device:

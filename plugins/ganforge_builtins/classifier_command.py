@@ -8,6 +8,7 @@ import click
 import torch
 
 from ganforge.cache import dataset_key
+from ganforge.files import atomic_write
 
 
 @click.command("train-classifier")
@@ -30,6 +31,5 @@ def train_classifier_command(dataset: str, out: Path, epochs: int, batch_size: i
 
     data = build_dataset(dataset)
     trained = train_classifier(data, epochs=epochs, batch_size=batch_size, device=pick_device(device), seed=seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(trained.checkpoint(dataset_key(data, "train")), out)
+    atomic_write(out, lambda f: torch.save(trained.checkpoint(dataset_key(data, "train")), f))
     click.echo(f"wrote {out}: test accuracy {trained.test_accuracy:.4f} after {epochs} epochs in {trained.seconds:.0f} s")
