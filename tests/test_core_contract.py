@@ -839,3 +839,11 @@ def test_loss_state_is_checkpointed_and_resumed(plugins: Plugins, tiny_spec: Pat
     full, part = (load_checkpoint(tmp_path / f"{n}/checkpoints/last.pt")["terms"] for n in ("full", "part"))
     assert torch.equal(full[1]["mean"], part[1]["mean"]) and float(full[1]["mean"]) > 0
     assert records(tmp_path / "full")[-1]["loss/g/running/mean"] == records(tmp_path / "part")[-1]["loss/g/running/mean"]
+
+
+def test_a_constructor_that_fails_deep_in_torch_is_one_spec_line(tiny_spec: Path, tmp_path: Path) -> None:
+    result = run(tiny_spec, tmp_path / "run", "--set", "generator.width=1000000000000000000000000000000")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "generator: generator 'dcgan' (plugin dcgan) rejected its parameters" in lines[0]
+    assert not (tmp_path / "run").exists()

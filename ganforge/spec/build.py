@@ -103,9 +103,10 @@ def construct(
             params[name] = value
     try:
         return info.factory(**params)
-    except (ValueError, TypeError) as exc:
-        raise spec.error(f"{kind} '{entry['name']}' (plugin {info.plugin}) rejected its parameters: {exc}", key) from exc
     except GanforgeError:
         raise
-    except Exception as exc:
-        raise spec.error(f"{describe_component(kind, str(entry['name']), info.plugin)} failed to build: {type(exc).__name__}: {exc}", key) from exc
+    except Exception as exc:  # a plugin's constructor failing is reported as its failure
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__  # torch's carry C++ frames
+        if isinstance(exc, (ValueError, TypeError)):
+            raise spec.error(f"{kind} '{entry['name']}' (plugin {info.plugin}) rejected its parameters: {first}", key) from exc
+        raise spec.error(f"{describe_component(kind, str(entry['name']), info.plugin)} failed to build: {type(exc).__name__}: {first}", key) from exc
