@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,20 +15,23 @@ from ganforge.errors import GanforgeError
 from ganforge.stats.gaussian import FeatureStats
 
 
-def save_stats(stats: FeatureStats, path: Path | str) -> None:
+def save_stats(stats: FeatureStats, path: Path | str, provenance: dict[str, Any] | None = None) -> None:
     """Write ``mu``, ``sigma`` (float64) and ``num_samples``, plus ``features`` (the vectors
     themselves) when they were kept and ``n ≤ d``; atomically, so a killed run never leaves a
     truncated cache file behind.
 
     At n ≤ d the covariance is low-rank and the exact Fréchet route needs the vectors (they
     take less room than ``sigma`` then): with them the file gives the same FID as the images it
-    was made from. pytorch-fid reads ``mu`` and ``sigma`` and ignores the rest."""
+    was made from. ``provenance`` (how the statistics were made: extractor, weights digest,
+    source) is stored as a JSON string. pytorch-fid reads ``mu`` and ``sigma`` and ignores the rest."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             arrays = {"mu": stats.mu.cpu().numpy(), "sigma": stats.sigma.cpu().numpy(), "num_samples": np.int64(stats.n)}
+            if provenance is not None:
+                arrays["provenance"] = np.array(json.dumps(provenance, sort_keys=True, default=str))
             if stats.low_rank:
                 assert stats.features is not None
                 arrays["features"] = stats.features.cpu().numpy()
@@ -48,9 +53,23 @@ def load_stats(path: Path | str, device: torch.device | str = "cpu") -> FeatureS
             features = data["features"] if "features" in data.files else None
     except (OSError, ValueError, KeyError) as exc:
         raise GanforgeError(f"{path}: not a statistics file with 'mu' and 'sigma' ({exc}); make one with `ganforge stats`") from exc
+    if features is not None and features.shape != (n, np.shape(mu)[0]):
+        raise GanforgeError(f"{path}: 'features' has shape {features.shape}, expected ({n}, {np.shape(mu)[0]}); rewrite it with `ganforge stats`")
     return FeatureStats(
         torch.from_numpy(np.asarray(mu, dtype=np.float64)).to(device),
         torch.from_numpy(np.asarray(sigma, dtype=np.float64)).to(device),
         n,
         None if features is None else torch.from_numpy(np.asarray(features)).to(device),
     )
+
+
+def stats_provenance(path: Path | str) -> dict[str, Any] | None:
+    """The provenance stored in a statistics file by :func:`save_stats`, or None (e.g. pytorch-fid's)."""
+    try:
+        with np.load(path) as data:
+            if "provenance" not in data.files:
+                return None
+            parsed = json.loads(str(data["provenance"]))
+    except (OSError, ValueError):
+        return None
+    return parsed if isinstance(parsed, dict) else None

@@ -13,6 +13,7 @@ from ganforge import distributed
 from ganforge.cache import cache_dir, dataset_key
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset
+from ganforge.provenance import extractor_provenance, file_digest
 from ganforge.stats import FeatureStats, FrechetReference, RunningStats, inception_score
 from ganforge.stats import kernel_inception_distance, load_stats, precision_recall, save_stats
 
@@ -75,6 +76,16 @@ class FeatureMetric(Metric):
         if key not in self._real_cache:
             self._real_cache[key] = compute()
         return self._real_cache[key]
+
+    def provenance(self, context: EvalContext) -> dict[str, Any]:
+        """The default (class, parameters, version) plus the extractor (class, layers, weights
+        digest, preprocessing) and the precision of the statistics."""
+        return {**super().provenance(context), "extractor": extractor_provenance(self.extractor(context)), "statistics": "float64"}
+
+    def dataset_reference(self, context: EvalContext, split: str, samples: int | None) -> dict[str, Any]:
+        """The real samples a metric compares with: dataset key (name and contents digest), split, count."""
+        key = self.real_cached(("key", id(context.dataset), split), lambda: dataset_key(context.dataset, split))
+        return {"dataset": key, "split": split, "samples": self.real_count(context, samples, split)}
 
     def real_count(self, context: EvalContext, samples: int | None, split: str) -> int:
         """``samples`` capped at the split's size (``None``: the whole split)."""
@@ -152,6 +163,17 @@ class FID(FeatureMetric):
         running.combine_processes(context.device)
         return {"fid": reference.distance(running.finalize())}
 
+    def provenance(self, context: EvalContext) -> dict[str, Any]:
+        """Adds the generated sample count, the reference (``.npz`` and its digest, or the
+        dataset split and count) and the Fréchet route of the last evaluation."""
+        reference: dict[str, Any]
+        if self.reference is not None:
+            reference = {"npz": str(self.reference), "sha256": file_digest(self.reference)}
+        else:
+            reference = self.dataset_reference(context, self.reference_split, self.reference_samples)
+        routes = {getattr(r, "last_route", None) for r in self._real_cache.values() if isinstance(r, FrechetReference)}
+        return {**super().provenance(context), "samples": self.samples, "reference": reference, "route": sorted(r for r in routes if r)}
+
 
 class InceptionScore(FeatureMetric):
     """Inception Score of generated images, mean and std over splits (higher is better).
@@ -221,6 +243,11 @@ class KID(FeatureMetric):
         mean, std = kernel_inception_distance(real, fake, self.subsets, self.subset_size, seed=context.seed)
         return {"kid": mean, "kid_std": std}
 
+    def provenance(self, context: EvalContext) -> dict[str, Any]:
+        """Adds the sample counts and the real split."""
+        reference = self.dataset_reference(context, self.reference_split, self.reference_samples or self.samples)
+        return {**super().provenance(context), "samples": self.samples, "reference": reference}
+
 
 class PrecisionRecall(FeatureMetric):
     """Improved precision and recall of generated images (higher is better).
@@ -253,6 +280,10 @@ class PrecisionRecall(FeatureMetric):
         fake = _gathered(context, _features(extractor, context.generated(self.samples, shard=True)))
         precision, recall = precision_recall(real, fake, self.k)
         return {"precision": precision, "recall": recall}
+
+    def provenance(self, context: EvalContext) -> dict[str, Any]:
+        """Adds the sample counts and the real split."""
+        return {**super().provenance(context), "samples": self.samples, "reference": self.dataset_reference(context, self.reference_split, self.samples)}
 
 
 class ClassificationAccuracy(FeatureMetric):
