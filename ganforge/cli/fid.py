@@ -55,6 +55,8 @@ def fid(paths: tuple[Path, Path], extractor: str, weights: Path | None, batch_si
             built.append(extractor_from(extractor, weights).prepare(None, target))
         return built[0]
 
+    if not all(path.suffix == ".npz" and path.is_file() for path in paths):
+        network()  # a bad --extractor is reported before any folder is read
     first, second = (stats_of(path, network, batch_size, str(target)) for path in paths)
     reference = FrechetReference(first)
     value = reference.distance(second)
