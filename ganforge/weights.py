@@ -42,7 +42,7 @@ def find_weights(filename: str, url: str | None, explicit: str | None = None) ->
         path = Path(explicit).expanduser()
         path = path / filename if path.is_dir() else path
         if not path.is_file():
-            raise GanforgeError(f"weights file {path} does not exist; fix the `weights:` path")
+            raise GanforgeError(f"weights file {path} does not exist; fix the `weights:` path (or --weights)")
         return path
     candidates = []
     if os.environ.get(WEIGHTS_ENV):
@@ -61,7 +61,7 @@ def find_weights(filename: str, url: str | None, explicit: str | None = None) ->
     source = f" (download it from {url})" if url else ""
     raise GanforgeError(
         f"weights file {filename} not found and could not be downloaded{source}; put it in {hub_path.parent}, "
-        f"or in a folder named by ${WEIGHTS_ENV}, or give its path as `weights:`"
+        f"or in a folder named by ${WEIGHTS_ENV}, or give its path as `weights:` (--weights on the command line)"
     )
 
 

@@ -21,7 +21,13 @@ def images(n: int, size: int = 20, channels: int = 3, seed: int = 0) -> torch.Te
     return torch.rand(n, channels, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
-@pytest.mark.parametrize(("factory", "size", "dim"), [(DINOv2ViTS14, 28, 384), (CLIPViTB32, 32, 512), (DINOv2ViTB14, 28, 768)])
+VIT_B = pytest.mark.slow  # ViT-B models take seconds to initialise on a CPU
+
+
+@pytest.mark.parametrize(
+    ("factory", "size", "dim"),
+    [(DINOv2ViTS14, 28, 384), pytest.param(CLIPViTB32, 32, 512, marks=VIT_B), pytest.param(DINOv2ViTB14, 28, 768, marks=VIT_B)],
+)
 def test_random_weights_give_features_of_the_right_size(factory, size: int, dim: int) -> None:
     extractor = factory(pretrained=False, image_size=size).prepare(None, "cpu")
     features = extractor.features(images(3))
@@ -33,7 +39,19 @@ def test_random_weights_give_features_of_the_right_size(factory, size: int, dim:
 
 def test_conformance_with_random_weights() -> None:
     check_extractor(DINOv2ViTS14, pretrained=False, image_size=28)
+
+
+@VIT_B
+def test_clip_conformance_with_random_weights() -> None:
     check_extractor(CLIPViTB32, pretrained=False, image_size=32)
+
+
+def test_clip_embeddings_have_512_dimensions_and_crop_non_square_inputs() -> None:
+    extractor = CLIPViTB32(pretrained=False, image_size=32)
+    assert extractor.features(images(2)).shape == (2, 512)
+    wide = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    assert extractor.preprocess(wide).shape == (1, 3, 32, 32)  # shorter side to 32, centre crop
+    assert "centre crop" in extractor.preprocessing
 
 
 def test_weights_file_in_ganforge_weights_is_loaded(tmp_path, monkeypatch) -> None:
