@@ -62,6 +62,29 @@ def generator_provenance(context: EvalContext, weights: str | None = None) -> di
     return {"generator_weights": weights or getattr(context, "generator_weights", None), "truncation": None, "seed": context.seed}
 
 
+def describe_provenance(entry: dict[str, Any]) -> str:
+    """One line: the parts of a provenance a reader compares first."""
+    parts = []
+    extractor = entry.get("extractor")
+    if isinstance(extractor, dict):
+        layers = ",".join(extractor.get("layers") or [])
+        parts.append(f"extractor {extractor.get('key')}" + (f" [{layers}]" if layers else ""))
+    for key in ("samples", "samples_per_class"):
+        if key in entry:
+            parts.append(f"{entry[key]} generated" + (" per class" if key == "samples_per_class" else ""))
+    reference = entry.get("reference")
+    if isinstance(reference, dict):
+        if "npz" in reference:
+            parts.append(f"reference {reference['npz']} (sha256 {reference.get('sha256')})")
+        else:
+            parts.append(f"reference {reference.get('dataset')} ({reference.get('samples')} samples)")
+    for key in ("statistics", "route", "generator_weights"):
+        if entry.get(key):
+            parts.append(f"{key.replace('_', ' ')} {entry[key]}")
+    parts.append(f"ganforge {entry.get('ganforge_version')}")
+    return "; ".join(parts)
+
+
 def comparable(first: dict[str, Any] | None, second: dict[str, Any] | None) -> bool:
     """Whether two provenances describe the same computation (``NOT_COMPARED`` keys and the
     seed aside; missing provenance compares equal to anything: nothing is known)."""
@@ -85,15 +108,15 @@ def record_provenance(
     run_root: Path | str, name: str, metric: Metric, context: EvalContext, values: dict[str, float], step: int, ema: bool
 ) -> None:
     """Add the provenance of ``metric`` (spec name ``name``) to the run's ``provenance.json``
-    unless the same one is already its latest entry; main process only. Stored with the
-    value names it produced and the step it was first seen at."""
+    unless the same one is already there; main process only. Stored with the value names it
+    produced and the step it was first seen at, so each configuration is stored once."""
     if not context.ranks.is_main:
         return
     entry = {**metric.provenance(context), **generator_provenance(context, "ema" if ema else "raw")}
     entry = json.loads(json.dumps(entry, default=str))
     stored = read_provenance(run_root)
     history = stored.setdefault(name, [])
-    if history and comparable(history[-1], entry) and history[-1].get("seed") == entry.get("seed"):
+    if any(comparable(old, entry) and old.get("seed") == entry.get("seed") for old in history):
         return
     history.append({**entry, "values": sorted(values), "from_step": step})
     _write_json(Path(run_root) / PROVENANCE_FILE, stored)

@@ -16,6 +16,7 @@ from ganforge import distributed
 from ganforge.errors import GanforgeError
 from ganforge.experiment import Experiment
 from ganforge.interfaces import Batch, EvalContext, Loss
+from ganforge.provenance import record_provenance  # evalmetrics: provenance
 from ganforge.seeding import rng_state, set_rng_state
 from ganforge.training.batches import BatchStream
 from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
@@ -313,6 +314,7 @@ class Trainer:
             for scheduled in due:
                 context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed, ranks=self.ranks)
                 values = scheduled.metric.evaluate(context)
+                record_provenance(self.run_dir.root, scheduled.name, scheduled.metric, context, values, self.step, self.ema is not None)  # evalmetrics: provenance
                 higher_is_better.update(dict.fromkeys(values, scheduled.metric.higher_is_better))
                 if scheduled is self.exp.metrics[0] and values:
                     self._default_best = self._default_best or next(iter(values))
