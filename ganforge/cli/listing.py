@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ganforge.plugins import get_plugins
 from ganforge.registry import KINDS, ComponentInfo
+from ganforge.requirements import availability
 from ganforge.spec.signature import signature_of
 
 _PLURALS = {"generators": "generator", "discriminators": "discriminator", "losses": "loss", "datasets": "dataset",
@@ -27,6 +28,8 @@ def list_components(kind: str | None, pattern: str, params: bool, as_json: bool)
 
     \b
     KIND is one of: generator, discriminator, loss, dataset, metric, extractor.
+    Components that need something beyond their parameters (pretrained weights, an optional
+    extra, a conditional generator) say so, and whether it is available now.
     Examples:
       ganforge list
       ganforge list loss --params
@@ -46,18 +49,27 @@ def list_components(kind: str | None, pattern: str, params: bool, as_json: bool)
         console.print(f"no {kind or 'component'} matches '{pattern}'")
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("kind", "name", "plugin", "summary"):
+    needs = {id(e): availability(e.factory) for e in entries}
+    show_needs = any(n[0] for n in needs.values())
+    columns = ("kind", "name", "plugin", "summary", *(("needs", "available now") if show_needs else ()))
+    for column in columns:
         table.add_column(column, overflow="fold")
     for entry in entries:
-        table.add_row(entry.kind, entry.name, entry.plugin, entry.summary)
+        what, missing = needs[id(entry)]
+        extra = ("; ".join(what), ("yes" if missing is None else f"no: {missing}") if what else "") if show_needs else ()
+        table.add_row(entry.kind, entry.name, entry.plugin, entry.summary, *extra)
         if params:
             for p in signature_of(entry.factory).params:
-                table.add_row("", "", "", f"  {p.name}: {p.describe_type()} = {p.describe_default()}")
+                table.add_row("", "", "", f"  {p.name}: {p.describe_type()} = {p.describe_default()}", *([""] * len(extra)))
     console.print(table, markup=False, highlight=False)
 
 
 def _as_dict(entry: ComponentInfo) -> dict[str, object]:
+    what, missing = availability(entry.factory)
     return {
+        "needs": what,
+        "available": missing is None,
+        "unavailable_because": missing,
         "kind": entry.kind,
         "name": entry.name,
         "plugin": entry.plugin,

@@ -14,6 +14,7 @@ from ganforge.cache import cache_dir, dataset_key
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset
 from ganforge.provenance import extractor_provenance, file_digest
+from ganforge.requirements import Need, needs_of
 from ganforge.stats import FeatureStats, FrechetReference, RunningStats, inception_score
 from ganforge.stats import kernel_inception_distance, load_stats, precision_recall, save_stats
 
@@ -49,6 +50,34 @@ def _gathered(context: EvalContext, rows: Iterable[Tensor]) -> Tensor:
 class FeatureMetric(Metric):
     """Base of the metrics that compare extractor outputs: resolves and prepares the
     extractor once per device, and keeps real-data results across evaluations."""
+
+    #: The extractor used when none is given (``None``: chosen for the dataset, see
+    #: :func:`default_extractor_name`); ``ganforge list`` shows its requirements.
+    default_extractor: str | None = None
+    #: What the metric needs besides its extractor, in words (e.g. a conditional generator).
+    needs: tuple[str, ...] = ()
+
+    @classmethod
+    def requirements(cls) -> list[Need]:
+        """The default extractor's requirements (both candidates' when it depends on the
+        dataset), and what else the metric needs."""
+        from ganforge.plugins import get_plugins
+
+        names = [cls.default_extractor] if cls.default_extractor else ["classifier", "inception-v3"]
+        out = [Need(what) for what in cls.needs]
+        if not cls.default_extractor:
+            out.append(Need("an extractor: classifier for labelled images up to 32x32, else inception-v3"))
+        for name in names:
+            try:
+                factory = get_plugins().registry.get("extractor", name).factory
+            except Exception:  # noqa: BLE001 - the extractor's plugin is not installed
+                out.append(Need(f"extractor {name}", lambda name=name: f"extractor {name} not registered"))
+                continue
+            if cls.default_extractor:
+                out += [Need(f"{name}: {n.what}", n.missing) for n in needs_of(factory)]
+            else:  # the classifier needs nothing: only larger images depend on these
+                out += [Need(f"{name} (images over 32x32): {n.what} ({'missing now' if n.status() else 'found'})") for n in needs_of(factory)]
+        return out
 
     def __init__(self, extractor: FeatureExtractor | str | dict | None) -> None:
         self._extractor_spec = extractor
@@ -296,6 +325,8 @@ class ClassificationAccuracy(FeatureMetric):
     """
 
     higher_is_better = True
+    default_extractor = "classifier"
+    needs = ("a conditional generator",)
 
     def __init__(self, samples: int = 10000, extractor: FeatureExtractor | str | None = "classifier") -> None:
         if samples < 1:

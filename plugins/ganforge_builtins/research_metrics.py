@@ -29,7 +29,7 @@ class DensityCoverage(FeatureMetric):
     :param samples: number of generated samples, and of real ones.
     :param k: the neighbour whose distance sets each real sample's radius (the paper's 5).
     :param extractor: feature extractor; default as for FID (Stein et al. 2023 recommend
-        ``dinov2-vitl14``-like features; ``dinov2-vitb14`` is available with the timm extra).
+        DINOv2 features: ``dinov2-vitb14`` with the vit extra).
     :param reference_split: dataset split of the real samples.
     """
 
@@ -74,6 +74,7 @@ class IntraFID(FeatureMetric):
     """
 
     higher_is_better = False
+    needs = ("a conditional generator", "labelled data")
 
     def __init__(
         self,
@@ -178,6 +179,7 @@ class CMMD(FeatureMetric):
     """
 
     higher_is_better = False
+    default_extractor = "clip-vit-b32"
 
     def __init__(
         self,

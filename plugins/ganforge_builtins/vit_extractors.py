@@ -14,6 +14,7 @@ from ganforge import FeatureExtractor, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.hook_extractor import to_unit_range
 from ganforge.interfaces.extractor import state_digest
+from ganforge.requirements import Need, extra_missing, weights_missing
 from ganforge.weights import find_hub_weights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -77,6 +78,11 @@ class TimmViT(FeatureExtractor):
     std: tuple[float, float, float] = IMAGENET_STD
     square_resize: bool = True
     output: str = ""
+
+    @classmethod
+    def requirements(cls) -> list[Need]:
+        """The vit extra (timm) and the weights file (never downloaded)."""
+        return [Need("extra vit (timm)", extra_missing("timm", "vit")), Need(f"weights {cls.model_name}.safetensors", weights_missing(f"{cls.model_name}.safetensors", cls.hub_id))]
 
     def __init__(self, weights: str | None = None, pretrained: bool = True, seed: int = 0, image_size: int = 224) -> None:
         super().__init__()
