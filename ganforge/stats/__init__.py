@@ -6,7 +6,7 @@ KID, improved precision/recall, density/coverage, the RBF MMD of CMMD, and the p
 ``.npz`` format.
 """
 
-from ganforge.stats.frechet import FrechetReference, frechet_distance, frechet_distance_sqrtm, frechet_route
+from ganforge.stats.frechet import FrechetReference, frechet_distance, frechet_distance_sqrtm
 from ganforge.stats.gaussian import FeatureStats, RunningStats
 from ganforge.stats.npz import load_stats, save_stats, stats_provenance
 from ganforge.stats.scores import density_coverage, inception_score, kernel_inception_distance, mmd_rbf, precision_recall
@@ -18,7 +18,6 @@ __all__ = [
     "density_coverage",
     "frechet_distance",
     "frechet_distance_sqrtm",
-    "frechet_route",
     "inception_score",
     "kernel_inception_distance",
     "load_stats",

@@ -6,8 +6,8 @@ and it is a sum of square roots of eigenvalues. Write the reference covariance a
 tr √(Σ₁Σ₂) = Σ √eig(Fᵀ Σ₂ F). The routes, by what the statistics hold:
 
 - ``cholesky`` (both dense, full rank): F = L, the Cholesky factor (a third of an ``eigh``'s
-  work, cached by :class:`FrechetReference`); Lᵀ Σ₂ L takes two triangular products (the
-  formed only where ``eigvalsh`` reads them: one matmul's work) and one ``eigvalsh``.
+  work, cached by :class:`FrechetReference`); Lᵀ Σ₂ L takes two triangular products, formed
+  only where ``eigvalsh`` reads them (one matmul's work in all), and one ``eigvalsh``.
 - ``low-rank`` (one side's n ≤ d vectors kept, centred, B = Xᵀ/√(n − 1)): the n × n problem
   Bᵀ Σ_other B; both sides kept: the singular values of AᵀB (the nuclear norm), exact where
   the dense routes would pick up ~d − n spurious eigenvalues of order 1e-16 (each adding ~1e-8).
@@ -154,15 +154,6 @@ class FrechetReference:
 def frechet_distance(a: FeatureStats, b: FeatureStats) -> float:
     """The squared Fréchet distance (the FID value) between two sets of statistics."""
     return FrechetReference(a).distance(b)
-
-
-def frechet_route(a: FeatureStats, b: FeatureStats) -> str:
-    """The route :func:`frechet_distance` takes for ``a`` and ``b``, without computing it
-    (one of :data:`ROUTES`; ``cholesky`` may fall back to ``eigh`` for a singular Σ)."""
-    thin = [s.low_rank or 2 <= s.n <= s.dim for s in (a, b)]
-    if any(s.low_rank for s in (a, b)):
-        return "low-rank"
-    return "eigh-rank" if any(thin) else "cholesky"
 
 
 def frechet_distance_sqrtm(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
