@@ -194,3 +194,48 @@ def test_distributed_research_metrics_equal_single_process(tmp_path: Path) -> No
     assert both.keys() == single.keys() and len(single) == 8
     for name, value in single.items():
         assert math.isclose(both[name], value, rel_tol=1e-5, abs_tol=1e-7), (name, both[name], value)
+
+
+def test_default_provenance_names_the_metric_its_parameters_and_the_version() -> None:
+    from ganforge import Metric, __version__
+
+    class Constant(Metric):
+        def __init__(self, value: float = 1.5, extractor: object = None) -> None:
+            self.value, self.extractor = value, RandomFeatures()
+
+        def evaluate(self, context: EvalContext) -> dict[str, float]:
+            return {"constant": self.value}
+
+    context = context_for(TinyGenerator((1, 8, 8)).eval(), TinyImages((1, 8, 8), size=8))
+    entry = Constant(2.5).provenance(context)
+    assert entry["params"] == {"value": 2.5, "extractor": "RandomFeatures"} and entry["ganforge_version"] == __version__
+    assert entry["metric"].endswith("Constant")
+
+
+def test_fid_provenance_names_its_npz_reference_and_route(tmp_path) -> None:
+    from ganforge.provenance import file_digest
+    from ganforge.stats import save_stats
+    from ganforge_builtins.metrics import FID
+
+    torch.manual_seed(0)
+    dataset, extractor = TinyImages((1, 8, 8), size=40), RandomFeatures(6)
+    context = context_for(TinyGenerator((1, 8, 8)).eval(), dataset)
+    real = torch.cat([extractor.features(x) for x, _ in context.real(40)])
+    save_stats(FeatureStats.from_features(real), tmp_path / "ref.npz")
+    metric = FID(samples=30, extractor=extractor, reference=str(tmp_path / "ref.npz"))
+    metric.evaluate(context)
+    entry = metric.provenance(context)
+    assert entry["reference"] == {"npz": str(tmp_path / "ref.npz"), "sha256": file_digest(tmp_path / "ref.npz")}
+    assert entry["route"] == ["cholesky"] and entry["samples"] == 30 and entry["statistics"] == "float64"
+    assert entry["extractor"]["feature_dim"] == 6
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_frechet_distance_on_the_gpu_equals_the_cpu_value() -> None:
+    from ganforge.stats import FrechetReference
+
+    g = torch.Generator().manual_seed(30)
+    a, b = (FeatureStats.from_features(torch.randn(600, 256, generator=g) @ torch.randn(256, 256, generator=g) / 16 + s) for s in (0.0, 0.2))
+    cpu = FrechetReference(a).distance(b)
+    gpu = FrechetReference(a.to("cuda")).distance(b.to("cuda"))
+    assert gpu == pytest.approx(cpu, rel=1e-10)
