@@ -73,18 +73,20 @@ def dense_factor(sigma: Tensor) -> tuple[Tensor, str]:
 
 
 def congruence_lower(lower: Tensor, sigma: Tensor, block: int = 256) -> Tensor:
-    """The lower triangle of Lᵀ Σ L (zeros above it), for lower-triangular L and symmetric Σ.
+    """Lᵀ Σ L on and below its diagonal blocks (nothing meaningful above), for lower-triangular
+    L and symmetric Σ.
 
     ``eigvalsh(UPLO="L")`` reads nothing else, so only what it reads is formed, by column
     blocks of width ``block``: Y = Σ L below its diagonal blocks (L's zeros skipped: 2/3 of
     a matmul's multiply-adds), then Lᵀ Y on and below the diagonal blocks (1/3): one matmul's
     work in all, where two full products would take two."""
     d = lower.shape[0]
-    y = torch.zeros_like(sigma)
+    # Left uninitialised where nothing is written: those entries are never read, here or by eigvalsh.
+    y = torch.empty_like(sigma)
     for start in range(0, d, block):
         stop = min(start + block, d)
         y[start:, start:stop] = sigma[start:, start:] @ lower[start:, start:stop]
-    out = torch.zeros_like(sigma)
+    out = torch.empty_like(sigma)
     for start in range(0, d, block):
         stop = min(start + block, d)
         out[start:stop, :stop] = lower[start:, start:stop].T @ y[start:, :stop]
@@ -97,6 +99,20 @@ def _congruence(factor: Tensor, sigma: Tensor, route: str) -> Tensor:
     if route == "cholesky" and factor.device.type == "cpu":
         return congruence_lower(factor, sigma)
     return factor.T @ (sigma @ factor)  # on a GPU the full products are the faster launch
+
+
+def _eigvalsh_lower(matrix: Tensor) -> Tensor:
+    """Eigenvalues of the symmetric matrix whose lower triangle ``matrix`` holds (overwritten:
+    callers pass a temporary). On the CPU
+    through SciPy's LAPACK ``syevr`` (~20% faster than torch's ``eigvalsh`` at d = 2048 on one
+    thread, measured interleaved): the C-ordered array is read, without a copy, as its Fortran
+    transpose, whose upper triangle that is."""
+    if matrix.device.type == "cpu" and matrix.dtype == torch.float64 and matrix.shape[0] > 64:
+        from scipy.linalg import eigvalsh
+
+        values = eigvalsh(matrix.contiguous().numpy().T, lower=False, driver="evr", check_finite=False, overwrite_a=True)
+        return torch.from_numpy(np.ascontiguousarray(values))
+    return torch.linalg.eigvalsh(matrix, UPLO="L")
 
 
 class FrechetReference:
@@ -132,9 +148,9 @@ class FrechetReference:
             return torch.linalg.svdvals(ref_factor.T @ other_thin[0]).sum()
         if other_thin is not None:  # an r × r problem on the other side's factor
             self.last_route = other_thin[1]
-            return _sum_sqrt(torch.linalg.eigvalsh(_congruence(other_thin[0], self.stats.sigma, other_thin[1]), UPLO="L"))
+            return _sum_sqrt(_eigvalsh_lower(_congruence(other_thin[0], self.stats.sigma, other_thin[1])))
         self.last_route = ref_route
-        return _sum_sqrt(torch.linalg.eigvalsh(_congruence(ref_factor, other.sigma, ref_route), UPLO="L"))
+        return _sum_sqrt(_eigvalsh_lower(_congruence(ref_factor, other.sigma, ref_route)))
 
     def distance(self, other: FeatureStats) -> float:
         """The squared Fréchet distance between the reference and ``other``."""
