@@ -133,3 +133,17 @@ def test_fid_does_not_depend_on_the_batch_size(tmp_path, classifier_file) -> Non
     spread = (max(values) - min(values)) / abs(values[0])
     print(f"FID {values}, relative spread {spread:.2e}")
     assert spread < BATCH_SIZE_BOUND
+
+
+def test_fid_warns_when_the_statistics_come_from_different_extractors(tmp_path, classifier_file) -> None:
+    from ganforge.stats import save_stats
+
+    a = image_folder(tmp_path / "a", 0)
+    written = CliRunner().invoke(stats, [str(a), "--out", str(tmp_path / "a.npz"), "--extractor", "classifier", "--weights", classifier_file])
+    assert written.exit_code == 0, written.output
+    other = load_stats(tmp_path / "a.npz")
+    save_stats(FeatureStats(other.mu + 0.1, other.sigma, other.n, other.features), tmp_path / "b.npz", {"extractor": {"key": "inception-v3-0123"}})
+    result = CliRunner().invoke(fid, [str(tmp_path / "a.npz"), str(tmp_path / "b.npz")])
+    assert result.exit_code == 0 and "come from different extractors" in result.stderr
+    same = CliRunner().invoke(fid, [str(tmp_path / "a.npz"), str(tmp_path / "a.npz")])
+    assert "different extractors" not in same.stderr

@@ -58,6 +58,13 @@ def fid(paths: tuple[Path, Path], extractor: str, weights: Path | None, batch_si
     if not all(path.suffix == ".npz" and path.is_file() for path in paths):
         network()  # a bad --extractor is reported before any folder is read
     first, second = (stats_of(path, network, batch_size, str(target)) for path in paths)
+    keys = []
+    for path in paths:
+        made_with = stats_provenance(path) if path.suffix == ".npz" and path.is_file() else None
+        key = (made_with or {}).get("extractor", {}).get("key") if made_with else (built[0].cache_key if built else None)
+        keys.append(key)
+    if None not in keys and keys[0] != keys[1]:
+        click.echo(f"Warning: {paths[0]} and {paths[1]} come from different extractors ({keys[0]} vs {keys[1]}): this FID compares two feature spaces", err=True)
     reference = FrechetReference(first)
     value = reference.distance(second)
     if not as_json:
