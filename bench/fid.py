@@ -16,6 +16,7 @@
     python bench/fid.py                       # everything, CPU or the GPU when there is one
     python bench/fid.py --skip-extraction --sizes 5000 1000
     python bench/fid.py --skip-distance --skip-extraction --against pytorch-fid   # needs pytorch-fid installed
+    python bench/fid.py --skip-distance --skip-extraction --against torch-fidelity --agreement-size 299
     # on a shared machine: one thread, CPU time of this process
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python bench/fid.py --clock cpu
 """
@@ -169,7 +170,7 @@ def random_fid_inception() -> torch.nn.Module:
     return network
 
 
-def bench_against_pytorch_fid(images: int, batch: int, folders: list[str] | None, weights: str | None, device: torch.device) -> dict:
+def bench_against_pytorch_fid(images: int, batch: int, folders: list[str] | None, weights: str | None, size: int, device: torch.device) -> dict:
     """Both pipelines on the same folders with the same Inception weights (random, seed 0,
     unless ``weights`` names the real file): statistics, FID, and each command's wall time."""
     import os
@@ -195,7 +196,7 @@ def bench_against_pytorch_fid(images: int, batch: int, folders: list[str] | None
         else:
             torch.save(random_fid_inception().state_dict(), hub / FID_WEIGHTS_FILE)
         os.environ["TORCH_HOME"] = str(root / "torch")
-        a, b = (Path(f) for f in folders) if folders else write_folders(root / "images", images)
+        a, b = (Path(f) for f in folders) if folders else write_folders(root / "images", images, size)
         files = [sorted(str(p) for p in image_files(folder)) for folder in (a, b)]
 
         theirs_model = PytorchFidInception([3]).to(device).eval()
@@ -227,6 +228,51 @@ def bench_against_pytorch_fid(images: int, batch: int, folders: list[str] | None
     }  # fmt: skip
 
 
+def bench_against_torch_fidelity(images: int, batch: int, folders: list[str] | None, weights: str | None, size: int, device: torch.device) -> dict:
+    """torch-fidelity's Inception (the same state-dict keys as pytorch-fid's, so the same file
+    loads into both) and its statistics and eigvals-based distance, against ganforge's, on the
+    same folders; its resize is TF1's bilinear, not PyTorch's, so use ``size`` 299 images to
+    compare the networks and distances alone."""
+    import numpy as np
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+    from ganforge.cli.features import statistics
+    from ganforge.image_folder import image_batches, image_files
+    from ganforge.stats import frechet_distance
+    from ganforge_builtins.inception import InceptionV3
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        path = Path(weights) if weights else root / "random.pth"
+        if not weights:
+            torch.save(random_fid_inception().state_dict(), path)
+        a, b = (Path(f) for f in folders) if folders else write_folders(root / "images", images, size)
+        theirs_model = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path)).to(device)
+        theirs = []
+        for folder in (a, b):
+            features = []
+            for pixels in image_batches(image_files(folder), batch):
+                with torch.no_grad():
+                    features.append(theirs_model(pixels.expand(-1, 3, -1, -1).to(device))[0].cpu())
+            theirs.append(fid_features_to_statistics(torch.cat(features).double()))
+        fid_theirs = fid_statistics_to_metric(theirs[0], theirs[1], False)["frechet_inception_distance"]
+        ours_model = InceptionV3(weights=str(path)).prepare(None, device)
+        ours = [statistics(ours_model, image_batches(image_files(f), batch), len(image_files(f)), f.name) for f in (a, b)]
+        fid_ours = frechet_distance(ours[0], ours[1])
+
+        def rel(x: np.ndarray, y: np.ndarray) -> float:
+            return float(np.linalg.norm(x - y) / np.linalg.norm(y))
+
+    return {
+        "images": sum(o.n for o in ours), "size": size, "fid_ganforge": fid_ours, "fid_torch_fidelity": fid_theirs,
+        "fid_rel_diff": abs(fid_ours - fid_theirs) / abs(fid_theirs),
+        "mu_rel_diff": max(rel(o.mu.cpu().numpy(), t["mu"]) for o, t in zip(ours, theirs)),
+        "sigma_rel_diff": max(rel(o.sigma.cpu().numpy(), t["sigma"]) for o, t in zip(ours, theirs)),
+        "weights": weights or "random (seed 0, He-scaled)",
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dim", type=int, default=2048)
@@ -238,7 +284,9 @@ def main() -> None:
     parser.add_argument("--skip-distance", action="store_true")
     parser.add_argument("--skip-extraction", action="store_true")
     parser.add_argument("--clock", choices=sorted(CLOCK), default="wall", help="wall time, or this process's CPU time")
-    parser.add_argument("--against", choices=["pytorch-fid"], help="also run pytorch-fid's pipeline on the same folders and weights (installs nothing)")
+    parser.add_argument("--against", choices=["pytorch-fid", "torch-fidelity"], nargs="+", default=[],
+                        help="also run these packages' pipelines on the same folders and weights (when installed; installs nothing)")
+    parser.add_argument("--agreement-size", type=int, default=32, help="side of the generated images for --against (299: no resize)")
     parser.add_argument("--agreement-images", type=int, default=300, help="images per generated folder for --against")
     parser.add_argument("--folders", nargs=2, metavar=("A", "B"), help="image folders for --against (default: two generated ones)")
     parser.add_argument("--weights", help="the real pt_inception-2015-12-05-6726825d.pth for --against (default: random weights, seed 0)")
@@ -261,12 +309,20 @@ def main() -> None:
             if "fid_dense" in r:
                 print(f"|   | (FID: low-rank {r['fid']:.9g}, eigh-rank (mu, sigma, n) {r['fid_rank']:.9g}, "
                       f"eigh (mu, sigma) {r['fid_dense']:.9g}, sqrtm {r['fid_sqrtm']:.9g}) ||||||||", flush=True)  # fmt: skip
-    if args.against == "pytorch-fid":
+    for package in args.against:
         try:
-            import pytorch_fid  # noqa: F401
+            __import__(package.replace("-", "_"))
         except ImportError:
-            sys.exit("--against pytorch-fid: pytorch-fid is not installed (pip install pytorch-fid); this bench installs nothing")
-        r = bench_against_pytorch_fid(args.agreement_images, args.batch, args.folders, args.weights, device)
+            sys.exit(f"--against {package}: {package} is not installed (pip install {package}); this bench installs nothing")
+    if "torch-fidelity" in args.against:
+        r = bench_against_torch_fidelity(args.agreement_images, args.batch, args.folders, args.weights, args.agreement_size, device)
+        print(f"\nAgreement with torch-fidelity: {r['images']} images of {r['size']}x{r['size']}, Inception weights {r['weights']}, batch {args.batch}")
+        print("| | ganforge | torch-fidelity | relative difference |")
+        print("|---|---|---|---|")
+        print(f"| FID | {r['fid_ganforge']:.9g} | {r['fid_torch_fidelity']:.9g} | {r['fid_rel_diff']:.1e} |")
+        print(f"| statistics (max over both folders) | | | mu {r['mu_rel_diff']:.1e}, sigma {r['sigma_rel_diff']:.1e} |")
+    if "pytorch-fid" in args.against:
+        r = bench_against_pytorch_fid(args.agreement_images, args.batch, args.folders, args.weights, args.agreement_size, device)
         print(f"\nAgreement with pytorch-fid: {r['images']} images, Inception weights {r['weights']}, batch {args.batch}")
         print("| | ganforge | pytorch-fid | relative difference |")
         print("|---|---|---|---|")
