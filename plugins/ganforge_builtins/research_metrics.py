@@ -4,14 +4,14 @@ intra-class FID for conditional generators (as StudioGAN defines it), and CMMD
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import torch
 from torch import Tensor
 
 from ganforge import EvalContext, FeatureExtractor, hookimpl
 from ganforge.errors import GanforgeError
-from ganforge.stats import FrechetReference, RunningStats, density_coverage, mmd_rbf
+from ganforge.stats import FeatureStats, FrechetReference, RunningStats, density_coverage, mmd_rbf
 from ganforge_builtins.metrics import FeatureMetric, _features, _gathered
 
 #: CMMD's kernel bandwidth and scale, from google-research/cmmd's distance.py.
@@ -101,7 +101,11 @@ class IntraFID(FeatureMetric):
             raise GanforgeError(f"metric 'intra-fid' needs labelled data; the dataset's '{self.reference_split}' split has no labels")
         return num_classes
 
-    def _class_stats(self, context: EvalContext, extractor: FeatureExtractor, num_classes: int, batches: Any, counts: list[int]) -> list:
+    def _class_stats(
+        self, context: EvalContext, extractor: FeatureExtractor, num_classes: int, batches: Iterable[tuple[Tensor, Tensor | None]], counts: list[int]
+    ) -> list[FeatureStats]:
+        """Float64 statistics of each class's features (kept vectors where a class has at most
+        ``feature_dim`` samples), reduced over processes class by class."""
         dim = extractor.feature_dim
         runs = [RunningStats(keep_features=dim is not None and counts[c] <= dim) for c in range(num_classes)]
         for images, labels in batches:
@@ -127,7 +131,7 @@ class IntraFID(FeatureMetric):
         share = context.ranks.shard(len(selected))
         batch = context.batch_size
 
-        def batches():
+        def batches() -> Iterator[tuple[Tensor, Tensor]]:
             from ganforge.interfaces.dataset import to_model_range
 
             for start in range(share.start, share.stop, batch):
@@ -199,7 +203,7 @@ class CMMD(FeatureMetric):
         self.unbiased = unbiased
         self.normalise = normalise
 
-    def _embed(self, context: EvalContext, batches: Any) -> Tensor:
+    def _embed(self, context: EvalContext, batches: Iterable[tuple[Tensor, Tensor | None]]) -> Tensor:
         rows = _gathered(context, _features(self.extractor(context), batches)).to(torch.float64)
         return torch.nn.functional.normalize(rows, dim=1) if self.normalise else rows
 
