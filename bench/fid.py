@@ -261,6 +261,18 @@ def bench_against_torch_fidelity(images: int, batch: int, folders: list[str] | N
         ours = [statistics(ours_model, image_batches(image_files(f), batch), len(image_files(f)), f.name) for f in (a, b)]
         fid_ours = frechet_distance(ours[0], ours[1])
 
+        class TFScaled(InceptionV3):
+            """ganforge's network fed torch-fidelity's input scaling, (x − 128) / 128 (pytorch-fid's is 2x − 1)."""
+
+            def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+                x = images.float().expand(-1, 3, -1, -1)
+                x = x if x.shape[-1] == 299 else F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+                return ((x - 128) / 128).contiguous(memory_format=torch.channels_last)
+
+        scaled_model = TFScaled(weights=str(path)).prepare(None, device)
+        scaled = [statistics(scaled_model, image_batches(image_files(f), batch), len(image_files(f)), f.name) for f in (a, b)]
+        fid_scaled = frechet_distance(scaled[0], scaled[1])
+
         def rel(x: np.ndarray, y: np.ndarray) -> float:
             return float(np.linalg.norm(x - y) / np.linalg.norm(y))
 
@@ -269,7 +281,9 @@ def bench_against_torch_fidelity(images: int, batch: int, folders: list[str] | N
         "fid_rel_diff": abs(fid_ours - fid_theirs) / abs(fid_theirs),
         "mu_rel_diff": max(rel(o.mu.cpu().numpy(), t["mu"]) for o, t in zip(ours, theirs)),
         "sigma_rel_diff": max(rel(o.sigma.cpu().numpy(), t["sigma"]) for o, t in zip(ours, theirs)),
-        "weights": weights or "random (seed 0, He-scaled)",
+        "weights": weights or "random (seed 0, He-scaled)", "fid_same_scaling": fid_scaled,
+        "same_scaling_rel_diff": abs(fid_scaled - fid_theirs) / abs(fid_theirs),
+        "same_scaling_mu_rel_diff": max(rel(o.mu.cpu().numpy(), t["mu"]) for o, t in zip(scaled, theirs)),
     }  # fmt: skip
 
 
@@ -321,6 +335,8 @@ def main() -> None:
         print("|---|---|---|---|")
         print(f"| FID | {r['fid_ganforge']:.9g} | {r['fid_torch_fidelity']:.9g} | {r['fid_rel_diff']:.1e} |")
         print(f"| statistics (max over both folders) | | | mu {r['mu_rel_diff']:.1e}, sigma {r['sigma_rel_diff']:.1e} |")
+        print(f"| FID, ganforge's network fed torch-fidelity's (x - 128) / 128 | {r['fid_same_scaling']:.9g} | {r['fid_torch_fidelity']:.9g} "
+              f"| {r['same_scaling_rel_diff']:.1e} (mu {r['same_scaling_mu_rel_diff']:.1e}) |")  # fmt: skip
     if "pytorch-fid" in args.against:
         r = bench_against_pytorch_fid(args.agreement_images, args.batch, args.folders, args.weights, args.agreement_size, device)
         print(f"\nAgreement with pytorch-fid: {r['images']} images, Inception weights {r['weights']}, batch {args.batch}")
