@@ -28,8 +28,9 @@ def list_components(kind: str | None, pattern: str, params: bool, as_json: bool)
 
     \b
     KIND is one of: generator, discriminator, loss, dataset, metric, extractor.
-    Components that need something beyond their parameters (pretrained weights, an optional
-    extra, a conditional generator) say so, and whether it is available now.
+    Listing one KIND, components that need something beyond their parameters (pretrained
+    weights, an optional extra, a conditional generator) say so, and whether it is available
+    now (--json always has "needs" and "available").
     Examples:
       ganforge list
       ganforge list loss --params
@@ -50,7 +51,7 @@ def list_components(kind: str | None, pattern: str, params: bool, as_json: bool)
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     needs = {id(e): availability(e.factory) for e in entries}
-    show_needs = any(n[0] for n in needs.values())
+    show_needs = kind is not None and any(n[0] for n in needs.values())  # the full list stays narrow
     columns = ("kind", "name", "plugin", "summary", *(("needs", "available now") if show_needs else ()))
     for column in columns:
         table.add_column(column, overflow="fold")
