@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from ganforge.plotting import series
+from ganforge.provenance import comparable, read_provenance
 from ganforge.registry import Registry
 from ganforge.training.rundir import RunDir
 
@@ -39,12 +40,24 @@ class RunSummary:
     status: str
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
     modified: float = 0.0
+    #: metric name in the spec -> its provenances (``provenance.json``), oldest first.
+    provenance: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: value names whose provenance differs from the first sorted row's (set by ``sort_runs``).
+    provenance_differs: list[str] = field(default_factory=list)
+
+    def value_provenance(self, value_name: str) -> dict[str, Any] | None:
+        """The latest provenance of the metric that logged ``value_name``, or None."""
+        for history in self.provenance.values():
+            if history and value_name in history[-1].get("values", []):
+                return history[-1]
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path), "name": self.name, "model": self.model, "loss": self.loss,
             "step": self.step, "total_steps": self.total_steps, "status": self.status,
             "metrics": {k: vars(v) for k, v in self.metrics.items()},
+            "provenance": self.provenance, "provenance_differs": self.provenance_differs,
         }  # fmt: skip
 
 
@@ -91,12 +104,14 @@ def summarize(path: Path | str, registry: Registry | None = None) -> RunSummary:
         status=str(status.get("status", "unknown")),
         metrics=_metric_summaries(records, spec, registry),
         modified=modified,
+        provenance=read_provenance(run.root),
     )
 
 
 def sort_runs(runs: list[RunSummary], metric: str | None) -> list[RunSummary]:
     """By ``metric`` (best value first, in the metric's direction; runs without it last), or
-    by time, newest last."""
+    by time, newest last. Sorting by a metric marks each run whose provenance for it differs
+    from the first run's (``provenance_differs``): their values are not comparable."""
     if metric is None:
         return sorted(runs, key=lambda r: (r.modified, str(r.path)))
 
@@ -107,7 +122,14 @@ def sort_runs(runs: list[RunSummary], metric: str | None) -> list[RunSummary]:
         value = summary.best if summary.best is not None else summary.last
         return (0, -value if summary.higher_is_better else value)
 
-    return sorted(runs, key=key)
+    ordered = sorted(runs, key=key)
+    with_metric = [r for r in ordered if metric in r.metrics]
+    if with_metric:
+        first = with_metric[0].value_provenance(metric)
+        for run in with_metric[1:]:
+            if not comparable(first, run.value_provenance(metric)) and metric not in run.provenance_differs:
+                run.provenance_differs.append(metric)
+    return ordered
 
 
 def _metric_summaries(records: list[dict[str, Any]], spec: dict[str, Any], registry: Registry | None) -> dict[str, MetricSummary]:

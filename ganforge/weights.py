@@ -42,7 +42,7 @@ def find_weights(filename: str, url: str | None, explicit: str | None = None) ->
         path = Path(explicit).expanduser()
         path = path / filename if path.is_dir() else path
         if not path.is_file():
-            raise GanforgeError(f"weights file {path} does not exist; fix the `weights:` path")
+            raise GanforgeError(f"weights file {path} does not exist; fix the `weights:` path (or --weights)")
         return path
     candidates = []
     if os.environ.get(WEIGHTS_ENV):
@@ -61,7 +61,7 @@ def find_weights(filename: str, url: str | None, explicit: str | None = None) ->
     source = f" (download it from {url})" if url else ""
     raise GanforgeError(
         f"weights file {filename} not found and could not be downloaded{source}; put it in {hub_path.parent}, "
-        f"or in a folder named by ${WEIGHTS_ENV}, or give its path as `weights:`"
+        f"or in a folder named by ${WEIGHTS_ENV}, or give its path as `weights:` (--weights on the command line)"
     )
 
 
@@ -74,3 +74,35 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict):
         raise GanforgeError(f"{path}: expected a state dict, found {type(state).__name__}")
     return state
+
+
+def find_hub_weights(filename: str, hub_id: str, explicit: str | None = None, hub_filename: str = "model.safetensors") -> Path:
+    """The path of a Hugging Face hub model's weights, for extractors built with timm.
+
+    Looked for, in order: ``explicit`` (a file, or a folder holding ``filename``), the folder
+    ``$GANFORGE_WEIGHTS`` (as ``filename``), the hub's own cache (``hub_id``/``hub_filename``,
+    as ``huggingface-cli download`` leaves it). Never downloads: absent, a one-line error
+    naming the file and where to put it.
+    """
+    if explicit:
+        path = Path(explicit).expanduser()
+        path = path / filename if path.is_dir() else path
+        if not path.is_file():
+            raise GanforgeError(f"weights file {path} does not exist; fix the `weights:` path (or --weights)")
+        return path
+    if os.environ.get(WEIGHTS_ENV):
+        candidate = Path(os.environ[WEIGHTS_ENV]).expanduser() / filename
+        if candidate.is_file():
+            return candidate
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(hub_id, hub_filename)
+    except Exception:  # noqa: BLE001 - no hub library, or an unreadable cache: not found there
+        cached = None
+    if isinstance(cached, str) and Path(cached).is_file():
+        return Path(cached)
+    raise GanforgeError(
+        f"weights file {filename} not found; put it in a folder named by ${WEIGHTS_ENV}, give its path as `weights:` "
+        f"(--weights on the command line), or fetch it into the hub cache: huggingface-cli download {hub_id} {hub_filename}"
+    )

@@ -159,10 +159,63 @@ def test_precision_recall_of_identical_and_disjoint_sets() -> None:
     assert precision_recall(x, x + 100.0) == (0.0, 0.0)
 
 
-def test_lower_triangle_product_in_uneven_blocks() -> None:
-    from ganforge.stats.frechet import _lower_triangle_of_product
+def test_lower_triangle_congruence_in_uneven_blocks() -> None:
+    from ganforge.stats.frechet import congruence_lower
 
     g = torch.Generator().manual_seed(14)
-    a, b = torch.randn(70, 70, generator=g, dtype=torch.float64), torch.randn(70, 70, generator=g, dtype=torch.float64)
-    lower = _lower_triangle_of_product(a, b, block=16)
-    torch.testing.assert_close(torch.tril(lower), torch.tril(a @ b), rtol=1e-12, atol=1e-12)
+    x = torch.randn(200, 70, generator=g, dtype=torch.float64)
+    lower = torch.linalg.cholesky(torch.cov(x.T))
+    sigma = torch.cov((x + torch.randn(200, 70, generator=g, dtype=torch.float64)).T)
+    out = congruence_lower(lower, sigma, block=16)
+    torch.testing.assert_close(torch.tril(out), torch.tril(lower.T @ sigma @ lower), rtol=1e-12, atol=1e-12)
+
+
+def test_routes_taken_and_their_agreement() -> None:
+    # Full rank: Cholesky; n < d with vectors: low-rank; dense n < d with n known: eigh-rank;
+    # dense n < d, n unknown (pytorch-fid's .npz): Cholesky fails or is refused, eigh fallback.
+    d = 96
+    full_a, full_b = (FeatureStats.from_features(relu_features(400, d, s, shift=0.1 * s)) for s in (20, 21))
+    ref = FrechetReference(full_a)
+    assert ref.distance(full_b) == pytest.approx(textbook(full_a, full_b), rel=1e-10)
+    assert ref.last_route == "cholesky"
+    low_a, low_b = (FeatureStats.from_features(relu_features(40, d, s, shift=0.1 * s)) for s in (22, 23))
+    values = {}
+    for name, (a, b) in {
+        "low-rank": (low_a, low_b),
+        "eigh-rank": (FeatureStats(low_a.mu, low_a.sigma, low_a.n), FeatureStats(low_b.mu, low_b.sigma, low_b.n)),
+        "eigh": (FeatureStats(low_a.mu, low_a.sigma, 0), FeatureStats(low_b.mu, low_b.sigma, 0)),
+    }.items():
+        reference = FrechetReference(a)
+        values[name] = reference.distance(b)
+        assert reference.last_route == name
+    assert values["eigh-rank"] == pytest.approx(values["low-rank"], rel=1e-11)
+    assert values["eigh"] == pytest.approx(values["low-rank"], rel=1e-9)
+    # mixed: a full-rank reference against low-rank statistics (sqrtm is off by ~1e-8 at n < d)
+    mixed = FrechetReference(full_a)
+    assert mixed.distance(low_b) == pytest.approx(textbook(full_a, low_b), rel=1e-6) and mixed.last_route == "low-rank"
+
+
+def test_singular_full_rank_sized_covariance_falls_back_to_eigh() -> None:
+    # n > d but a dead (constant) feature: sigma is singular although n > d.
+    features = relu_features(300, 24, 24)
+    features[:, 5] = 1.0
+    a = FeatureStats.from_features(features)
+    b = FeatureStats.from_features(relu_features(300, 24, 25, shift=0.2))
+    reference = FrechetReference(a)
+    assert reference.distance(b) == pytest.approx(textbook(a, b), rel=1e-8)
+    assert reference.last_route == "eigh"
+
+
+def test_npz_keeps_the_vectors_below_the_dimension_and_gives_the_same_fid(tmp_path) -> None:
+    d = 64
+    a, b = (FeatureStats.from_features(relu_features(30, d, s, shift=0.1 * s)) for s in (26, 27))
+    save_stats(a, tmp_path / "a.npz")
+    save_stats(b, tmp_path / "b.npz")
+    loaded_a, loaded_b = load_stats(tmp_path / "a.npz"), load_stats(tmp_path / "b.npz")
+    assert loaded_a.features is not None and loaded_a.low_rank
+    assert frechet_distance(loaded_a, loaded_b) == frechet_distance(a, b)
+    assert frechet_distance(loaded_a, b) == frechet_distance(a, b)
+    big = FeatureStats.from_features(relu_features(100, 8, 28))
+    save_stats(big, tmp_path / "big.npz")
+    with np.load(tmp_path / "big.npz") as raw:
+        assert "features" not in raw.files  # n > d: mu and sigma say everything

@@ -44,8 +44,10 @@ def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[st
         params["root"] = str(write_cifar_folder(tmp_path / "cifar"))
     elif key == ("dataset", "image-folder"):
         params["root"] = str(write_image_folder(tmp_path / "images"))
-    elif key == ("metric", "precision-recall"):
-        params["samples"] = 64  # the default 5000 costs seconds in k-NN distances
+    elif key in {("metric", "precision-recall"), ("metric", "density-coverage"), ("metric", "cmmd")}:
+        params["samples"] = 64  # the defaults cost seconds in pairwise distances
+    elif key == ("metric", "intra-fid"):
+        setup, params["samples_per_class"] = Setup(num_classes=4), 16  # needs a conditional generator
     elif key == ("metric", "accuracy"):
         setup = Setup(num_classes=4)  # needs a conditional generator
     elif key == ("metric", "mode-coverage"):

@@ -11,6 +11,7 @@ import torch
 from ganforge.cli.features import build_component
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import EvalContext, Metric
+from ganforge.provenance import describe_provenance, generator_provenance
 
 
 @click.command("eval")
@@ -25,6 +26,10 @@ from ganforge.interfaces import EvalContext, Metric
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
 def eval_command(run_dir: Path, checkpoint: str, metrics: tuple[str, ...], device: str, seed: int | None, as_json: bool) -> None:
     """Compute metrics of a trained generator (the EMA weights when the run kept them).
+
+    Each metric's provenance (extractor, weights digest, preprocessing, sample counts,
+    reference, precision, EMA or raw weights, version) is printed after the values
+    (a "provenance" object with --json).
 
     \b
     Examples:
@@ -43,11 +48,16 @@ def eval_command(run_dir: Path, checkpoint: str, metrics: tuple[str, ...], devic
     device_of = next(trained.generator.parameters(), torch.empty(0)).device
     context = EvalContext(trained.generator, experiment.dataset, device_of, seed=experiment.seed if seed is None else seed)
     values: dict[str, float] = {}
-    for _, metric in chosen:
+    provenance: dict[str, dict] = {}
+    weights = "ema" if trained.uses_ema else "raw"
+    for name, metric in chosen:
         values.update(metric.evaluate(context))
+        provenance[name] = json.loads(json.dumps({**metric.provenance(context), **generator_provenance(context, weights)}, default=str))
     if as_json:
-        click.echo(json.dumps({"checkpoint": str(trained.checkpoint_path), "step": trained.step, **values}))
+        click.echo(json.dumps({"checkpoint": str(trained.checkpoint_path), "step": trained.step, **values, "provenance": provenance}))
         return
     click.echo(f"{trained.checkpoint_path} (step {trained.step}{', EMA weights' if trained.uses_ema else ''})")
     for name, value in values.items():
         click.echo(f"{name}: {value:.6g}")
+    for name, entry in provenance.items():
+        click.echo(f"provenance of {name}: {describe_provenance(entry)}")

@@ -3,6 +3,7 @@ a device, and computing statistics with a progress bar."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterable
 
 import click
@@ -22,7 +23,14 @@ extractor_option = click.option(
     "--extractor",
     default="inception-v3",
     show_default=True,
-    help="Extractor name, or a YAML mapping with its parameters, e.g. '{name: classifier, weights: clf.pt}'.",
+    help="Extractor name, or a YAML mapping with its parameters, e.g. '{name: classifier, weights: clf.pt}' (see `ganforge list extractor --params`).",
+)
+weights_option = click.option(
+    "--weights",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="The extractor's weights file (or a folder holding it): the same as `weights:` in --extractor's mapping. "
+    "Default: the file in the folder $GANFORGE_WEIGHTS, then in the library's cache.",
 )
 device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 batch_size_option = click.option("--batch-size", default=50, show_default=True, type=click.IntRange(min=1), help="Images per batch.")
@@ -54,6 +62,21 @@ def build_extractor(text: str) -> FeatureExtractor:
     """An extractor from ``--extractor``."""
     extractor: FeatureExtractor = build_component("extractor", text)
     return extractor
+
+
+def extractor_from(text: str, weights: Path | None = None) -> FeatureExtractor:
+    """An extractor from ``--extractor`` and ``--weights`` (which fills its ``weights`` parameter)."""
+    if weights is None:
+        return build_extractor(text)
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        parsed = text
+    params = dict(parsed) if isinstance(parsed, dict) else {"name": text}
+    if "weights" in params:
+        raise GanforgeError("give the weights file once: --weights or `weights:` in --extractor, not both")
+    params["weights"] = str(weights)
+    return build_extractor(yaml.safe_dump(params, default_flow_style=True))
 
 
 def build_dataset(text: str) -> Dataset:

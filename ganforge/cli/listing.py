@@ -12,6 +12,7 @@ from rich.table import Table
 from ganforge.kinds import KIND_NAMES, find_kind
 from ganforge.plugins import get_plugins
 from ganforge.registry import ComponentInfo
+from ganforge.requirements import availability
 from ganforge.spec.signature import signature_of
 
 _HELP = f"""List registered components, optionally of one KIND and matching the glob PATTERN.
@@ -19,6 +20,9 @@ _HELP = f"""List registered components, optionally of one KIND and matching the 
 \b
 KIND is one of: {", ".join(KIND_NAMES)} (or its plural).
 PATTERN matches names and aliases (former names that still work in specs).
+Listing one KIND, components that need something beyond their parameters (pretrained
+weights, an optional extra, a conditional generator) say so, and whether it is available
+now (--json always has "needs" and "available").
 Examples:
   ganforge list
   ganforge list loss --params
@@ -50,19 +54,29 @@ def list_components(kind: str | None, pattern: str, params: bool, as_json: bool)
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     aliases = any(e.aliases for e in entries)
-    columns = ("kind", "name", "plugin", "summary", *(("aliases",) if aliases else ()))
+    needs = {id(e): availability(e.factory) for e in entries}
+    show_needs = kind is not None and any(n[0] for n in needs.values())  # the full list stays narrow
+    columns = ("kind", "name", "plugin", "summary", *(("aliases",) if aliases else ()), *(("needs", "available now") if show_needs else ()))
     for column in columns:
         table.add_column(column, overflow="fold")
     for entry in entries:
-        table.add_row(entry.kind, entry.name, entry.plugin, entry.summary, *((", ".join(entry.aliases),) if aliases else ()))
+        what, missing = needs[id(entry)]
+        extra = ((", ".join(entry.aliases),) if aliases else ()) + (
+            ("; ".join(what), ("yes" if missing is None else f"no: {missing}") if what else "") if show_needs else ()
+        )
+        table.add_row(entry.kind, entry.name, entry.plugin, entry.summary, *extra)
         if params:
             for p in signature_of(entry.factory).params:
-                table.add_row("", "", "", f"  {p.name}: {p.describe_type()} = {p.describe_default()}")
+                table.add_row("", "", "", f"  {p.name}: {p.describe_type()} = {p.describe_default()}", *([""] * len(extra)))
     console.print(table, markup=False, highlight=False)
 
 
 def _as_dict(entry: ComponentInfo) -> dict[str, object]:
+    what, missing = availability(entry.factory)
     return {
+        "needs": what,
+        "available": missing is None,
+        "unavailable_because": missing,
         "kind": entry.kind,
         "name": entry.name,
         "plugin": entry.plugin,

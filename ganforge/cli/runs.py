@@ -24,7 +24,9 @@ def runs(directory: str, sort_by: str | None, as_json: bool) -> None:
     status, and the last and best value of each metric.
 
     Status is finished, interrupted (resume with --resume), diverged, failed, or running
-    (also shown for a run whose process was killed without warning).
+    (also shown for a run whose process was killed without warning). With --sort, a run whose
+    metric was computed differently from the first row's (extractor, weights, sample counts,
+    reference...: its provenance.json) is flagged as not comparable; --json shows provenance.
 
     \b
     Examples:
@@ -58,12 +60,17 @@ def _table(summaries: list[RunSummary], root: Path) -> Table:
         table.add_column(column, overflow="fold")
     for name in metric_names:
         table.add_column(f"{name} last/best", justify="right")
+    flagged = any(s.provenance_differs for s in summaries)
+    if flagged:
+        table.add_column("provenance")
     for s in summaries:
         steps = "?" if s.step is None else (f"{s.step}/{s.total_steps}" if s.total_steps else str(s.step))
         cells = [_relative(s.path, root), s.name, s.model, s.loss, steps, s.status]
         for name in metric_names:
             metric = s.metrics.get(name)
             cells.append("" if metric is None else f"{format_value(metric.last)} / {format_value(metric.best)}")
+        if flagged:
+            cells.append(f"differs ({', '.join(s.provenance_differs)}): not comparable" if s.provenance_differs else "")
         table.add_row(*cells)
     return table
 

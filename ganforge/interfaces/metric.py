@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 from torch import Tensor
@@ -85,3 +85,23 @@ class Metric:
 
     def evaluate(self, context: EvalContext) -> dict[str, float]:  # pragma: no cover
         raise NotImplementedError
+
+    def provenance(self, context: EvalContext) -> dict[str, Any]:
+        """How this metric's values are computed, as a JSON-able dict (see
+        :mod:`ganforge.provenance`); called after :meth:`evaluate` with the same context.
+
+        The default names the metric's class, its constructor parameters (read from the
+        attributes of the same names) and ganforge's version; metrics that use an
+        extractor or a reference add them. Two values with different provenance are not
+        comparable."""
+        import inspect
+
+        from ganforge.provenance import ganforge_version
+
+        params: dict[str, Any] = {}
+        for name in list(inspect.signature(type(self).__init__).parameters)[1:]:
+            if hasattr(self, name):
+                value = getattr(self, name)
+                params[name] = value if isinstance(value, (str, int, float, bool, type(None), list, tuple, dict)) else type(value).__name__
+        cls = type(self)
+        return {"metric": f"{cls.__module__}.{cls.__qualname__}", "params": params, "ganforge_version": ganforge_version()}

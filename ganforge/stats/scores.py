@@ -1,4 +1,5 @@
-"""Inception Score, Kernel Inception Distance and improved precision/recall, on tensors."""
+"""Inception Score, Kernel Inception Distance, improved precision/recall, density/coverage
+and the RBF-kernel MMD of CMMD, on tensors."""
 
 from __future__ import annotations
 
@@ -74,3 +75,60 @@ def precision_recall(real: Tensor, fake: Tensor, k: int = 3, chunk: int = 1024) 
     real_radii = _kth_neighbour_radii(x, k, chunk)
     fake_radii = _kth_neighbour_radii(y, k, chunk)
     return _share_inside(y, x, real_radii, chunk), _share_inside(x, y, fake_radii, chunk)
+
+
+def density_coverage(real: Tensor, fake: Tensor, k: int = 5, chunk: int = 1024) -> tuple[float, float]:
+    """Density and coverage (Naeem et al., 2020), exactly as the authors' ``prdc`` computes them.
+
+    Each real vector's radius is the distance to its k-th nearest real neighbour (itself
+    excluded). Density: the number of real balls each fake vector lies strictly inside,
+    divided by k, averaged over the fake vectors (unbounded above; 1 on average for matching
+    distributions). Coverage: the share of real vectors whose nearest fake vector lies
+    strictly inside their ball. Distances in float64.
+    """
+    if real.shape[0] <= k:
+        raise ValueError(f"density/coverage with k={k} needs more than {k} real samples, got {real.shape[0]}")
+    if fake.shape[0] < 1:
+        raise ValueError("density/coverage needs at least one fake sample")
+    x, y = real.to(torch.float64), fake.to(torch.float64)
+    radii = _kth_neighbour_radii(x, k, chunk)
+    inside = torch.zeros((), dtype=torch.float64, device=x.device)
+    nearest_fake = torch.full((x.shape[0],), float("inf"), dtype=torch.float64, device=x.device)
+    for start in range(0, y.shape[0], chunk):
+        distances = torch.cdist(x, y[start : start + chunk])  # (real, fake chunk)
+        inside += (distances < radii[:, None]).sum()
+        nearest_fake = torch.minimum(nearest_fake, distances.min(dim=1).values)
+    density = float(inside) / (k * y.shape[0])
+    coverage = float((nearest_fake < radii).double().mean())
+    return density, coverage
+
+
+def mmd_rbf(x: Tensor, y: Tensor, sigma: float = 10.0, unbiased: bool = False, chunk: int = 2048) -> float:
+    """MMD² between two sets of vectors with the Gaussian RBF kernel exp(−‖a − b‖² / (2σ²)).
+
+    ``unbiased=False`` is the minimum-variance (V-statistic) estimator of Gretton et al.
+    (2012), Eq. 5: the means of the full kernel matrices, diagonals included, as
+    google-research's CMMD ``distance.py`` computes it. ``unbiased=True`` drops the
+    diagonals of the within-set terms (the U-statistic). Float64, by blocks of ``chunk`` rows.
+    """
+    if x.shape[0] < 2 or y.shape[0] < 2:
+        raise ValueError("MMD needs at least 2 vectors in each set")
+    a, b = x.to(torch.float64), y.to(torch.float64)
+    gamma = 1.0 / (2.0 * sigma**2)
+
+    def kernel_sum(p: Tensor, q: Tensor) -> Tensor:
+        total = torch.zeros((), dtype=torch.float64, device=p.device)
+        q_norms = q.square().sum(1)
+        for start in range(0, p.shape[0], chunk):
+            block = p[start : start + chunk]
+            squared = (block.square().sum(1)[:, None] + q_norms[None, :] - 2 * block @ q.T).clamp(min=0)
+            total += torch.exp(-gamma * squared).sum()
+        return total
+
+    n, m = a.shape[0], b.shape[0]
+    k_xx, k_yy, k_xy = kernel_sum(a, a), kernel_sum(b, b), kernel_sum(a, b)
+    if unbiased:  # the diagonal terms are exp(0) = 1
+        value = (k_xx - n) / (n * (n - 1)) + (k_yy - m) / (m * (m - 1)) - 2 * k_xy / (n * m)
+    else:
+        value = k_xx / n**2 + k_yy / m**2 - 2 * k_xy / (n * m)
+    return float(value)

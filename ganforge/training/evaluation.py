@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -11,6 +12,7 @@ from ganforge import distributed
 from ganforge.distributed import Ranks
 from ganforge.errors import attributed
 from ganforge.experiment import Experiment, ScheduledMetric
+from ganforge.provenance import record_provenance
 
 
 class MetricSchedule:
@@ -32,8 +34,9 @@ class MetricSchedule:
             if (epoch is not None and m.epochs and epoch % m.epochs == 0) or (epoch is None and m.steps and step % m.steps == 0)
         ]  # fmt: skip
 
-    def run(self, due: list[ScheduledMetric], generator: Any) -> tuple[dict[str, float], dict[str, bool]]:
+    def run(self, due: list[ScheduledMetric], generator: Any, step: int, run_root: Path) -> tuple[dict[str, float], dict[str, bool]]:
         """Evaluate ``due`` with ``generator`` in eval mode; the values, and each one's direction.
+        How each was computed goes once per metric configuration into ``run_root``/provenance.json.
         Metrics must not move the training RNG, or a run with metrics would differ from one without."""
         from ganforge.interfaces import EvalContext
 
@@ -49,6 +52,7 @@ class MetricSchedule:
                     role = f"metrics.{self.exp.metrics.index(scheduled)}"
                     with attributed(self.exp.owner(role), "evaluate"):
                         values = scheduled.metric.evaluate(context)
+                    record_provenance(run_root, scheduled.name, scheduled.metric, context, values, step, self.exp.train.ema is not None)
                     higher_is_better.update(dict.fromkeys(values, scheduled.metric.higher_is_better))
                     if scheduled is self.exp.metrics[0] and values:
                         self._default_best = self._default_best or next(iter(values))

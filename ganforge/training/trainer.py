@@ -240,7 +240,7 @@ class Trainer:
         if not due:
             return
         self._sync_buffers()
-        record, higher_is_better = self.metrics.run(due, self.parts.sampling_generator())
+        record, higher_is_better = self.metrics.run(due, self.parts.sampling_generator(), self.state.step, self.run_dir.root)
         self._record(record)
         self.progress.update(self.state.step, record)
         self.metrics.track_best(record, higher_is_better, self.state.step, lambda: self._save(self.run_dir.best_checkpoint))

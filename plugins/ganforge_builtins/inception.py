@@ -12,6 +12,7 @@ from ganforge import hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.hook_extractor import HookExtractor, to_unit_range
 from ganforge.interfaces.extractor import state_digest
+from ganforge.requirements import Need, weights_missing
 from ganforge.weights import find_weights, load_state_dict
 from ganforge_builtins.fid_inception_net import FID_WEIGHTS_FILE, FID_WEIGHTS_URL, fid_inception_v3
 
@@ -71,12 +72,18 @@ class InceptionV3(HookExtractor):
         ``$GANFORGE_WEIGHTS``, then the torch hub cache, then a download.
     """
 
+    @classmethod
+    def requirements(cls) -> list[Need]:
+        """The weights file (downloaded on first use when online)."""
+        return [Need(f"weights {FID_WEIGHTS_FILE}", weights_missing(FID_WEIGHTS_FILE))]
+
     def __init__(self, weights: str | None = None) -> None:
         network = fid_inception_v3()
         load_strict(network, weights, FID_WEIGHTS_FILE, FID_WEIGHTS_URL)
         digest = state_digest(network)
         super().__init__(fold_batch_norms(network.eval()).to(memory_format=torch.channels_last), layers=["avgpool"])
         self._cache_key = f"inception-v3-{digest}"
+        self.preprocessing = "8-bit quantised, bilinear resize to 299x299 (align_corners=False, no antialias), 2x - 1"
         self.max_batch = MAX_BATCH
         self.feature_dim = 2048
         self.num_classes = 1008
@@ -92,12 +99,18 @@ class TorchvisionInceptionV3(HookExtractor):
         ``$GANFORGE_WEIGHTS``, then the torch hub cache, then a download.
     """
 
+    @classmethod
+    def requirements(cls) -> list[Need]:
+        """The weights file (downloaded on first use when online)."""
+        return [Need(f"weights {TORCHVISION_WEIGHTS_FILE}", weights_missing(TORCHVISION_WEIGHTS_FILE))]
+
     def __init__(self, weights: str | None = None) -> None:
         network = Inception3(num_classes=1000, aux_logits=True, transform_input=True, init_weights=False)
         load_strict(network, weights, TORCHVISION_WEIGHTS_FILE, TORCHVISION_WEIGHTS_URL)
         digest = state_digest(network)
         super().__init__(fold_batch_norms(network.eval()).to(memory_format=torch.channels_last), layers=["Mixed_7c"])
         self._cache_key = f"torchvision-inception-v3-{digest}"
+        self.preprocessing = "8-bit quantised, bilinear resize to 299x299 (align_corners=False, no antialias), ImageNet mean/std"
         self.max_batch = MAX_BATCH
         self.feature_dim = 2048
         self.num_classes = 1000

@@ -12,6 +12,8 @@ from ganforge import EvalContext, FeatureExtractor, Metric, distributed, hookimp
 from ganforge.cache import cache_dir, dataset_key
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset
+from ganforge.provenance import extractor_provenance, file_digest
+from ganforge.requirements import Need, needs_of
 from ganforge.stats import FeatureStats, FrechetReference, RunningStats, inception_score, kernel_inception_distance, load_stats, precision_recall, save_stats
 from ganforge.types import PositiveInt, Range
 
@@ -53,6 +55,34 @@ class FeatureMetric(Metric):
     """Base of the metrics that compare extractor outputs: resolves and prepares the
     extractor once per device, and keeps real-data results across evaluations."""
 
+    #: The extractor used when none is given (``None``: chosen for the dataset, see
+    #: :func:`default_extractor_name`); ``ganforge list`` shows its requirements.
+    default_extractor: str | None = None
+    #: What the metric needs besides its extractor, in words (e.g. a conditional generator).
+    needs: tuple[str, ...] = ()
+
+    @classmethod
+    def requirements(cls) -> list[Need]:
+        """The default extractor's requirements (both candidates' when it depends on the
+        dataset), and what else the metric needs."""
+        from ganforge.plugins import get_plugins
+
+        names = [cls.default_extractor] if cls.default_extractor else ["classifier", "inception-v3"]
+        out = [Need(what) for what in cls.needs]
+        if not cls.default_extractor:
+            out.append(Need("an extractor: classifier for labelled images up to 32x32, else inception-v3"))
+        for name in names:
+            try:
+                factory = get_plugins().registry.get("extractor", name).factory
+            except Exception:  # noqa: BLE001 - the extractor's plugin is not installed
+                out.append(Need(f"extractor {name}", lambda name=name: f"extractor {name} not registered"))
+                continue
+            if cls.default_extractor:
+                out += [Need(f"{name}: {n.what}", n.missing) for n in needs_of(factory)]
+            else:  # the classifier needs nothing: only larger images depend on these
+                out += [Need(f"{name} (images over 32x32): {n.what} ({'missing now' if n.status() else 'found'})") for n in needs_of(factory)]
+        return out
+
     def __init__(self, extractor: FeatureExtractor | str | dict | None) -> None:
         self._extractor_spec = extractor
         self._extractor: FeatureExtractor | None = extractor if isinstance(extractor, FeatureExtractor) else None
@@ -79,6 +109,16 @@ class FeatureMetric(Metric):
         if key not in self._real_cache:
             self._real_cache[key] = compute()
         return self._real_cache[key]
+
+    def provenance(self, context: EvalContext) -> dict[str, Any]:
+        """The default (class, parameters, version) plus the extractor (class, layers, weights
+        digest, preprocessing) and the precision of the statistics."""
+        return {**super().provenance(context), "extractor": extractor_provenance(self.extractor(context)), "statistics": "float64"}
+
+    def dataset_reference(self, context: EvalContext, split: str, samples: int | None) -> dict[str, Any]:
+        """The real samples a metric compares with: dataset key (name and contents digest), split, count."""
+        key = self.real_cached(("key", id(context.dataset), split), lambda: dataset_key(context.dataset, split))
+        return {"dataset": key, "split": split, "samples": self.real_count(context, samples, split)}
 
     def real_count(self, context: EvalContext, samples: int | None, split: str) -> int:
         """``samples`` capped at the split's size (``None``: the whole split)."""
@@ -156,6 +196,17 @@ class FID(FeatureMetric):
         running.combine_processes(context.device)
         return {"fid": reference.distance(running.finalize())}
 
+    def provenance(self, context: EvalContext) -> dict[str, Any]:
+        """Adds the generated sample count, the reference (``.npz`` and its digest, or the
+        dataset split and count) and the Fréchet route of the last evaluation."""
+        reference: dict[str, Any]
+        if self.reference is not None:
+            reference = {"npz": str(self.reference), "sha256": file_digest(self.reference)}
+        else:
+            reference = self.dataset_reference(context, self.reference_split, self.reference_samples)
+        routes = {getattr(r, "last_route", None) for r in self._real_cache.values() if isinstance(r, FrechetReference)}
+        return {**super().provenance(context), "samples": self.samples, "reference": reference, "route": sorted(r for r in routes if r)}
+
 
 class InceptionScore(FeatureMetric):
     """Inception Score of generated images, mean and std over splits (higher is better).
@@ -225,6 +276,11 @@ class KID(FeatureMetric):
         mean, std = kernel_inception_distance(real, fake, self.subsets, self.subset_size, seed=context.seed)
         return {"kid": mean, "kid_std": std}
 
+    def provenance(self, context: EvalContext) -> dict[str, Any]:
+        """Adds the sample counts and the real split."""
+        reference = self.dataset_reference(context, self.reference_split, self.reference_samples or self.samples)
+        return {**super().provenance(context), "samples": self.samples, "reference": reference}
+
 
 class PrecisionRecall(FeatureMetric):
     """Improved precision and recall of generated images (higher is better).
@@ -258,6 +314,10 @@ class PrecisionRecall(FeatureMetric):
         precision, recall = precision_recall(real, fake, self.k)
         return {"precision": precision, "recall": recall}
 
+    def provenance(self, context: EvalContext) -> dict[str, Any]:
+        """Adds the sample counts and the real split."""
+        return {**super().provenance(context), "samples": self.samples, "reference": self.dataset_reference(context, self.reference_split, self.samples)}
+
 
 class ClassificationAccuracy(FeatureMetric):
     """Classification accuracy: share of conditional samples classified as the class asked for.
@@ -269,6 +329,8 @@ class ClassificationAccuracy(FeatureMetric):
     """
 
     higher_is_better = True
+    default_extractor = "classifier"
+    needs = ("a conditional generator",)
 
     def __init__(self, samples: PositiveInt = 10000, extractor: FeatureExtractor | str | None = "classifier") -> None:
         if samples < 1:
