@@ -847,3 +847,31 @@ def test_a_constructor_that_fails_deep_in_torch_is_one_spec_line(tiny_spec: Path
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "generator: generator 'dcgan' (plugin dcgan) rejected its parameters" in lines[0]
     assert not (tmp_path / "run").exists()
+
+
+class BrokenData(PairedSquares):
+    """Fails to read its files, as a buggy dataset plugin would.
+
+    Args:
+        size: number of samples.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        super().__init__(size)
+        self.image_shape = (1, 28, 28)
+
+    def load(self, split: str = "train") -> DataSplit:
+        raise KeyError("images")
+
+
+class BrokenDataPlugin:
+    @hookimpl
+    def register_datasets(self, register: Any) -> None:
+        register("broken-data", BrokenData)
+
+
+def test_an_exception_in_a_dataset_names_the_dataset(components: Plugins, tiny_spec: Path, tmp_path: Path) -> None:
+    components.register(BrokenDataPlugin(), "broken-data-plugin")
+    result = run(tiny_spec, tmp_path / "run", "--set", "data={name: broken-data, batch_size: 16}")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "dataset 'broken-data' (plugin broken-data-plugin) failed in load: KeyError: 'images'" in result.output

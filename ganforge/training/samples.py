@@ -9,6 +9,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from ganforge.errors import attributed
 from ganforge.interfaces import Dataset, DataSplit, Generator, as_generated, to_model_range
 from ganforge.training.observers import RunObserver
 
@@ -18,8 +19,11 @@ class SampleWriter:
     conditional generator; the first training samples' inputs for a generator that reads
     the batch), so pictures of one run compare over time."""
 
-    def __init__(self, generator: Generator, dataset: Dataset, split: DataSplit, count: int, seed: int, device: torch.device) -> None:
+    def __init__(
+        self, generator: Generator, dataset: Dataset, split: DataSplit, count: int, seed: int, device: torch.device, owner: str = "dataset"
+    ) -> None:
         self.dataset = dataset
+        self.owner = owner  # how errors in save_samples name the dataset
         rng = torch.Generator().manual_seed(seed + 1)
         self.labels: Tensor | None = None
         self.row = max(1, int(math.sqrt(count)))
@@ -43,7 +47,8 @@ class SampleWriter:
             samples = as_generated(generator(self.latent, self.labels, **self.inputs)).samples
         generator.train(was_training)
         samples = samples.float().cpu()
-        self.dataset.save_samples(samples, path, nrow=self.row)
+        with attributed(self.owner, "save_samples"):
+            self.dataset.save_samples(samples, path, nrow=self.row)
         for observer in observers:
             observer.on_samples(step, samples, path)
         return samples

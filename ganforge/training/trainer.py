@@ -1,9 +1,5 @@
-"""The training loop: a short loop over small named parts (see ``training/``).
-
-spec -> :class:`~ganforge.experiment.Experiment` -> :class:`Trainer` -> run directory. The
-step itself is :class:`~ganforge.training.step.TrainingStep`; samples, metrics and best.pt,
-precision, schedules and resume checks each live in their own module.
-"""
+"""The training loop, a short loop over small named parts: the step (``step.py``), what a checkpoint
+holds (``trainables.py``), samples, metrics and best.pt, precision, schedules and resume checks."""
 
 from __future__ import annotations
 
@@ -15,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ganforge import distributed
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, attributed
 from ganforge.experiment import Experiment
 from ganforge.files import WriteError
 from ganforge.seeding import rng_state, set_rng_state
@@ -109,7 +105,8 @@ class Trainer:
 
     def prepare(self, resume: bool = False) -> None:
         """Load the data, create the run directory, and restore the checkpoint when resuming."""
-        split = self.exp.dataset.load("train")
+        with attributed(self.exp.owner("data"), "load"):
+            split = self.exp.dataset.load("train")
         check_inputs(self.generator, split, self.exp.owner("generator"), self.exp.owner("data"))
         saved = self._load_for_resume() if resume else None
         epoch, batch = (saved["epoch"], saved["batch"]) if saved else (0, 0)
@@ -130,7 +127,7 @@ class Trainer:
             self.run_dir.write_spec(self.exp.resolved)
         if self.parallel is not None:
             self.parallel.start(self.exp.seed, self.state.step, saved)
-        self.samples = SampleWriter(self.generator, self.exp.dataset, split, self.cfg.samples, self.exp.seed, self.device)
+        self.samples = SampleWriter(self.generator, self.exp.dataset, split, self.cfg.samples, self.exp.seed, self.device, self.exp.owner("data"))
         self.state.epochs_done = self._epochs_done()
         self.run_dir.write_status("running", self.state.step, self.state.total_steps)
 
