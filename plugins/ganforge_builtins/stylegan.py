@@ -262,7 +262,7 @@ class StyleGANGenerator(Generator):
 
     # ---- forward ------------------------------------------------------------------------
     def synthesis(self, ws: Tensor, noise: list[Tensor] | None = None) -> Tensor:
-        """w+ -> images at full size, at the current progressive level (upsampled when lower);
+        """w+ -> images at full size, at the current progressive level (bilinearly upsampled when lower);
         ``noise`` optionally gives every noise layer's input (see :meth:`noise_inputs`)."""
         n = ws.shape[0]
         x = self.const.to(ws.dtype).unsqueeze(0).expand(n, -1, -1, -1)
@@ -288,8 +288,9 @@ class StyleGANGenerator(Generator):
             elif i == self.level - 1 and self.alpha < 1.0:
                 previous = self.to_rgb[key](x, ws[:, index - 1])
         assert image is not None
-        size = self.image_shape[1]
-        return image if image.shape[-1] == size else F.interpolate(image, size=(size, size), mode="nearest")
+        while image.shape[-1] < self.image_shape[1]:  # a lower progressive level: the same upsampling the skips use,
+            image = upsample(image)  # so the output is continuous when the next resolution starts fading in
+        return image
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor | GeneratorOutput:
         labels = require_labels(labels, self.num_classes, z.shape[0], "stylegan generator")
