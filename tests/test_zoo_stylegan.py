@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from click.testing import CliRunner
 from torch import Tensor, nn
 
 from ganforge import Batch, Generator
+from ganforge.cli import cli
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import EvalContext, GeneratorOutput
 from ganforge.testing import RandomFeatures, TinyGenerator, TinyImages
@@ -400,3 +402,88 @@ def test_ppl_of_stylegan_in_w_and_z() -> None:
     for space in ("w", "z"):
         value = PerceptualPathLength(samples=16, space=space, extractor=RandomFeatures()).evaluate(context)[f"ppl_{space}"]  # type: ignore[arg-type]
         assert math.isfinite(value) and value >= 0
+
+
+# ---- ganforge sample: style mixing and noise variation -----------------------------------------------
+
+SAMPLE_SPEC = PROGRESSIVE_SPEC.replace(" progressive: {start: 4, fade_steps: 2, stable_steps: 1}", "").replace("steps: 8", "steps: 2")
+
+
+@pytest.fixture
+def stylegan_run(tmp_path: Path) -> Path:
+    spec = tmp_path / "sg.yaml"
+    spec.write_text(SAMPLE_SPEC.replace("image_size: 16, size: 32", "image_size: 16, size: 32, num_classes: 3").replace("width: 8,", "width: 8, num_classes: 3,").replace("{name: stylegan, width: 8}", "{name: stylegan, width: 8, num_classes: 3}"))
+    result = invoke("run", str(spec), "--out", str(tmp_path / "run"), "--quiet")
+    assert result.exit_code == 0, result.output
+    return tmp_path / "run"
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size
+
+
+def test_sample_style_mix_figure(stylegan_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mix.png"
+    result = invoke("sample", str(stylegan_run), "--style-mix", "--n", "4", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "coarse" in result.output and "fine" in result.output
+    # 16x16 cells, 2-pixel gaps: 1 + 4 columns; 1 + 2 rows for each of coarse (4, 8), fine (16)
+    assert _png_size(out) == (5 * 18 + 2, 5 * 18 + 2)
+    truncated = invoke("sample", str(stylegan_run), "--style-mix", "--truncation", "0.5", "--class", "1", "--out", str(tmp_path / "t.png"))
+    assert truncated.exit_code == 0, truncated.output
+
+
+def test_style_mix_cells_take_the_group_styles_of_the_row_source(stylegan_run: Path) -> None:
+    from ganforge.cli.sample import style_mixing
+    from ganforge.loading import load_trained
+    from ganforge.sampling import sampler_for
+
+    sampler = sampler_for(load_trained(stylegan_run))
+    figure = style_mixing(sampler, 2, 0, 0, None)
+    generator = sampler.generator
+    columns, rows = figure.latents[:2], figure.latents[2:]
+    groups = [g for g in generator.style_groups().values() if len(g)]  # type: ignore[operator]
+    expected = columns.clone()
+    expected[:, groups[0].start : groups[0].stop] = rows[0, groups[0].start : groups[0].stop]
+    cell = sampler._forward(expected, torch.zeros(2, dtype=torch.int64))
+    assert torch.allclose(figure.images.view(-1, 3, *figure.images.shape[1:])[1, 1:], cell, atol=1e-5)
+
+
+def test_sample_noise_variation_figure(stylegan_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "noise.png"
+    result = invoke("sample", str(stylegan_run), "--noise-variation", "3", "--n", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert _png_size(out) == (4 * 18 + 2, 2 * 18 + 2)  # 3 draws + the standard deviation, 2 rows
+
+
+def test_noise_variation_std_image_is_the_spread_over_draws(stylegan_run: Path) -> None:
+    from ganforge.cli.sample import noise_variations
+    from ganforge.loading import load_trained
+    from ganforge.sampling import sampler_for
+
+    sampler = sampler_for(load_trained(stylegan_run))
+    for noise in sampler.generator.noise_inputs():  # type: ignore[operator]
+        nn.init.ones_(noise.strength)
+    figure = noise_variations(sampler, 1, 4, 0, 2, None)
+    draws, std_image = figure.images[:4], figure.images[4]
+    std = draws.std(dim=0).mean(dim=0)
+    assert torch.allclose(std_image[0], 2 * std / std.max() - 1, atol=1e-5)
+    assert not torch.allclose(draws[0], draws[1])
+
+
+def test_figures_need_a_generator_that_offers_them(tiny_spec: Path, tmp_path: Path) -> None:
+    assert invoke("run", str(tiny_spec), "--out", str(tmp_path / "dcgan"), "--quiet").exit_code == 0
+    for flag in (["--style-mix"], ["--noise-variation", "4"]):
+        result = CliRunner().invoke(cli, ["sample", str(tmp_path / "dcgan"), *flag, "--out", str(tmp_path / "x.png")])
+        assert result.exit_code == 2 and "(e.g. stylegan)" in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    both = invoke("sample", str(tmp_path / "dcgan"), "--style-mix", "--interpolate", "3")
+    assert both.exit_code == 2 and "give one of them" in both.output
+
+
+def test_sample_with_truncation_and_interpolation_use_w(stylegan_run: Path, tmp_path: Path) -> None:
+    for args in (["--truncation", "0.7"], ["--interpolate", "4", "--n", "2", "--truncation", "0.7"]):
+        result = invoke("sample", str(stylegan_run), *args, "--out", str(tmp_path / "s.png"))
+        assert result.exit_code == 0, result.output
