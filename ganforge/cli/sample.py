@@ -116,16 +116,15 @@ def style_mixing(sampler: Sampler, columns: int, seed: int, label: int | None, t
     column_labels, row_labels = sampler._labels(columns, label), sampler._labels(rows, label)
     column_w = _styles(sampler, generator.sample_latent(columns, "cpu", rng), column_labels, truncation, rng)
     row_w = _styles(sampler, generator.sample_latent(rows, "cpu", rng), row_labels, truncation, rng)
-    cells, cell_labels = [], []
+    cells = []
     for r in range(rows):
         _, layers = groups[r // MIX_ROWS_PER_GROUP]
         mixed = column_w.clone()
         mixed[:, layers.start : layers.stop] = row_w[r, layers.start : layers.stop]
         cells.append(mixed)
-        cell_labels.append(column_labels)
     column_images = sampler._forward(column_w, column_labels)
     row_images = sampler._forward(row_w, row_labels)
-    mixed_images = sampler._forward(torch.cat(cells), None if column_labels is None else torch.cat(cell_labels))
+    mixed_images = sampler._forward(torch.cat(cells), None if column_labels is None else column_labels.repeat(rows))
     blank = torch.full_like(column_images[:1], -1.0)
     grid = [torch.cat([blank, column_images])]
     for r in range(rows):
