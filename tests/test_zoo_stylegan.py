@@ -487,3 +487,58 @@ def test_sample_with_truncation_and_interpolation_use_w(stylegan_run: Path, tmp_
     for args in (["--truncation", "0.7"], ["--interpolate", "4", "--n", "2", "--truncation", "0.7"]):
         result = invoke("sample", str(stylegan_run), *args, "--out", str(tmp_path / "s.png"))
         assert result.exit_code == 0, result.output
+
+
+# ---- LPIPS-VGG16 -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lpips_files(tmp_path: Path) -> tuple[str, str]:
+    """Random VGG16 convolutional weights and LPIPS linear weights, saved as the real files are laid out."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    torch.manual_seed(0)
+    features = make_layers(cfgs["D"])
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, tmp_path / "vgg16-397923af.pth")
+    lin = {f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) for i, c in enumerate((64, 128, 256, 512, 512))}
+    torch.save(lin, tmp_path / "vgg.pth")
+    return str(tmp_path / "vgg16-397923af.pth"), str(tmp_path / "vgg.pth")
+
+
+def test_lpips_feature_distance_is_the_lpips_formula(lpips_files: tuple[str, str]) -> None:
+    from ganforge_builtins.lpips import SCALE, SHIFT, TAPS, LPIPSFeatures
+
+    extractor = LPIPSFeatures(*lpips_files).eval()
+    lin = torch.load(lpips_files[1])
+    x, y = torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 1, 32, 32) * 2 - 1
+    got = (extractor.features(x) - extractor.features(y)).square().sum(1)
+
+    def taps(images: Tensor) -> list[Tensor]:
+        h = (images.expand(-1, 3, -1, -1) - torch.tensor(SHIFT).view(1, 3, 1, 1)) / torch.tensor(SCALE).view(1, 3, 1, 1)
+        out = []
+        for i, layer in enumerate(extractor.vgg):
+            h = layer(h)
+            if i in TAPS:
+                out.append(h / (h.square().sum(1, keepdim=True).sqrt() + 1e-10))
+        return out
+
+    with torch.no_grad():
+        expected = sum((lin[f"lin{i}.model.1.weight"] * (a - b).square()).sum(1).mean(dim=(1, 2)) for i, (a, b) in enumerate(zip(taps(x), taps(y))))
+    assert torch.allclose(got, expected, rtol=1e-4)
+
+
+def test_lpips_passes_the_kit_and_serves_ppl(lpips_files: tuple[str, str]) -> None:
+    from ganforge.testing import check_extractor
+    from ganforge_builtins.lpips import LPIPSFeatures
+
+    check_extractor(LPIPSFeatures, weights=lpips_files[0], lin_weights=lpips_files[1])
+    context = EvalContext(small(28).eval(), TinyImages((1, 28, 28)), torch.device("cpu"), batch_size=4)
+    value = PerceptualPathLength(samples=4, extractor=LPIPSFeatures(*lpips_files)).evaluate(context)["ppl_w"]
+    assert math.isfinite(value) and value > 0
+
+
+def test_lpips_without_its_weights_is_one_line(tmp_path: Path) -> None:
+    from ganforge_builtins.lpips import LPIPSFeatures
+
+    with pytest.raises(GanforgeError, match="vgg16-397923af.pth does not exist"):
+        LPIPSFeatures(weights=str(tmp_path / "vgg16-397923af.pth"))

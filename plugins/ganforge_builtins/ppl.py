@@ -39,9 +39,9 @@ class PerceptualPathLength(FeatureMetric):
 
     t ~ U(0, 1) (``sampling: full``) or t = 0 (``end``); in W the ends are interpolated
     linearly, in Z along the great circle (slerp), as in the paper. d is the squared
-    distance between the extractor's features of the two images (LPIPS is such a distance;
-    here any registered extractor serves: the domain ``classifier`` for small labelled
-    images, offline). The value is the mean over the 1st-99th percentile range. ``space: w``
+    distance between the extractor's features of the two images: ``lpips-vgg16`` gives the
+    paper's LPIPS distance (it needs its weight files), and any registered extractor serves,
+    e.g. the domain ``classifier`` for small labelled images, offline. The value is the mean over the 1st-99th percentile range. ``space: w``
     needs a generator with a mapping network (``map_latent``, e.g. ``stylegan``).
     Conditional generators draw one random class per pair.
 
