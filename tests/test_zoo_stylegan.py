@@ -542,3 +542,11 @@ def test_lpips_without_its_weights_is_one_line(tmp_path: Path) -> None:
 
     with pytest.raises(GanforgeError, match="vgg16-397923af.pth does not exist"):
         LPIPSFeatures(weights=str(tmp_path / "vgg16-397923af.pth"))
+
+
+@pytest.mark.parametrize("params", [{"style": "modulated"}, {"style": "modulated", "num_classes": 3}, {"mapping_layers": 1, "truncation_cutoff": 2}])
+def test_other_settings_pass_the_conformance_kit(params: dict[str, object]) -> None:
+    from ganforge.testing import check_generator
+
+    check_generator(StyleGANGenerator, **{**SMALL, **params})
+
