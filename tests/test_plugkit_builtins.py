@@ -50,6 +50,10 @@ def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[st
         setup, params["samples_per_class"] = Setup(num_classes=4), 16  # needs a conditional generator
     elif key == ("metric", "accuracy"):
         setup = Setup(num_classes=4)  # needs a conditional generator
+    elif key == ("metric", "ppl"):
+        params["samples"] = 64  # PPL in W needs a mapping network: a small StyleGAN generator
+        generator = get_plugins().registry.get("generator", "stylegan").factory((1, 28, 28), latent_dim=16, w_dim=16, width=8, mapping_layers=2)
+        setup = Setup(generator=generator)
     elif key == ("metric", "mode-coverage"):
         ring = get_plugins().registry.get("dataset", "ring").factory(size=512)
         setup = Setup(dataset=ring, generator=TinyGenerator(tuple(ring.image_shape)))

@@ -14,7 +14,7 @@ from PIL import Image
 from ganforge.cli import cli
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
-ZOO = ["gan", "dcgan", "wgan", "wgan-gp", "lsgan", "ralsgan", "cgan", "infogan", "sngan", "ring"]
+ZOO = ["gan", "dcgan", "wgan", "wgan-gp", "lsgan", "ralsgan", "cgan", "infogan", "sngan", "ring", "stylegan", "stylegan2"]
 #: the real datasets' (image size, channels); all of them have 10 classes
 SHAPES = {"mnist": (28, 1), "fashion-mnist": (28, 1), "cifar10": (32, 3)}
 

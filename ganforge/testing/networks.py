@@ -9,7 +9,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from ganforge.interfaces import Discriminator, DiscriminatorOutput, Generator, Loss
+from ganforge.interfaces import Discriminator, DiscriminatorOutput, Generator, Loss, as_generated
 from ganforge.testing.constructor import Setup, check_constructor, construct
 from ganforge.testing.failures import Checker, Problem, expect
 
@@ -62,7 +62,7 @@ def check_generator(factory: Callable[..., Generator], /, *, setup: Setup | None
         generator.train()
         generator.zero_grad(set_to_none=True)
         torch.manual_seed(setup.seed)
-        generator(z, labels).float().square().mean().backward()
+        as_generated(generator(z, labels)).samples.float().square().mean().backward()  # training may return GeneratorOutput
         _expect_gradients(generator, "generator")
     generator.eval()
     if generator.num_classes and labels is not None:
