@@ -32,7 +32,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -114,7 +113,7 @@ def execute(run: Run, steps: int | None, out: Path) -> Run:
     done = subprocess.run(command(run, steps, out), env=env, capture_output=True, text=True)
     run.seconds = time.perf_counter() - start
     if done.returncode != 0:
-        run.error = (done.stderr.strip().splitlines() or ["exit code %d" % done.returncode])[-1]
+        run.error = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
         return run
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
     finals = [r for r in records if "modes" in r]

@@ -4,6 +4,7 @@ Also: building the component for the other checks, with ``image_shape`` filled i
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import typing
@@ -113,10 +114,8 @@ def nested_networks(factory: Callable[..., Any], params: dict[str, Any], setup: 
         if kind in tiny and p.required and p.name not in params:
             own = {k: v for k, v in params.items() if k not in out}
             injected = {"image_shape": shape}
-            try:
+            with contextlib.suppress(ValueError):  # the constructor reports the bad parameter itself
                 injected = dict(hook(p.name, own, injected)) if hook else injected
-            except ValueError:
-                pass  # the constructor reports the bad parameter itself
             torch.manual_seed(setup.seed)
             out[p.name] = tiny[kind](tuple(injected["image_shape"]))
     return out

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 from torch import Tensor
 
-from ganforge import Discriminator, DiscriminatorOutput, Loss, hookimpl
+from ganforge import Discriminator, DiscriminatorOutput, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.networks import as_output
 
