@@ -193,8 +193,8 @@ def test_r1_and_r2_penalise_each_packs_whole_gradient(pack: int) -> None:
     (gamma / 2) E ||grad||^2 = (gamma / 2) ||w||^2 (per-sample norms would give ||w||^2 / pack)."""
     batch, wrapper = packed_batch(pack, torch.randn(8, 2), torch.randn(8, 2))
     expected = 0.5 * 10.0 * float(wrapper.discriminator.weight.detach().pow(2).sum())
-    assert float(R1Penalty(gamma=10.0).discriminator_loss(batch)) == pytest.approx(expected, rel=1e-5)
-    assert float(R2Penalty(gamma=10.0).discriminator_loss(batch)) == pytest.approx(expected, rel=1e-5)
+    assert float(R1Penalty(gamma=10.0).discriminator_loss(batch).detach()) == pytest.approx(expected, rel=1e-5)
+    assert float(R2Penalty(gamma=10.0).discriminator_loss(batch).detach()) == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("pack", [2, 4])
