@@ -72,6 +72,7 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
     discriminator = None
     if resolved["discriminator"] is not None:
         discriminator = builder.build("discriminator", resolved["discriminator"], ("discriminator",))
+        _check_pack(discriminator, resolved, spec, builder)
     for role, network in (("generator", generator), ("discriminator", discriminator)):
         if network is None:
             continue
@@ -109,6 +110,16 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
         written=copy.deepcopy(spec.data),
         registry=registry,
     )
+
+
+def _check_pack(discriminator: Discriminator, resolved: dict[str, Any], spec: Spec, builder: _Builder) -> None:
+    """A packing discriminator (``pack`` > 1) needs every (micro-)batch to split into whole packs."""
+    pack = int(getattr(discriminator, "pack", 1) or 1)
+    batch_size, accumulate = resolved["data"]["batch_size"], int(resolved["train"].get("accumulate") or 1)
+    if pack > 1 and (batch_size % accumulate or (batch_size // accumulate) % pack):
+        owner = describe_component("discriminator", resolved["discriminator"]["name"], builder.components["discriminator"].plugin)
+        per = f" (micro-batches of {batch_size / accumulate:g} with train.accumulate={accumulate})" if accumulate > 1 else ""
+        raise spec.error(f"{batch_size} samples{per} do not split into packs of {pack} for {owner}; use a multiple of {pack * accumulate}", ("data", "batch_size"))
 
 
 def _term(loss: Any, entry: dict[str, Any], role: str, builder: _Builder) -> Term:

@@ -121,9 +121,15 @@ class Discriminator(nn.Module):
 
     ``forward(images, labels)`` returns scores of shape ``(N,)``, or a
     :class:`DiscriminatorOutput` when the network has auxiliary heads that share its trunk.
+
+    ``pack`` is how many consecutive samples share one score: a packing discriminator
+    (PacGAN) scores samples ``pack * i`` to ``pack * i + pack - 1`` together and returns
+    ``N / pack`` scores, so losses see one real and one fake score per pack, and gradient
+    penalties take the norm of each pack's gradient. Batch sizes must divide by it.
     """
 
     num_classes: int | None = None
+    pack: int = 1
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor | DiscriminatorOutput:  # pragma: no cover
         raise NotImplementedError

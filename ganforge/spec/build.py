@@ -64,6 +64,27 @@ def reserved_keys(key: Key) -> dict[str, Any]:
     return {}
 
 
+def nested_injected(
+    factory: Callable[..., Any], param: str, entry: dict[str, Any], injected: dict[str, Any], spec: Spec, key: Key, owner: str
+) -> dict[str, Any]:
+    """What the builder injects into the component nested under ``param`` of ``factory``.
+
+    By default the same values as into ``factory`` itself. A wrapper that changes what its
+    inner component sees defines ``injected_into(param, params, injected)``, a classmethod
+    returning the values for that nested component: PacGAN's wrapper scores packs of
+    samples joined along the channels, so its inner discriminator is built for
+    ``image_shape`` with ``pack`` times the channels. ``params`` are the wrapper's own
+    validated parameters, defaults filled in. A ``ValueError`` from it is reported at ``key``.
+    """
+    hook = getattr(factory, "injected_into", None)
+    if hook is None:
+        return injected
+    try:
+        return dict(hook(param, {k: v for k, v in entry.items() if k != "name"}, dict(injected)))
+    except ValueError as exc:
+        raise spec.error(f"{owner} rejected its parameters: {exc}", key) from exc
+
+
 def construct(
     registry: Registry,
     kind: str,
@@ -96,7 +117,8 @@ def construct(
         param = signature.get(name)
         sub_kind = nested_kind(param.hint) if param else None
         if sub_kind and isinstance(value, dict) and "name" in value:
-            value = construct(registry, sub_kind, value, spec=spec, key=key + (name,), injected=injected, role=f"{role}.{name}", record=record)
+            inner = nested_injected(info.factory, name, entry, injected, spec, key, f"{kind} '{entry['name']}' (plugin {info.plugin})")
+            value = construct(registry, sub_kind, value, spec=spec, key=key + (name,), injected=inner, role=f"{role}.{name}", record=record)
         params[name] = value
     for name, value in injected.items():
         if signature.get(name) and name not in params:

@@ -4,6 +4,7 @@ Also: building the component for the other checks, with ``image_shape`` filled i
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import typing
@@ -96,12 +97,36 @@ def check_constructor(checker: Checker, factory: Callable[..., Any]) -> None:
                 expect(problem is None, f"default {p.default!r} does not fit its type hint: {problem}")
 
 
+def nested_networks(factory: Callable[..., Any], params: dict[str, Any], setup: Setup) -> dict[str, Any]:
+    """The kit's tiny networks for required parameters that take a nested generator or
+    discriminator (a wrapper's inner network) and are not in ``params``; built for the shape
+    the builder would inject into them (a wrapper's ``injected_into`` may change it)."""
+    from ganforge.spec.signature import signature_of
+    from ganforge.spec.types import nested_kind
+    from ganforge.testing.fakes import TinyDiscriminator, TinyGenerator
+
+    tiny = {"discriminator": TinyDiscriminator, "generator": TinyGenerator}
+    shape = tuple(setup.image_shape or DEFAULT_IMAGE_SHAPES[0])
+    hook = getattr(factory, "injected_into", None)
+    out: dict[str, Any] = {}
+    for p in signature_of(factory).params:
+        kind = nested_kind(p.hint)
+        if kind in tiny and p.required and p.name not in params:
+            own = {k: v for k, v in params.items() if k not in out}
+            injected = {"image_shape": shape}
+            with contextlib.suppress(ValueError):  # the constructor reports the bad parameter itself
+                injected = dict(hook(p.name, own, injected)) if hook else injected
+            torch.manual_seed(setup.seed)
+            out[p.name] = tiny[kind](tuple(injected["image_shape"]))
+    return out
+
+
 def construct(checker: Checker, factory: Callable[..., Any], params: dict[str, Any], setup: Setup, seed: int | None = None) -> tuple[Any, dict[str, Any]]:
     """Build the component under ``seed`` (default ``setup.seed``); fills ``image_shape``.
     Returns it and the keyword arguments used. Failing to build ends the check."""
     signature = inspect.signature(factory)
     names = set(signature.parameters)
-    kwargs = dict(params)
+    kwargs = {**nested_networks(factory, params, setup), **params}
     missing = [
         n for n, p in signature.parameters.items()
         if p.default is inspect.Parameter.empty and n not in kwargs and n != "image_shape"

@@ -88,11 +88,13 @@ def check_discriminator(factory: Callable[..., Discriminator], /, *, setup: Setu
         expect(isinstance(discriminator, Discriminator), f"builds a {type(discriminator).__name__}, not a ganforge.Discriminator subclass")
         _check_num_classes(discriminator, kwargs)
         _check_loss_terms(discriminator)
+        pack = getattr(discriminator, "pack", 1)
+        expect(isinstance(pack, int) and not isinstance(pack, bool) and pack >= 1, f"pack (samples per score) must be a positive int, got {pack!r}")
     if len(checker.problems) > found:
         checker.finish()
     device = torch.device(setup.device)
     discriminator.to(device)
-    n = max(setup.batch_size, 2)
+    n = -(-max(setup.batch_size, 2) // pack) * pack  # whole packs
     shape = tuple(kwargs.get("image_shape") or setup.image_shape or (1, 28, 28))
     images = torch.rand(n, *shape, generator=torch.Generator().manual_seed(setup.seed)).mul(2).sub(1).to(device)
     labels = _labels(discriminator.num_classes, n, device)
@@ -100,7 +102,7 @@ def check_discriminator(factory: Callable[..., Discriminator], /, *, setup: Setu
     with checker.check("output"):
         discriminator.eval()
         with torch.no_grad():
-            _expect_scores(discriminator(images, labels), n)
+            _expect_scores(discriminator(images, labels), n, pack)
     with checker.check("gradients"):
         discriminator.train()
         discriminator.zero_grad(set_to_none=True)
@@ -166,14 +168,16 @@ def _expect_samples(out: Any, n: int, shape: tuple[int, ...], device: torch.devi
     expect(low >= -1 - RANGE_TOLERANCE and high <= 1 + RANGE_TOLERANCE, f"samples must lie in [-1, 1], got [{low:.4g}, {high:.4g}] (end with tanh?)")
 
 
-def _expect_scores(result: Any, n: int) -> None:
+def _expect_scores(result: Any, n: int, pack: int = 1) -> None:
     expect(isinstance(result, (Tensor, DiscriminatorOutput)), f"forward must return a tensor or DiscriminatorOutput, got {type(result).__name__}")
     scores = _scores(result)
-    expect(tuple(scores.shape) == (n,), f"scores have shape {tuple(scores.shape)}, expected ({n},): one score per sample")
+    per = "one score per sample" if pack == 1 else f"one score per pack of {pack} samples (its pack attribute)"
+    n = n // pack
+    expect(tuple(scores.shape) == (n,), f"scores have shape {tuple(scores.shape)}, expected ({n},): {per}")
     expect(scores.is_floating_point() and bool(torch.isfinite(scores).all()), "scores must be finite floating-point numbers")
     if isinstance(result, DiscriminatorOutput):
         for name, extra in result.extras.items():
-            expect(isinstance(extra, Tensor) and extra.shape[:1] == (n,), f"extras['{name}'] must be a tensor with one row per sample")
+            expect(isinstance(extra, Tensor) and extra.shape[:1] == (n,), f"extras['{name}'] must be a tensor with one row per score")
 
 
 def _expect_gradients(network: nn.Module, role: str) -> None:

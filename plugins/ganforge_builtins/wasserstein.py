@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from ganforge import Batch, Loss, hookimpl
 from ganforge.types import NonNegativeFloat, PositiveFloat
-from ganforge_builtins.gradients import score_gradient_norms
+from ganforge_builtins.gradients import samples_per_score, score_gradient_norms
 
 
 def wasserstein_critic_loss(batch: Batch) -> Tensor:
@@ -70,11 +70,16 @@ class WassersteinGPLoss(Loss):
 
 
 def gradient_penalty(batch: Batch) -> Tensor:
-    """E[(||grad C(x_hat)||_2 - 1)^2] on interpolates between real and fake samples."""
+    """E[(||grad C(x_hat)||_2 - 1)^2] on interpolates between real and fake samples (between
+    real and fake packs, one weight and one gradient norm per pack, for a packing critic)."""
     real, fake = batch.real.detach(), batch.fake.detach()
     if real.shape != fake.shape:
         raise ValueError(f"gradient penalty needs real and fake batches of one shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
-    mix = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    # One mixing weight per score: a packing discriminator (PacGAN) sees a pack as one point, so
+    # its interpolate lies on the segment between a real pack and a fake pack.
+    per = samples_per_score(batch)
+    mix = torch.rand((real.shape[0] // per,) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    mix = mix.repeat_interleave(per, dim=0) if per > 1 else mix
     interpolates = mix * real + (1 - mix) * fake
     return (score_gradient_norms(batch, interpolates) - 1).pow(2).mean()
 

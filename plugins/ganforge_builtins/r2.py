@@ -1,0 +1,33 @@
+"""R2 gradient penalty (Mescheder et al., 2018; with R1 in R3GAN, Huang et al., 2024), on generated samples."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from ganforge import Batch, Loss, hookimpl
+from ganforge_builtins.gradients import score_gradient_norms
+
+
+class R2Penalty(Loss):
+    """R2 penalty: (gamma / 2) * E[||grad D(G(z))||^2] on generated samples, discriminator side only.
+
+    The zero-centred penalty on fakes that R3GAN pairs with ``r1`` (same gamma) to make the
+    relativistic pairing loss ``rpgan`` converge: ``penalties: [{name: r1, gamma: 0.1},
+    {name: r2, gamma: 0.1}]``. The fakes are detached, so it trains only the discriminator.
+
+    Args:
+        gamma: the penalty weight.
+    """
+
+    def __init__(self, gamma: float = 10.0) -> None:
+        if gamma < 0:
+            raise ValueError(f"gamma must be >= 0, got {gamma}")
+        self.gamma = gamma
+
+    def discriminator_loss(self, batch: Batch) -> Tensor:
+        return 0.5 * self.gamma * score_gradient_norms(batch, batch.fake).pow(2).mean()
+
+
+@hookimpl
+def register_losses(register):
+    register("r2", R2Penalty)
