@@ -9,7 +9,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from ganforge.interfaces import Discriminator, DiscriminatorOutput, Generator, Loss
+from ganforge.interfaces import Discriminator, DiscriminatorOutput, Generator, Loss, as_generated
 from ganforge.testing.constructor import Setup, check_constructor, construct
 from ganforge.testing.failures import Checker, Problem, expect
 
@@ -62,7 +62,7 @@ def check_generator(factory: Callable[..., Generator], /, *, setup: Setup | None
         generator.train()
         generator.zero_grad(set_to_none=True)
         torch.manual_seed(setup.seed)
-        generator(z, labels).float().square().mean().backward()
+        _training_objective(generator, z, labels, setup).backward()
         _expect_gradients(generator, "generator")
     generator.eval()
     if generator.num_classes and labels is not None:
@@ -118,6 +118,20 @@ def check_discriminator(factory: Callable[..., Discriminator], /, *, setup: Setu
             expect(_labels_matter(discriminator, lambda m, y: _scores(m(images, y)), labels), "a conditional discriminator gives the same scores for class 0 and class 1, even with perturbed weights: labels are ignored")
     _check_seed_and_state(checker, factory, kwargs, setup, discriminator, built, lambda m: _scores(m(images, labels)))
     checker.finish()
+
+
+def _training_objective(generator: Generator, z: Tensor, labels: Tensor | None, setup: Setup) -> Tensor:
+    """A scalar of what training differentiates: the samples and, for a generator that reads
+    the real batch (a VAE's encoder), its training output on one, extras included (losses
+    train the encoder through them)."""
+    total = generator(z, labels).float().square().mean()
+    if "real" in generator.inputs:
+        rng = torch.Generator().manual_seed(setup.seed)
+        real = torch.rand(z.shape[0], *generator.image_shape, generator=rng).mul(2).sub(1).to(z.device)
+        out = as_generated(generator(z, labels, real=real))
+        _expect_samples(out.samples.detach(), z.shape[0], tuple(generator.image_shape), z.device)
+        total = total + out.samples.float().square().mean() + sum(e.float().square().mean() for e in out.extras.values())
+    return total
 
 
 def _labels_matter(network: nn.Module, run: Callable[[nn.Module, Tensor], Tensor], labels: Tensor) -> bool:
