@@ -268,6 +268,14 @@ def test_vae_trains_without_a_discriminator_and_its_reconstruction_falls(vae_run
     assert state["discriminator"] is None and set(state["optimizers"]) == {"generator"}
 
 
+def test_the_loss_plot_of_a_run_without_a_discriminator_has_one_panel(vae_run: Path) -> None:
+    pytest.importorskip("matplotlib")
+    result = invoke("plot", str(vae_run))
+    assert result.exit_code == 0, result.output
+    with Image.open(vae_run / "plots" / "losses.png") as image:
+        assert image.size == (500, 400)  # the generator's panel only (a GAN run's is 1000 wide)
+
+
 def test_reconstruct_writes_images_beside_their_reconstructions(vae_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "recon.png"
     result = invoke("reconstruct", str(vae_run), "--n", "5", "--out", str(out))
