@@ -295,3 +295,25 @@ def test_reconstruct_refuses_a_generator_without_an_encoder(tiny_spec: Path, tmp
     assert result.exit_code == 2
     assert "has no encoder" in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "recon.png").exists()
+
+
+class EncoderIgnored(VAEGenerator):
+    """A VAE whose training forward forgets its encoder (the kit must notice).
+
+    Args:
+        image_shape: from the dataset.
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int] = SHAPE) -> None:
+        super().__init__(image_shape, arch="mlp", latent_dim=2, hidden=(4,))
+
+    def forward(self, z: Tensor, labels: Tensor | None = None, real: Tensor | None = None) -> Tensor:
+        return torch.tanh(self.decode_logits(z) / 2)
+
+
+def test_the_kit_checks_the_encoder_of_a_generator_that_reads_real() -> None:
+    from ganforge.testing import ConformanceError, check_generator
+
+    check_generator(VAEGenerator, image_shape=SHAPE, arch="mlp", latent_dim=2, hidden=(4,))
+    with pytest.raises(ConformanceError, match="no gradient from the output: encoder"):
+        check_generator(EncoderIgnored)
