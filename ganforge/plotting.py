@@ -68,9 +68,11 @@ def write_plots(run_dir: RunDir | Path | str, out_dir: Path | str | None = None)
 
 
 def _losses_figure(figure_class: Any, losses: dict[str, list[tuple[int, float]]], path: Path) -> Path:
-    figure = figure_class(figsize=(10, 4), layout="constrained")
-    for column, (side, title) in enumerate((("d", "discriminator"), ("g", "generator"))):
-        axes = figure.add_subplot(1, 2, column + 1)
+    # a run without a discriminator (a VAE) logs only generator losses: one panel, not an empty one beside it
+    sides = [(side, title) for side, title in (("d", "discriminator"), ("g", "generator")) if any(k.split("/")[1] == side for k in losses)]
+    figure = figure_class(figsize=(5 * len(sides), 4), layout="constrained")
+    for column, (side, title) in enumerate(sides):
+        axes = figure.add_subplot(1, len(sides), column + 1)
         total = f"loss/{side}"
         for name, points in sorted(losses.items()):
             if name == total or name.startswith(total + "/"):

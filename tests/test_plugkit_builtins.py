@@ -54,6 +54,11 @@ def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[st
         params["samples"] = 64  # PPL in W needs a mapping network: a small StyleGAN generator
         generator = get_plugins().registry.get("generator", "stylegan").factory((1, 28, 28), latent_dim=16, w_dim=16, width=8, mapping_layers=2)
         setup = Setup(generator=generator)
+    elif key in {("loss", "elbo"), ("loss", "vae-gan"), ("metric", "elbo")}:
+        vae = get_plugins().registry.get("generator", "vae").factory
+        setup = Setup(image_shape=(1, 8, 8), generator=vae((1, 8, 8), arch="mlp", latent_dim=4, hidden=(16,), decode_prior=key[1] == "vae-gan"))
+        if key == ("loss", "vae-gan"):
+            params["layer"] = "hidden"  # the kit's tiny discriminator's hidden layer
     elif key == ("metric", "mode-coverage"):
         ring = get_plugins().registry.get("dataset", "ring").factory(size=512)
         setup = Setup(dataset=ring, generator=TinyGenerator(tuple(ring.image_shape)))

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
-from ganforge.interfaces import Batch, Discriminator, DiscriminatorOutput, Generator, Loss, as_output
+from ganforge.interfaces import Batch, Discriminator, DiscriminatorOutput, Generator, Loss, as_generated, as_output
 from ganforge.testing.constructor import Setup, check_constructor, construct
 from ganforge.testing.failures import Checker, expect
 from ganforge.testing.fakes import TinyDiscriminator, TinyGenerator
@@ -113,12 +113,27 @@ def make_batch(phase: str, generator: Generator, discriminator: Callable[..., An
     real = torch.rand(n, *generator.image_shape, generator=rng).mul(2).sub(1).to(device)
     latent = generator.sample_latent(n, "cpu", rng).to(device)
     labels = (torch.arange(n) % generator.num_classes).to(device) if generator.num_classes else None
-    if phase == "discriminator":
-        with torch.no_grad():
-            fake = generator(latent, labels)
-    else:
-        fake = generator(latent, labels)
-    return Batch(phase=phase, real=real, fake=fake, latent=latent, labels=labels, discriminator=discriminator, generator=generator)  # type: ignore[arg-type]
+    inputs = {"real": real} if "real" in generator.inputs else {}  # a VAE's encoder reads the real batch
+    with torch.no_grad() if phase == "discriminator" else _nothing():
+        out = as_generated(generator(latent, labels, **inputs))
+    return Batch(
+        phase=phase,  # type: ignore[arg-type]
+        real=real,
+        fake=out.samples,
+        latent=latent,
+        labels=labels,
+        discriminator=discriminator,
+        generator=generator,
+        fake_extras=out.extras,
+        discriminator_module=_bare(discriminator),
+    )
+
+
+def _bare(discriminator: Callable[..., Any]) -> nn.Module | None:
+    """The module under the kit's score-fixing wrapper, for losses that hook its layers."""
+    while isinstance(discriminator, _FixedScores):
+        discriminator = discriminator.inner
+    return discriminator if isinstance(discriminator, nn.Module) else None
 
 
 class _FixedScores(nn.Module):

@@ -62,7 +62,7 @@ def check_generator(factory: Callable[..., Generator], /, *, setup: Setup | None
         generator.train()
         generator.zero_grad(set_to_none=True)
         torch.manual_seed(setup.seed)
-        as_generated(generator(z, labels)).samples.float().square().mean().backward()  # training may return GeneratorOutput
+        _training_objective(generator, z, labels, setup).backward()
         _expect_gradients(generator, "generator")
     generator.eval()
     if generator.num_classes and labels is not None:
@@ -120,6 +120,20 @@ def check_discriminator(factory: Callable[..., Discriminator], /, *, setup: Setu
             expect(_labels_matter(discriminator, lambda m, y: _scores(m(images, y)), labels), "a conditional discriminator gives the same scores for class 0 and class 1, even with perturbed weights: labels are ignored")
     _check_seed_and_state(checker, factory, kwargs, setup, discriminator, built, lambda m: _scores(m(images, labels)))
     checker.finish()
+
+
+def _training_objective(generator: Generator, z: Tensor, labels: Tensor | None, setup: Setup) -> Tensor:
+    """A scalar of what training differentiates: the samples and, for a generator that reads
+    the real batch (a VAE's encoder), its training output on one, extras included (losses
+    train the encoder through them)."""
+    total = as_generated(generator(z, labels)).samples.float().square().mean()  # training may return GeneratorOutput
+    if "real" in generator.inputs:
+        rng = torch.Generator().manual_seed(setup.seed)
+        real = torch.rand(z.shape[0], *generator.image_shape, generator=rng).mul(2).sub(1).to(z.device)
+        out = as_generated(generator(z, labels, real=real))
+        _expect_samples(out.samples.detach(), z.shape[0], tuple(generator.image_shape), z.device)
+        total = total + out.samples.float().square().mean() + sum(e.float().square().mean() for e in out.extras.values())
+    return total
 
 
 def _labels_matter(network: nn.Module, run: Callable[[nn.Module, Tensor], Tensor], labels: Tensor) -> bool:
