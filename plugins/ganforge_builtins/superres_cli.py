@@ -42,7 +42,8 @@ def upscale_image(generator: Generator, image: Tensor, scale: int, tile: int = 1
         return upscale_tiled(run, lr, scale, tile, overlap)[0].clamp(-1, 1).cpu()
 
 
-def _targets(source: Path, out: Path) -> list[tuple[Path, Path]]:
+def _targets(source: Path, out_text: str) -> list[tuple[Path, Path]]:
+    out = Path(out_text)
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
         if not files:
@@ -50,8 +51,10 @@ def _targets(source: Path, out: Path) -> list[tuple[Path, Path]]:
         return [(p, out / f"{p.stem}.png") for p in files]
     if not source.exists():
         raise GanforgeError(f"{source} does not exist; give an image file or a folder of images")
-    if out.is_dir() or str(out).endswith(("/", "\\")):
+    if out.is_dir() or out_text.endswith(("/", "\\")):
         return [(source, out / f"{source.stem}.png")]
+    if out.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise GanforgeError(f"--out {out_text}: give an image file name (e.g. {source.stem}_x.png) or a folder ending in /")
     return [(source, out)]
 
 
@@ -81,7 +84,7 @@ def upscale_command(target: str, source: str, out: str, checkpoint: str, device:
     scale = sr_scale(generator, target)
     channels = generator.image_shape[0]
     failed = 0
-    for path, destination in _targets(Path(source), Path(out)):
+    for path, destination in _targets(Path(source), out):
         try:
             image = read_image(path, channels)
         except GanforgeError as exc:
