@@ -1,8 +1,14 @@
 """The two SR stages through the CLI: a pixel-loss run, an adversarial run warm-started from it,
-network interpolation between them, and ``ganforge upscale`` on images, folders and bad files."""
+network interpolation between them, ``ganforge upscale`` on images, folders and bad files, and
+``POST /upscale`` on ``ganforge serve``."""
 
 from __future__ import annotations
 
+import io
+import json
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from ganforge.testing import TinyGenerator
 from ganforge.training.checkpoint import load_checkpoint
 
 from .conftest import invoke
@@ -127,3 +134,59 @@ def test_upscale_images_folders_and_bad_files(tmp_path: Path, pixel_run: Path) -
     assert np.abs(a - b).max() <= 1
     missing = invoke("upscale", str(pixel_run), str(tmp_path / "nothing.png"), "--out", str(tmp_path / "o.png"))
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def _post(url: str, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/octet-stream"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _encoded(mode: str, size: tuple[int, int], format: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, color=128 if mode == "L" else None).save(buffer, format=format)
+    return buffer.getvalue()
+
+
+def test_serve_upscale_route(pixel_run: Path) -> None:
+    from ganforge.cli.serve import page_info
+    from ganforge.loading import load_trained
+    from ganforge.sampling import sampler_for
+    from ganforge.serving import SampleServer
+    from ganforge.serving.upscale import Upscaler
+
+    trained = load_trained(pixel_run, device="cpu")
+    sampler = sampler_for(trained)
+    upscaler = Upscaler(trained.generator, max_bytes=20_000, max_pixels=40 * 40)
+    server = SampleServer(("127.0.0.1", 0), sampler, page_info(trained, sampler.class_names), trained.experiment.dataset, None, upscaler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"{server.url}upscale"
+    try:
+        status, body = _post(url, _encoded("RGB", (13, 9)))
+        assert status == 200 and Image.open(io.BytesIO(body)).size == (26, 18)
+        status, body = _post(url, _encoded("RGB", (13, 9), "JPEG"))
+        assert status == 200 and Image.open(io.BytesIO(body)).mode == "RGB"
+        cases = {
+            b"not an image at all": "not a readable PNG or JPEG",
+            b"": "needs a PNG or JPEG",
+            _encoded("RGB", (41, 40)): "more than the 1600 pixels",
+            _encoded("L", (8, 8)): "1 channels (L); this model takes 3 (RGB)",
+            _encoded("RGBA", (8, 8)): "4 channels (RGBA)",
+            _encoded("RGB", (8, 8), "BMP"): "send a PNG or JPEG",
+            bytes(30_000): "more than the 20000 allowed",
+        }
+        for payload, message in cases.items():
+            status, body = _post(url, payload)
+            assert status == 400, (message, body)
+            assert message in json.loads(body)["error"]
+        status, _ = _post(f"{server.url}sample", b"")
+        assert status == 405
+        with pytest.raises(ValueError, match="reads no 'lr' image"):
+            Upscaler(TinyGenerator())
+    finally:
+        server.shutdown()
+        server.server_close()

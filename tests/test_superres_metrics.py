@@ -12,11 +12,11 @@ from torch import Tensor
 from ganforge import EvalContext, Generator
 from ganforge.errors import GanforgeError
 from ganforge.testing import TinyGenerator, TinyImages
+from ganforge.tiling import upscale_tiled
 from ganforge_builtins import sr_quality
 from ganforge_builtins.srnets import SRResNet
 from ganforge_builtins.superres_data import SuperResolution, bicubic_upsample
 from ganforge_builtins.superres_metrics import PSNR, SSIM
-from ganforge_builtins.tiling import upscale_tiled
 
 
 def levels(values: Tensor) -> Tensor:

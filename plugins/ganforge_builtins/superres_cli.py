@@ -14,32 +14,19 @@ from ganforge import hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.image_folder import IMAGE_EXTENSIONS
 from ganforge.imaging import to_pil
-from ganforge.interfaces import Generator, as_generated
+from ganforge.interfaces import Generator
+from ganforge.tiling import image_to_image_scale, upscale_image
 from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.training.rundir import RunDir
 from ganforge_builtins.superres_data import read_image
-from ganforge_builtins.tiling import upscale_tiled
 
 
 def sr_scale(generator: Generator, where: str) -> int:
     """The upscaling factor of a super-resolution generator; a one-line error for any other."""
-    scale = getattr(generator, "scale", None)
-    if "lr" not in generator.inputs or not isinstance(scale, int):
+    scale = image_to_image_scale(generator, "lr")
+    if scale is None:
         raise GanforgeError(f"{where} is not a super-resolution run: its generator ({type(generator).__name__}) does not upscale an 'lr' input")
     return scale
-
-
-def upscale_image(generator: Generator, image: Tensor, scale: int, tile: int = 128, overlap: int = 16) -> Tensor:
-    """uint8 ``(C, H, W)`` -> the generator's float ``(C, scale·H, scale·W)`` in [-1, 1], tiled when large."""
-    device = next(generator.parameters()).device
-    lr = (image.float() / 127.5 - 1)[None].to(device)
-    z = torch.zeros(1, generator.latent_dim, device=device)
-
-    def run(part: Tensor) -> Tensor:
-        return as_generated(generator(z, None, lr=part)).samples.float()
-
-    with torch.inference_mode():
-        return upscale_tiled(run, lr, scale, tile, overlap)[0].clamp(-1, 1).cpu()
 
 
 def _targets(source: Path, out_text: str) -> list[tuple[Path, Path]]:
@@ -81,7 +68,7 @@ def upscale_command(target: str, source: str, out: str, checkpoint: str, device:
 
     trained = load_trained(target, checkpoint=checkpoint, device=device, prefer_ema=not no_ema)
     generator = trained.generator
-    scale = sr_scale(generator, target)
+    sr_scale(generator, target)
     channels = generator.image_shape[0]
     failed = 0
     for path, destination in _targets(Path(source), out):
@@ -91,7 +78,7 @@ def upscale_command(target: str, source: str, out: str, checkpoint: str, device:
             click.echo(f"Error: {exc}", err=True)
             failed += 1
             continue
-        result = upscale_image(generator, image, scale, tile, overlap)
+        result = upscale_image(generator, image, "lr", tile, overlap)
         destination.parent.mkdir(parents=True, exist_ok=True)
         to_pil(result).save(destination)
         click.echo(f"{path} ({image.shape[2]}x{image.shape[1]}) -> {destination} ({result.shape[2]}x{result.shape[1]})")

@@ -1,4 +1,4 @@
-"""Upscaling images of any size in overlapping tiles, so memory stays bounded (a helper, not a plugin)."""
+"""Image-to-image networks (super-resolution) on images of any size, in overlapping tiles, so memory stays bounded."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from typing import Callable
 
 import torch
 from torch import Tensor
+
+from ganforge.errors import GanforgeError
+from ganforge.interfaces import Generator, as_generated
 
 
 def upscale_tiled(upscale: Callable[[Tensor], Tensor], image: Tensor, scale: int, tile: int = 128, overlap: int = 16) -> Tensor:
@@ -38,3 +41,31 @@ def upscale_tiled(upscale: Callable[[Tensor], Tensor], image: Tensor, scale: int
             ]
     assert out is not None
     return out
+
+
+def image_to_image_scale(generator: Generator, input_name: str = "lr") -> int | None:
+    """How many times larger than its image input ``input_name`` a generator's output is (a
+    super-resolution generator's ``scale``); None when it reads no such image input."""
+    shape = generator.input_shapes.get(input_name) if input_name in generator.inputs else None
+    if shape is None or len(shape) != 3 or len(generator.image_shape) != 3 or shape[-1] <= 0:
+        return None
+    scale = generator.image_shape[-1] // shape[-1]
+    return scale if scale * shape[-1] == generator.image_shape[-1] else None
+
+
+def upscale_image(generator: Generator, image: Tensor, input_name: str = "lr", tile: int = 128, overlap: int = 16) -> Tensor:
+    """uint8 ``(C, H, W)`` -> the generator's float ``(C, s·H, s·W)`` in [-1, 1] on the CPU, the
+    image given as input ``input_name``, tile by tile when it is larger than ``tile``."""
+    scale = image_to_image_scale(generator, input_name)
+    if scale is None:
+        raise GanforgeError(f"{type(generator).__name__} does not turn an '{input_name}' image into a larger one")
+    parameter = next(generator.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    lr = (image.float() / 127.5 - 1)[None].to(device)
+    z = torch.zeros(1, generator.latent_dim, device=device)
+
+    def run(part: Tensor) -> Tensor:
+        return as_generated(generator(z, None, **{input_name: part})).samples.float()
+
+    with torch.inference_mode():
+        return upscale_tiled(run, lr, scale, tile, overlap)[0].clamp(-1, 1).cpu()
