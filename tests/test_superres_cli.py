@@ -190,3 +190,13 @@ def test_serve_upscale_route(pixel_run: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_scale_mismatch_between_generator_and_data_is_one_line(tmp_path: Path) -> None:
+    root = write_photos(tmp_path / "photos", {"a.png": (24, 30)})
+    spec = tmp_path / "mismatch.yaml"
+    spec.write_text(PIXEL_STAGE.format(root=root).replace("srresnet, scale: 2", "srresnet, scale: 4"))
+    result = invoke("run", str(spec), "--out", str(tmp_path / "run"), "--quiet")
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output and "reads input 'lr' of shape (3, 4, 4)" in errors[0] and "gives (3, 8, 8)" in errors[0], result.output
