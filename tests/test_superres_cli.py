@@ -134,6 +134,8 @@ def test_upscale_images_folders_and_bad_files(tmp_path: Path, pixel_run: Path) -
     assert np.abs(a - b).max() <= 1
     missing = invoke("upscale", str(pixel_run), str(tmp_path / "nothing.png"), "--out", str(tmp_path / "o.png"))
     assert missing.exit_code == 2 and "does not exist" in missing.output
+    sampled = invoke("sample", str(pixel_run), "--out", str(tmp_path / "grid.png"))
+    assert sampled.exit_code == 2 and "ganforge upscale" in sampled.output and "Traceback" not in sampled.output
 
 
 def _post(url: str, body: bytes) -> tuple[int, bytes]:
