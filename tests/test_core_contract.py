@@ -222,7 +222,7 @@ class TestComponents:
 
     @hookimpl
     def register_losses(self, register: Any) -> None:
-        register("pixel", PixelLoss)
+        register("pixel-check", PixelLoss)
         register("counting", CountingPenalty)
         register("vector", VectorLoss)
 
@@ -261,7 +261,7 @@ def test_generator_reads_named_inputs_and_trains_without_a_discriminator(compone
     spec = write_spec(tmp_path, """\
 generator: {name: upscaler}
 discriminator: null
-loss: {name: pixel}
+loss: {name: pixel-check}
 data: {name: paired-squares, batch_size: 16}
 train: {steps: 4, log_every: 1, samples: 4}
 """)
@@ -279,14 +279,14 @@ train: {steps: 4, log_every: 1, samples: 4}
     assert any(torch.equal(call["lr"], lows[:4].view(4, 1, 4, 4)) for call in Upscaler.seen)
     state = load_checkpoint(tmp_path / "run/checkpoints/last.pt")
     assert state["discriminator"] is None and set(state["optimizers"]) == {"generator"}
-    assert [set(r) for r in records(tmp_path / "run")][0] == {"step", "epoch", "loss/g", "loss/g/pixel/abs"}
+    assert [set(r) for r in records(tmp_path / "run")][0] == {"step", "epoch", "loss/g", "loss/g/pixel-check/abs"}
 
 
 def test_generator_that_encodes_the_real_batch_passes_extras_to_losses(components: Plugins, tmp_path: Path) -> None:
     spec = write_spec(tmp_path, """\
 generator: {name: autoencoder}
 discriminator: null
-loss: {name: pixel, needs_extra: mean}
+loss: {name: pixel-check, needs_extra: mean}
 data: {name: paired-squares, batch_size: 16}
 train: {steps: 30, log_every: 10}
 optimizers:
@@ -297,14 +297,14 @@ optimizers:
     logged = records(tmp_path / "run")
     losses = [r["loss/g"] for r in logged]
     assert losses[-1] < losses[0]  # reconstruction error falls
-    assert all(0 < r["loss/g/pixel/abs"] < 2 for r in logged)  # a part the term logged beside its value
+    assert all(0 < r["loss/g/pixel-check/abs"] < 2 for r in logged)  # a part the term logged beside its value
 
 
 def test_missing_named_input_is_one_line(components: Plugins, tmp_path: Path) -> None:
     spec = write_spec(tmp_path, """\
 generator: {name: upscaler}
 discriminator: null
-loss: {name: pixel}
+loss: {name: pixel-check}
 data: {name: synthetic, size: 32, batch_size: 16, image_size: 8}
 train: {steps: 2}
 """)
@@ -582,7 +582,7 @@ def test_an_exception_in_forward_names_the_generator(components: Plugins, tmp_pa
     spec = write_spec(tmp_path, """\
 generator: {name: broken}
 discriminator: null
-loss: {name: pixel}
+loss: {name: pixel-check}
 data: {name: paired-squares, batch_size: 16}
 train: {steps: 2}
 """)

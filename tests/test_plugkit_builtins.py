@@ -15,7 +15,7 @@ from ganforge.plugins import Plugins, get_plugins
 from ganforge.registry import ComponentInfo
 from ganforge.spec.signature import signature_of
 from ganforge.spec.types import nested_kind
-from ganforge.testing import CHECKS, ComponentUnavailable, RandomFeatures, Setup, TinyGenerator
+from ganforge.testing import CHECKS, ComponentUnavailable, RandomFeatures, Setup, TinyGenerator, TinyImages
 from ganforge.testing.registered import OWN_DISTRIBUTION, components_of
 
 from .plugkit_data import write_cifar_folder, write_idx_folder, write_image_folder
@@ -36,6 +36,8 @@ def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[st
             params["download"] = False  # offline: tiny files below stand in for downloads
         elif nested_kind(p.hint) == "extractor":
             params[p.name] = RandomFeatures()  # metrics measure with a fast deterministic extractor
+        elif nested_kind(p.hint) == "dataset":
+            params[p.name] = TinyImages((3, 32, 32), size=8)  # a dataset that wraps another one (super-resolution)
     setup = None
     key = (info.kind, info.name)
     if key in {("dataset", "mnist"), ("dataset", "fashion-mnist")}:
@@ -59,6 +61,19 @@ def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[st
         setup = Setup(image_shape=(1, 8, 8), generator=vae((1, 8, 8), arch="mlp", latent_dim=4, hidden=(16,), decode_prior=key[1] == "vae-gan"))
         if key == ("loss", "vae-gan"):
             params["layer"] = "hidden"  # the kit's tiny discriminator's hidden layer
+    elif key == ("dataset", "super-resolution"):
+        params.update(hr_size=16, crops=2)  # the wrapped tiny images are 32x32
+    elif key == ("extractor", "vgg19"):
+        params["pretrained"] = False  # ImageNet weights cannot be downloaded here; the architecture is checked
+    elif key == ("loss", "perceptual"):
+        # a hooked layer of a random VGG19 (RandomFeatures has no layers); conv5_4 needs 16+ pixels
+        params["extractor"] = get_plugins().registry.get("extractor", "vgg19").factory(pretrained=False)
+        setup = Setup(image_shape=(3, 32, 32))
+    elif key in {("metric", "psnr"), ("metric", "ssim")}:  # they score an upscaler on paired data
+        registry = get_plugins().registry
+        pairs = registry.get("dataset", "super-resolution").factory(dataset=TinyImages((3, 32, 32), size=8), hr_size=16, scale=2)
+        upscaler = registry.get("generator", "srresnet").factory(image_shape=(3, 16, 16), scale=2, blocks=1, width=8)
+        setup = Setup(dataset=pairs, generator=upscaler)
     elif key == ("metric", "mode-coverage"):
         ring = get_plugins().registry.get("dataset", "ring").factory(size=512)
         setup = Setup(dataset=ring, generator=TinyGenerator(tuple(ring.image_shape)))

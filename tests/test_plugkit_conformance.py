@@ -264,3 +264,30 @@ def test_check_plugin_reports_load_failures(plugins: Plugins, tmp_path: Path) ->
     plugins.register(Clash(), "clash")
     with pytest.raises(ConformanceError, match=r"plugin 'clash' fails .*\n  - load: loss 'lsgan' is registered by both plugin 'lsgan' and plugin 'clash'"):
         check_plugin("clash")
+
+
+class PairedUpscaler(TinyGenerator):
+    """Reads a dataset input ``lr`` and adds its mean to the tiny generator's samples.
+
+    Args:
+        image_shape: sample shape.
+        shaped: whether it declares the shape of ``lr`` in ``input_shapes``.
+    """
+
+    inputs = ("lr",)
+
+    def __init__(self, image_shape: tuple[int, ...] = (1, 8, 8), shaped: bool = True) -> None:
+        super().__init__(image_shape)
+        if shaped:
+            self.input_shapes = {"lr": (1, 4, 4)}
+
+    def forward(self, z: Tensor, labels: Tensor | None = None, lr: Tensor | None = None) -> Tensor:
+        assert lr is not None and lr.shape[1:] == (1, 4, 4) and float(lr.abs().max()) <= 1
+        return torch.tanh(super().forward(z, labels) + lr.mean())
+
+
+def test_generators_get_their_named_inputs_of_the_declared_shape() -> None:
+    check_generator(PairedUpscaler)
+    with pytest.raises(ConformanceError) as excinfo:
+        check_generator(PairedUpscaler, shaped=False)
+    assert "input_shapes gives no shape" in problems(excinfo)["interface"]

@@ -9,6 +9,8 @@ from ganforge.errors import GanforgeError
 from ganforge.loading import TrainedGenerator
 from ganforge.sampling import sampler_for
 from ganforge.serving import PageInfo, SampleServer
+from ganforge.serving.upscale import MAX_BYTES, MAX_PIXELS, Upscaler
+from ganforge.tiling import image_to_image_scale
 
 
 @click.command()
@@ -16,14 +18,19 @@ from ganforge.serving import PageInfo, SampleServer
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for every interface).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on (0: any free port).")
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
+@click.option("--max-bytes", type=click.IntRange(min=1), default=MAX_BYTES, show_default=True, help="POST /upscale: largest request body.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS, show_default=True, help="POST /upscale: largest input image, in pixels.")
 @trained_options
-def serve(target: str, host: str, port: int, quiet: bool, checkpoint: str, spec: str | None, device: str, no_ema: bool) -> None:
+def serve(
+    target: str, host: str, port: int, quiet: bool, max_bytes: int, max_pixels: int, checkpoint: str, spec: str | None, device: str, no_ema: bool
+) -> None:
     """Serve the generator of RUN_DIR (or a checkpoint) over HTTP until Ctrl-C or SIGTERM.
 
     \b
     GET /         a page with a sample grid and a form for class, count, seed, truncation
     GET /classes  the class names as JSON
     GET /sample   a PNG grid, e.g. /sample?class=Sneaker&n=16&seed=3&truncation=0.7
+    POST /upscale a super-resolution run only: a PNG/JPEG body in, the upscaled PNG out
     A bad parameter gets status 400 and a JSON error saying what is allowed.
 
     \b
@@ -36,7 +43,8 @@ def serve(target: str, host: str, port: int, quiet: bool, checkpoint: str, spec:
     sampler = sampler_for(trained)
     log = None if quiet else (lambda line: click.echo(line, err=True))
     try:
-        server = SampleServer((host, port), sampler, page_info(trained, sampler.class_names), trained.experiment.dataset, log)
+        upscaler = Upscaler(trained.generator, max_bytes, max_pixels) if image_to_image_scale(trained.generator, "lr") else None
+        server = SampleServer((host, port), sampler, page_info(trained, sampler.class_names), trained.experiment.dataset, log, upscaler)
     except OSError as exc:
         raise GanforgeError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port (0 picks a free one)") from None
     click.echo(f"serving {describe(trained)} on {server.url} (Ctrl-C to stop)", err=True)

@@ -48,12 +48,15 @@ class Generator(nn.Module):
     sample pictures, ``ganforge sample`` and metrics call the generator without it, so a
     generator that reads it must also draw from latents alone. A generator with dataset
     inputs draws its sample pictures from the first training samples' inputs.
+    ``input_shapes`` gives the per-sample shape of each dataset input it reads (e.g.
+    ``{"lr": (3, 24, 24)}``), so the conformance kit can feed it inputs in [-1, 1].
     """
 
     latent_dim: int
     image_shape: tuple[int, ...]
     num_classes: int | None = None
     inputs: tuple[str, ...] = ()
+    input_shapes: dict[str, tuple[int, ...]] = {}  # noqa: RUF012 - read-only default; instances set their own
 
     def sample_latent(
         self, n: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None

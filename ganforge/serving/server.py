@@ -1,6 +1,7 @@
 """The HTTP service of ``ganforge serve``, on the standard library's threading HTTP server.
 
-Routes: ``GET /`` (the page), ``GET /classes`` (JSON), ``GET /sample`` (a PNG grid).
+Routes: ``GET /`` (the page), ``GET /classes`` (JSON), ``GET /sample`` (a PNG grid), and for a
+super-resolution run ``POST /upscale`` (an image in, the upscaled PNG out).
 A bad request gets status 400 and a JSON ``{"error": ...}``; nothing a client sends can stop
 the server. Each request draws from its own seeded random generator, so concurrent requests
 neither disturb each other nor change each other's images.
@@ -25,6 +26,7 @@ from ganforge.interfaces import Dataset
 from ganforge.sampling import Sampler
 from ganforge.serving.page import PageInfo, page_count, render_page
 from ganforge.serving.query import BadRequest, SampleQuery, parse_sample_query
+from ganforge.serving.upscale import Upscaler
 
 ROUTES = ("/", "/classes", "/sample")
 #: the longest request target (path and query) accepted; a sample query needs under 200 bytes.
@@ -34,15 +36,18 @@ IDLE_TIMEOUT = 30
 
 
 class SampleServer(ThreadingHTTPServer):
-    """Serves one :class:`Sampler`. ``log`` receives one line per request (None: silent)."""
+    """Serves one :class:`Sampler`, and ``POST /upscale`` with ``upscaler`` when given.
+    ``log`` receives one line per request (None: silent)."""
 
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], sampler: Sampler, info: PageInfo, dataset: Dataset | None = None, log: Any = None
-    ) -> None:
+        self, address: tuple[str, int], sampler: Sampler, info: PageInfo, dataset: Dataset | None = None, log: Any = None,
+        upscaler: Upscaler | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(address, _Handler)
         self.sampler = sampler
+        self.upscaler = upscaler
         self.info = info
         self.dataset = dataset
         self.log = log
@@ -143,7 +148,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True  # a body, if any, is never read
         self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{self.command} is not supported; use GET"}, {"Allow": "GET", "Connection": "close"})
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _refuse
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _refuse
+
+    def do_POST(self) -> None:
+        upscaler = self.server.upscaler
+        if urlsplit(self.path).path != "/upscale" or upscaler is None:
+            self.close_connection = True  # the body, if any, is left unread
+            self._refuse()
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > upscaler.max_bytes:
+                self.close_connection = True
+                raise BadRequest(f"the body is {length} bytes, more than the {upscaler.max_bytes} allowed; send a smaller image", max_bytes=upscaler.max_bytes)
+            png = upscaler.png(self.rfile.read(length))
+            self._send(HTTPStatus.OK, "image/png", png)
+        except BadRequest as exc:
+            self._json(HTTPStatus.BAD_REQUEST, exc.body())
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as exc:  # noqa: BLE001 - a bug must cost one request, not the server
+            traceback.print_exc(file=sys.stderr)
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"internal error: {type(exc).__name__}: {exc}"})
 
     # ---- routes -----------------------------------------------------------------------------
     def _page(self, query: str) -> None:

@@ -37,12 +37,15 @@ def check_generator(factory: Callable[..., Generator], /, *, setup: Setup | None
             expect(shape == tuple(kwargs["image_shape"]), f"image_shape is {shape}, but it was built with {tuple(kwargs['image_shape'])}")
         _check_num_classes(generator, kwargs)
         _check_loss_terms(generator)
+        unshaped = [name for name in generator.inputs if name != "real" and name not in generator.input_shapes]
+        expect(not unshaped, f"reads input {', '.join(repr(n) for n in unshaped)} but input_shapes gives no shape for it (e.g. input_shapes = {{'lr': (3, 16, 16)}})")
     if len(checker.problems) > found:  # the other checks would only repeat it
         checker.finish()
     device = torch.device(setup.device)
     generator.to(device)
     n = max(setup.batch_size, 2)
     labels = _labels(generator.num_classes, n, device)
+    inputs = _inputs(generator, n, setup.seed, device)
 
     with checker.check("sample_latent"):
         z1 = generator.sample_latent(n, device, torch.Generator(device).manual_seed(setup.seed))
@@ -56,19 +59,19 @@ def check_generator(factory: Callable[..., Generator], /, *, setup: Setup | None
     with checker.check("output"):
         generator.eval()
         with torch.no_grad():
-            out = generator(z, labels)
+            out = generator(z, labels, **inputs)
         _expect_samples(out, n, tuple(generator.image_shape), device)
     with checker.check("gradients"):
         generator.train()
         generator.zero_grad(set_to_none=True)
         torch.manual_seed(setup.seed)
-        _training_objective(generator, z, labels, setup).backward()
+        _training_objective(generator, z, labels, setup, inputs).backward()
         _expect_gradients(generator, "generator")
     generator.eval()
     if generator.num_classes and labels is not None:
         with checker.check("labels"):
-            expect(_labels_matter(generator, lambda m, y: m(z, y), labels), "a conditional generator gives the same samples for class 0 and class 1, even with perturbed weights: labels are ignored")
-    _check_seed_and_state(checker, factory, kwargs, setup, generator, built, lambda m: m(z, labels))
+            expect(_labels_matter(generator, lambda m, y: m(z, y, **inputs), labels), "a conditional generator gives the same samples for class 0 and class 1, even with perturbed weights: labels are ignored")
+    _check_seed_and_state(checker, factory, kwargs, setup, generator, built, lambda m: m(z, labels, **inputs))
     checker.finish()
 
 
@@ -122,15 +125,15 @@ def check_discriminator(factory: Callable[..., Discriminator], /, *, setup: Setu
     checker.finish()
 
 
-def _training_objective(generator: Generator, z: Tensor, labels: Tensor | None, setup: Setup) -> Tensor:
+def _training_objective(generator: Generator, z: Tensor, labels: Tensor | None, setup: Setup, inputs: dict[str, Tensor]) -> Tensor:
     """A scalar of what training differentiates: the samples and, for a generator that reads
     the real batch (a VAE's encoder), its training output on one, extras included (losses
     train the encoder through them)."""
-    total = as_generated(generator(z, labels)).samples.float().square().mean()  # training may return GeneratorOutput
+    total = as_generated(generator(z, labels, **inputs)).samples.float().square().mean()  # training may return GeneratorOutput
     if "real" in generator.inputs:
         rng = torch.Generator().manual_seed(setup.seed)
         real = torch.rand(z.shape[0], *generator.image_shape, generator=rng).mul(2).sub(1).to(z.device)
-        out = as_generated(generator(z, labels, real=real))
+        out = as_generated(generator(z, labels, real=real, **inputs))
         _expect_samples(out.samples.detach(), z.shape[0], tuple(generator.image_shape), z.device)
         total = total + out.samples.float().square().mean() + sum(e.float().square().mean() for e in out.extras.values())
     return total
@@ -149,6 +152,14 @@ def _labels_matter(network: nn.Module, run: Callable[[nn.Module, Tensor], Tensor
         for p in perturbed.parameters():
             p.add_(0.1 * torch.randn(p.shape, generator=rng).to(p.device, p.dtype))
         return not torch.allclose(run(perturbed, torch.zeros_like(labels)), run(perturbed, torch.ones_like(labels)))
+
+
+def _inputs(generator: Generator, n: int, seed: int, device: torch.device) -> dict[str, Tensor]:
+    """Seeded inputs in [-1, 1], of the shapes ``input_shapes`` gives, for every dataset input
+    the generator reads (not ``real``: drawing without it must work, and is what is checked)."""
+    rng = torch.Generator().manual_seed(seed + 7)
+    shapes = {name: tuple(generator.input_shapes[name]) for name in generator.inputs if name != "real"}
+    return {name: torch.rand(n, *shape, generator=rng).mul(2).sub(1).to(device) for name, shape in shapes.items()}
 
 
 def _labels(num_classes: int | None, n: int, device: torch.device) -> Tensor | None:

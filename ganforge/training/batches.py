@@ -14,13 +14,22 @@ from ganforge.interfaces.networks import Generator
 
 
 def check_inputs(generator: Generator, split: DataSplit, generator_owner: str, dataset_owner: str) -> None:
-    """Every input the generator reads (``Generator.inputs``) must be one the dataset yields."""
+    """Every input the generator reads (``Generator.inputs``) must be one the dataset yields,
+    of the shape the generator declares in ``input_shapes`` when it declares one."""
     missing = [name for name in generator.inputs if name != "real" and name not in split.inputs]
     if missing:
         raise GanforgeError(
             f"{generator_owner} reads input '{missing[0]}', which {dataset_owner} does not provide "
             f"(it provides: {', '.join(split.inputs) or 'no named inputs'})"
         )
+    for name in generator.inputs:
+        wanted = generator.input_shapes.get(name)
+        given = tuple(split.inputs[name].shape[1:]) if name in split.inputs else None
+        if wanted is not None and given is not None and given != tuple(wanted):
+            raise GanforgeError(
+                f"{generator_owner} reads input '{name}' of shape {tuple(wanted)}, but {dataset_owner} gives {given}; "
+                "make their settings agree (e.g. the same scale for generator and data)"
+            )
 
 
 class RealBatch(NamedTuple):
