@@ -17,6 +17,7 @@
     python bench/fid.py --skip-extraction --sizes 5000 1000
     python bench/fid.py --skip-distance --skip-extraction --against pytorch-fid   # needs pytorch-fid installed
     python bench/fid.py --skip-distance --skip-extraction --against torch-fidelity --agreement-size 299
+    python bench/fid.py --skip-distance --skip-extraction --against torchmetrics           # needs torchmetrics installed
     # on a shared machine: one thread, CPU time of this process
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python bench/fid.py --clock cpu
 """
@@ -287,6 +288,47 @@ def bench_against_torch_fidelity(images: int, batch: int, folders: list[str] | N
     }  # fmt: skip
 
 
+def bench_against_torchmetrics(images: int, batch: int, folders: list[str] | None, weights: str | None, size: int, device: torch.device) -> dict:
+    """torchmetrics' ``FrechetInceptionDistance`` with a custom feature module (ganforge's
+    ``inception-v3`` extractor, same weights), against ganforge on the same folders: the same
+    features on both sides, so what differs is the statistics and the distance (torchmetrics
+    accumulates in float64 and takes the eigenvalues of Σ₁Σ₂)."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    from ganforge.cli.features import statistics
+    from ganforge.image_folder import image_batches, image_files
+    from ganforge.stats import frechet_distance
+    from ganforge_builtins.inception import InceptionV3
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        path = Path(weights) if weights else root / "random.pth"
+        if not weights:
+            torch.save(random_fid_inception().state_dict(), path)
+        a, b = (Path(f) for f in folders) if folders else write_folders(root / "images", images, size)
+        extractor = InceptionV3(weights=str(path)).prepare(None, device)
+
+        class Features(torch.nn.Module):
+            """ganforge's extractor as the feature module torchmetrics calls on uint8 images."""
+
+            num_features = 2048
+
+            def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+                return extractor.features(pixels)
+
+        metric = FrechetInceptionDistance(feature=Features(), normalize=False).to(device)
+        for folder, real in ((a, True), (b, False)):
+            for pixels in image_batches(image_files(folder), batch):
+                metric.update(pixels.expand(-1, 3, -1, -1).to(device), real=real)
+        fid_theirs = float(metric.compute())
+        ours = [statistics(extractor, image_batches(image_files(f), batch), len(image_files(f)), f.name) for f in (a, b)]
+        fid_ours = frechet_distance(ours[0], ours[1])
+    return {
+        "images": sum(o.n for o in ours), "fid_ganforge": fid_ours, "fid_torchmetrics": fid_theirs,
+        "fid_rel_diff": abs(fid_ours - fid_theirs) / abs(fid_theirs), "weights": weights or "random (seed 0, He-scaled)",
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dim", type=int, default=2048)
@@ -298,7 +340,7 @@ def main() -> None:
     parser.add_argument("--skip-distance", action="store_true")
     parser.add_argument("--skip-extraction", action="store_true")
     parser.add_argument("--clock", choices=sorted(CLOCK), default="wall", help="wall time, or this process's CPU time")
-    parser.add_argument("--against", choices=["pytorch-fid", "torch-fidelity"], nargs="+", default=[],
+    parser.add_argument("--against", choices=["pytorch-fid", "torch-fidelity", "torchmetrics"], nargs="+", default=[],
                         help="also run these packages' pipelines on the same folders and weights (when installed; installs nothing)")
     parser.add_argument("--agreement-size", type=int, default=32, help="side of the generated images for --against (299: no resize)")
     parser.add_argument("--agreement-images", type=int, default=300, help="images per generated folder for --against")
@@ -337,6 +379,12 @@ def main() -> None:
         print(f"| statistics (max over both folders) | | | mu {r['mu_rel_diff']:.1e}, sigma {r['sigma_rel_diff']:.1e} |")
         print(f"| FID, ganforge's network fed torch-fidelity's (x - 128) / 128 | {r['fid_same_scaling']:.9g} | {r['fid_torch_fidelity']:.9g} "
               f"| {r['same_scaling_rel_diff']:.1e} (mu {r['same_scaling_mu_rel_diff']:.1e}) |")  # fmt: skip
+    if "torchmetrics" in args.against:
+        r = bench_against_torchmetrics(args.agreement_images, args.batch, args.folders, args.weights, args.agreement_size, device)
+        print(f"\nAgreement with torchmetrics (custom feature module: ganforge's inception-v3, weights {r['weights']}): {r['images']} images")
+        print("| | ganforge | torchmetrics | relative difference |")
+        print("|---|---|---|---|")
+        print(f"| FID | {r['fid_ganforge']:.9g} | {r['fid_torchmetrics']:.9g} | {r['fid_rel_diff']:.1e} |")
     if "pytorch-fid" in args.against:
         r = bench_against_pytorch_fid(args.agreement_images, args.batch, args.folders, args.weights, args.agreement_size, device)
         print(f"\nAgreement with pytorch-fid: {r['images']} images, Inception weights {r['weights']}, batch {args.batch}")
