@@ -69,7 +69,9 @@ def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[st
         # a hooked layer of a random VGG19 (RandomFeatures has no layers); conv5_4 needs 16+ pixels
         params["extractor"] = get_plugins().registry.get("extractor", "vgg19").factory(pretrained=False)
         setup = Setup(image_shape=(3, 32, 32))
-    elif key in {("metric", "psnr"), ("metric", "ssim")}:  # they score an upscaler on paired data
+    elif key in {("metric", "psnr"), ("metric", "ssim"), ("metric", "lpips")}:  # they score an upscaler on paired data
+        if key == ("metric", "lpips"):
+            params["extractor"] = RandomFeatures()  # LPIPS's VGG16 weights cannot be downloaded here
         registry = get_plugins().registry
         pairs = registry.get("dataset", "super-resolution").factory(dataset=TinyImages((3, 32, 32), size=8), hr_size=16, scale=2)
         upscaler = registry.get("generator", "srresnet").factory(image_shape=(3, 16, 16), scale=2, blocks=1, width=8)

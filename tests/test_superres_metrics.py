@@ -11,12 +11,12 @@ from torch import Tensor
 
 from ganforge import EvalContext, Generator
 from ganforge.errors import GanforgeError
-from ganforge.testing import TinyGenerator, TinyImages
+from ganforge.testing import RandomFeatures, TinyGenerator, TinyImages
 from ganforge.tiling import upscale_tiled
 from ganforge_builtins import sr_quality
 from ganforge_builtins.srnets import SRResNet
 from ganforge_builtins.superres_data import SuperResolution, bicubic_upsample
-from ganforge_builtins.superres_metrics import PSNR, SSIM
+from ganforge_builtins.superres_metrics import LPIPS, PSNR, SSIM
 
 
 def levels(values: Tensor) -> Tensor:
@@ -130,3 +130,26 @@ def test_tiling_equals_a_whole_image_pass() -> None:
     calls: list[tuple[int, ...]] = []
     upscale_tiled(lambda part: calls.append(tuple(part.shape)) or part.repeat_interleave(2, -1).repeat_interleave(2, -2), lr, 2, tile=16, overlap=4)
     assert max(h * w for *_, h, w in calls) <= 24 * 24  # memory bounded by (tile + 2·overlap)²
+
+
+def test_lpips_is_the_feature_distance_of_output_and_target_with_the_bicubic_baseline() -> None:
+    pairs = SuperResolution(dataset=TinyImages((3, 32, 32), size=6), hr_size=16, scale=2)
+    features = RandomFeatures(feature_dim=8)
+    values = LPIPS(extractor=features).evaluate(EvalContext(Bicubic((3, 16, 16)).eval(), pairs, torch.device("cpu"), batch_size=4))
+    assert set(values) == {"lpips", "lpips_bicubic"} and values["lpips"] == pytest.approx(values["lpips_bicubic"])
+    data = pairs.load("test")
+    output = bicubic_upsample(data.inputs["lr"].float() / 127.5 - 1, 2)[..., 2:-2, 2:-2]
+    target = data.samples[..., 2:-2, 2:-2].float() / 127.5 - 1
+    by_hand = (features.features(output) - features.features(target)).square().sum(1).mean()
+    assert values["lpips"] == pytest.approx(float(by_hand)) and values["lpips"] > 0
+    net = SRResNet(image_shape=(3, 16, 16), scale=2, blocks=1, width=4).eval()
+    worse = LPIPS(extractor=features).evaluate(EvalContext(net, pairs, torch.device("cpu")))
+    assert worse["lpips"] > worse["lpips_bicubic"] and not LPIPS.higher_is_better  # an untrained net is worse
+
+
+def test_lpips_without_its_weights_is_one_line(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GANFORGE_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    pairs = SuperResolution(dataset=TinyImages((3, 32, 32), size=6), hr_size=16, scale=2)
+    with pytest.raises(GanforgeError, match="vgg16-397923af.pth"):
+        LPIPS().evaluate(EvalContext(Bicubic((3, 16, 16)).eval(), pairs, torch.device("cpu")))

@@ -1,4 +1,4 @@
-"""PSNR and SSIM of a super-resolution generator on its dataset's test pairs, with the bicubic baseline."""
+"""PSNR, SSIM and LPIPS of a super-resolution generator on its dataset's test pairs, with the bicubic baseline."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ganforge import EvalContext, Metric, hookimpl
+from ganforge import EvalContext, FeatureExtractor, Metric, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import as_generated, to_model_range
 from ganforge_builtins import sr_quality
@@ -46,12 +46,16 @@ class _PairedMetric(Metric):
                 lr = to_model_range(data.inputs["lr"][start:stop]).to(context.device)
                 z = context.generator.sample_latent(stop - start, context.device)
                 output = as_generated(context.generator(z, None, lr=lr)).samples.float().cpu()
-                scores.append(type(self).score(output, target, border))
+                scores.append(self.pair_scores(output, target, border, context))
                 if key not in self._bicubic:
-                    baseline.append(type(self).score(bicubic_upsample(lr.cpu(), scale), target, border))
+                    baseline.append(self.pair_scores(bicubic_upsample(lr.cpu(), scale), target, border, context))
         if key not in self._bicubic:  # the baseline depends on the data alone: computed once
             self._bicubic[key] = float(torch.cat(baseline).mean())
         return {self.key: float(torch.cat(scores).mean()), f"{self.key}_bicubic": self._bicubic[key]}
+
+    def pair_scores(self, output: Tensor, target: Tensor, border: int, context: EvalContext) -> Tensor:
+        """One score per image of ``output`` (float in [-1, 1]) against ``target`` (uint8)."""
+        return type(self).score(output, target, border)
 
 
 class PSNR(_PairedMetric):
@@ -90,7 +94,42 @@ class SSIM(_PairedMetric):
     score = staticmethod(sr_quality.ssim)
 
 
+class LPIPS(_PairedMetric):
+    """LPIPS (lower is better) of the upscaled test inputs against their targets, through `lpips-vgg16` (or another extractor), `border` pixels cropped, mean over images.
+
+    The distance is the squared L2 distance between the extractor's features of output and
+    target, which for ``lpips-vgg16`` is LPIPS v0.1 exactly (Zhang et al., 2018; the weights
+    are found like Inception's, one line naming the missing file). Also returns
+    ``lpips_bicubic``, the bicubic baseline (computed once per dataset).
+
+    Args:
+        extractor: the feature network; null builds ``lpips-vgg16`` (needs its weights).
+        split: the dataset split of (lr, target) pairs to score.
+        border: pixels cropped from each side before scoring; null means the scale factor.
+        samples: the first this many pairs; null for all of them.
+    """
+
+    key = "lpips"
+    higher_is_better = False
+
+    def __init__(self, extractor: FeatureExtractor | None = None, split: str = "test", border: int | None = None, samples: int | None = None) -> None:
+        super().__init__(split, border, samples)
+        self.extractor = extractor
+
+    def pair_scores(self, output: Tensor, target: Tensor, border: int, context: EvalContext) -> Tensor:
+        if self.extractor is None:
+            from ganforge.plugins import get_plugins
+
+            self.extractor = get_plugins().registry.build("extractor", "lpips-vgg16")
+        network = self.extractor.prepare(None, context.device)
+        crop = (slice(None), slice(None), slice(border, -border or None), slice(border, -border or None))
+        ours = network.features(output[crop].to(context.device))
+        theirs = network.features(to_model_range(target[crop]).to(context.device))
+        return (ours - theirs).square().sum(dim=1).cpu()
+
+
 @hookimpl
 def register_metrics(register):
     register("psnr", PSNR)
     register("ssim", SSIM)
+    register("lpips", LPIPS)
