@@ -87,7 +87,7 @@ def summarize(path: Path | str, registry: Registry | None = None) -> RunSummary:
     run = RunDir(path)
     spec = _read_spec(run)
     status = _read_status(run)
-    records = _read_records(run)
+    records = run.read_log()
     modified = max((p.stat().st_mtime for p in (run.status_path, run.metrics_path, run.spec_path) if p.exists()), default=0.0)
     generator = _component_name(spec.get("generator"))
     discriminator = _component_name(spec.get("discriminator"))
@@ -189,19 +189,6 @@ def _read_status(run: RunDir) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _read_records(run: RunDir) -> list[dict[str, Any]]:
-    """metrics.jsonl, skipping a torn last line (a run killed while writing)."""
-    if not run.metrics_path.exists():
-        return []
-    records = []
-    for line in run.metrics_path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
 
 
 def format_value(value: float | None) -> str:
