@@ -7,16 +7,20 @@ on stderr and skipped; a folder with no usable image is an error.
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 import warnings
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from ganforge.errors import GanforgeError
+
+T = TypeVar("T")
 
 #: the most pixels an image may have (64 Mpx, e.g. 8192 x 8192); larger files are refused
 #: before they are decoded. Set explicitly rather than relying on PIL's default and its warning.
@@ -100,3 +104,39 @@ def image_batches(files: list[Path], batch_size: int, skipped: Callable[[str], N
         yield torch.stack(images)
     if files and not used:
         raise GanforgeError(f"{files[0].parent}: none of the {len(files)} image files could be read (see the warnings above)")
+
+
+def prefetched(batches: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """``batches`` produced in a background thread up to ``depth`` ahead, so decoding the next
+    images overlaps the forward pass on the current ones; an exception in the producer is
+    raised here, at the batch where it happened. Order and values are unchanged."""
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        slots.put(("batch", batch), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, who raises it
+            slots.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="ganforge-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()

@@ -10,7 +10,7 @@ import click
 
 from ganforge.cli.features import batch_size_option, device_option, extractor_from, extractor_option, statistics, weights_option
 from ganforge.experiment import pick_device
-from ganforge.image_folder import image_batches, image_files
+from ganforge.image_folder import image_batches, image_files, prefetched
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.provenance import extractor_provenance, file_digest, ganforge_version
 from ganforge.stats import FeatureStats, FrechetReference, load_stats, stats_provenance
@@ -22,7 +22,7 @@ def stats_of(path: Path, extractor: Callable[[], FeatureExtractor], batch_size: 
     if path.suffix == ".npz" and path.is_file():
         return load_stats(path, device)
     files = image_files(path)
-    return statistics(extractor(), image_batches(files, batch_size), len(files), f"{path.name}")
+    return statistics(extractor(), prefetched(image_batches(files, batch_size)), len(files), f"{path.name}")
 
 
 @click.command("fid")

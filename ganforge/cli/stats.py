@@ -17,7 +17,7 @@ from ganforge.cli.features import (
     weights_option,
 )  # fmt: skip
 from ganforge.experiment import pick_device
-from ganforge.image_folder import image_batches, image_files
+from ganforge.image_folder import image_batches, image_files, prefetched
 from ganforge.provenance import extractor_provenance, ganforge_version
 from ganforge.stats import save_stats
 
@@ -53,7 +53,7 @@ def stats(source: str, out: Path, split: str, samples: int | None, extractor: st
     if Path(source).is_dir():
         network = extractor_from(extractor, weights).prepare(None, target)
         files = image_files(source)[:samples]
-        result = statistics(network, image_batches(files, batch_size), len(files), Path(source).name)
+        result = statistics(network, prefetched(image_batches(files, batch_size)), len(files), Path(source).name)
         origin = {"folder": str(Path(source).resolve()), "files": len(files)}
     else:
         dataset = build_dataset(source)
