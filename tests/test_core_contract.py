@@ -875,3 +875,13 @@ def test_an_exception_in_a_dataset_names_the_dataset(components: Plugins, tiny_s
     result = run(tiny_spec, tmp_path / "run", "--set", "data={name: broken-data, batch_size: 16}")
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert "dataset 'broken-data' (plugin broken-data-plugin) failed in load: KeyError: 'images'" in result.output
+
+
+def test_a_resumed_run_removes_what_a_killed_writer_left_half_written(tiny_spec: Path, tmp_path: Path) -> None:
+    assert run(tiny_spec, tmp_path / "run", "--set", "train.steps=3").exit_code == 0
+    torn = tmp_path / "run/checkpoints/.last.pt.abc123.tmp"
+    torn.write_bytes(b"half a checkpoint")
+    keep = tmp_path / "run/notes.txt"
+    keep.write_text("mine")
+    assert run(tiny_spec, tmp_path / "run", "--resume").exit_code == 0
+    assert not torn.exists() and keep.read_text() == "mine"

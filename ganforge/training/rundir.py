@@ -87,8 +87,13 @@ class RunDir:
                 path.unlink()
 
     def create(self) -> None:
+        """Make the run's folders, and remove what a hard-killed writer of this run left half-written
+        (``checkpoints/.last.pt.XXXX.tmp``: the previous file beside it is intact)."""
         self.samples_dir.mkdir(parents=True, exist_ok=True)
         self.last_checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        for folder in (self.last_checkpoint.parent, self.root):
+            for torn in folder.glob(".*.tmp"):
+                torn.unlink(missing_ok=True)
 
     def write_spec(self, resolved: dict[str, Any]) -> None:
         atomic_write_text(self.spec_path, yaml.safe_dump(resolved, sort_keys=False))
