@@ -117,6 +117,11 @@ class Batch:
         return self._fake_output
 
     @property
+    def scored_real(self) -> Tensor | None:
+        """The real scores if a term asked for them (augmentations read them), else None: no extra forward."""
+        return None if self._real_output is None else self._real_output.scores
+
+    @property
     def real_scores(self) -> Tensor:
         return self.real_output.scores
 

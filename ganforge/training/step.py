@@ -144,8 +144,8 @@ class TrainingStep:
             if loss is None:
                 continue
             self.precision.backward(loss / self.accumulate if self.accumulate > 1 else loss, "discriminator")
-            if self.augment is not None and batch._real_output is not None:
-                self.augment.observe(batch._real_output.scores.detach())
+            if self.augment is not None and batch.scored_real is not None:
+                self.augment.observe(batch.scored_real.detach())
         if loss is not None:
             self.precision.step(optimizer, "discriminator")
         for term in self.terms:
