@@ -246,3 +246,21 @@ def test_architectures_are_registered_through_entry_points():
     for name, (generator, discriminator) in expected.items():
         assert registry.get("generator", name).factory is generator
         assert registry.get("discriminator", name).factory is discriminator
+
+
+def test_dcgan_projection_discriminator_adds_the_label_projection() -> None:
+    from ganforge_builtins.dcgan import DCGANDiscriminator
+
+    torch.manual_seed(0)
+    d = DCGANDiscriminator((1, 28, 28), width=8, num_classes=10, conditioning="projection").eval()
+    assert d.embedding is None and d.projection is not None  # no label channel
+    images, labels = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    hidden = d.net[:-1](images)
+    by_hand = d.net[-1](hidden).flatten() + (d.projection.weight[labels] * hidden.sum(dim=(2, 3))).sum(1)
+    assert torch.allclose(d(images, labels), by_hand)
+    assert not torch.allclose(d(images, labels), d(images, torch.tensor([4, 5, 6, 7])))
+    plain = DCGANDiscriminator((1, 28, 28), width=8, num_classes=10)
+    assert set(plain.state_dict()) - set(d.state_dict()) == {"embedding.weight"}  # the channel form's keys are unchanged
+    from ganforge.testing import Setup, check_discriminator
+
+    check_discriminator(DCGANDiscriminator, setup=Setup(image_shape=(1, 28, 28)), width=8, num_classes=10, conditioning="projection")

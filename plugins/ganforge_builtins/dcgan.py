@@ -90,11 +90,14 @@ class DCGANDiscriminator(Discriminator):
     Args:
         image_shape: (channels, size, size) from the dataset; size one of 28, 32, 56, 64.
         width: channels of the first convolution (doubling with depth).
-        num_classes: make the discriminator class-conditional: a learned label embedding,
-            shaped as one extra image channel, is joined to the input.
+        num_classes: make the discriminator class-conditional (see ``conditioning``).
         dropout: dropout after every leaky ReLU (0 = none).
         norm: normalisation of the hidden convolutions; ``layer`` or ``none`` for gradient
             penalties, which are per-sample and so ill-defined under batch norm.
+        conditioning: how labels enter when conditional: ``channel``, a learned label embedding
+            shaped as one extra image channel joined to the input (the seed's cGAN), or
+            ``projection`` (Miyato & Koyama, 2018): the score gains <embed(y), phi(x)>, phi the
+            last hidden feature map summed over space.
     """
 
     def __init__(
@@ -104,9 +107,13 @@ class DCGANDiscriminator(Discriminator):
         num_classes: NonNegativeInt | None = None,
         dropout: Annotated[float, Range(min=0, max=1, max_exclusive=True)] = 0.0,
         norm: Literal["batch", "layer", "none"] = "batch",
+        conditioning: Literal["channel", "projection"] = "channel",
     ) -> None:
         super().__init__()
         base, stages = _plan(image_shape)
+        if conditioning not in ("channel", "projection"):
+            raise ValueError(f"conditioning must be 'channel' or 'projection', got {conditioning!r}")
+        self.conditioning = conditioning
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if norm not in ("batch", "layer", "none"):
@@ -114,8 +121,9 @@ class DCGANDiscriminator(Discriminator):
         self.image_shape = tuple(image_shape)
         self.num_classes = check_num_classes(num_classes)
         size = image_shape[1]
-        self.embedding = nn.Embedding(self.num_classes, size * size) if self.num_classes else None
-        in_channels = image_shape[0] + (1 if self.num_classes else 0)
+        by_channel = bool(self.num_classes) and conditioning == "channel"
+        self.embedding = nn.Embedding(self.num_classes, size * size) if by_channel else None
+        in_channels = image_shape[0] + (1 if by_channel else 0)
 
         def activation() -> list[nn.Module]:
             return [nn.LeakyReLU(0.2, True)] + ([nn.Dropout(dropout)] if dropout > 0 else [])
@@ -131,6 +139,7 @@ class DCGANDiscriminator(Discriminator):
             channels *= 2
         layers.append(nn.Conv2d(channels, 1, base, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
+        self.projection = nn.Embedding(self.num_classes, channels) if self.num_classes and conditioning == "projection" else None
         self.apply(init_dcgan_weights)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -138,7 +147,10 @@ class DCGANDiscriminator(Discriminator):
         if self.embedding is not None:
             label_map = self.embedding(labels).view(images.shape[0], 1, *self.image_shape[1:])
             images = torch.cat([images, label_map], dim=1)
-        return self.net(images).flatten()
+        if self.projection is None:
+            return self.net(images).flatten()
+        hidden = self.net[:-1](images)  # state-dict keys stay those of the channel form
+        return self.net[-1](hidden).flatten() + (self.projection(labels) * hidden.sum(dim=(2, 3))).sum(dim=1)
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
