@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -141,6 +142,13 @@ def bench_extraction(images: int, batch: int, reps: int, device: torch.device) -
     }  # fmt: skip
 
 
+def rel(x: Any, y: Any) -> float:
+    """Relative difference |x - y| / |y| of two arrays (Frobenius norm)."""
+    import numpy as np
+
+    return float(np.linalg.norm(np.asarray(x) - np.asarray(y)) / np.linalg.norm(np.asarray(y)))
+
+
 def write_folders(root: Path, count: int, size: int = 32) -> tuple[Path, Path]:
     """Two folders of ``count`` RGB PNGs each: smooth random images, the second set brighter."""
     from PIL import Image
@@ -177,7 +185,6 @@ def bench_against_pytorch_fid(images: int, batch: int, folders: list[str] | None
     import os
     import subprocess
 
-    import numpy as np
     from pytorch_fid.fid_score import calculate_activation_statistics, calculate_frechet_distance
     from pytorch_fid.inception import InceptionV3 as PytorchFidInception
 
@@ -208,9 +215,6 @@ def bench_against_pytorch_fid(images: int, batch: int, folders: list[str] | None
         ours = [statistics(ours_model, image_batches(image_files(folder), batch), len(image_files(folder)), folder.name) for folder in (a, b)]
         fid_ours = frechet_distance(ours[0], ours[1])
 
-        def rel(x: np.ndarray, y: np.ndarray) -> float:
-            return float(np.linalg.norm(x - y) / np.linalg.norm(y))
-
         mu_diff = max(rel(o.mu.cpu().numpy(), t[0]) for o, t in zip(ours, theirs))
         sigma_diff = max(rel(o.sigma.cpu().numpy(), t[1]) for o, t in zip(ours, theirs))
 
@@ -234,7 +238,6 @@ def bench_against_torch_fidelity(images: int, batch: int, folders: list[str] | N
     loads into both) and its statistics and eigvals-based distance, against ganforge's, on the
     same folders; its resize is TF1's bilinear, not PyTorch's, so use ``size`` 299 images to
     compare the networks and distances alone."""
-    import numpy as np
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
     from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
@@ -273,9 +276,6 @@ def bench_against_torch_fidelity(images: int, batch: int, folders: list[str] | N
         scaled_model = TFScaled(weights=str(path)).prepare(None, device)
         scaled = [statistics(scaled_model, image_batches(image_files(f), batch), len(image_files(f)), f.name) for f in (a, b)]
         fid_scaled = frechet_distance(scaled[0], scaled[1])
-
-        def rel(x: np.ndarray, y: np.ndarray) -> float:
-            return float(np.linalg.norm(x - y) / np.linalg.norm(y))
 
     return {
         "images": sum(o.n for o in ours), "size": size, "fid_ganforge": fid_ours, "fid_torch_fidelity": fid_theirs,

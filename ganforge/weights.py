@@ -31,6 +31,15 @@ def download(url: str, destination: Path) -> None:
         socket.setdefaulttimeout(previous)
 
 
+def _explicit_weights(explicit: str, filename: str) -> Path:
+    """A ``weights:`` path given by the user: a file, or a folder holding ``filename``."""
+    path = Path(explicit).expanduser()
+    path = path / filename if path.is_dir() else path
+    if not path.is_file():
+        raise GanforgeError(f"weights file {path} does not exist; fix the `weights:` path (or --weights)")
+    return path
+
+
 def find_weights(filename: str, url: str | None, explicit: str | None = None) -> Path:
     """The path of weights file ``filename``.
 
@@ -39,11 +48,7 @@ def find_weights(filename: str, url: str | None, explicit: str | None = None) ->
     Offline and absent: a one-line error naming the file and where to put it.
     """
     if explicit:
-        path = Path(explicit).expanduser()
-        path = path / filename if path.is_dir() else path
-        if not path.is_file():
-            raise GanforgeError(f"weights file {path} does not exist; fix the `weights:` path (or --weights)")
-        return path
+        return _explicit_weights(explicit, filename)
     candidates = []
     if os.environ.get(WEIGHTS_ENV):
         candidates.append(Path(os.environ[WEIGHTS_ENV]).expanduser() / filename)
@@ -85,11 +90,7 @@ def find_hub_weights(filename: str, hub_id: str, explicit: str | None = None, hu
     naming the file and where to put it.
     """
     if explicit:
-        path = Path(explicit).expanduser()
-        path = path / filename if path.is_dir() else path
-        if not path.is_file():
-            raise GanforgeError(f"weights file {path} does not exist; fix the `weights:` path (or --weights)")
-        return path
+        return _explicit_weights(explicit, filename)
     if os.environ.get(WEIGHTS_ENV):
         candidate = Path(os.environ[WEIGHTS_ENV]).expanduser() / filename
         if candidate.is_file():

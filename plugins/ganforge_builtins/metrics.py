@@ -282,7 +282,31 @@ class KID(FeatureMetric):
         return {**super().provenance(context), "samples": self.samples, "reference": reference}
 
 
-class PrecisionRecall(FeatureMetric):
+class NeighbourMetric(FeatureMetric):
+    """A metric on k-NN neighbourhoods of ``samples`` real and generated feature vectors
+    (precision/recall, density/coverage); subclasses set ``samples``, ``k``, ``reference_split``."""
+
+    samples: int
+    k: int
+    reference_split: str
+
+    def real_and_fake(self, context: EvalContext) -> tuple[Tensor, Tensor]:
+        """Real features (cached per dataset, split, count and device) and generated ones,
+        extracted on each process's share and gathered."""
+        extractor = self.extractor(context)
+        n = self.real_count(context, self.samples, self.reference_split)
+        real = self.real_cached(
+            (id(context.dataset), self.reference_split, n, str(context.device)),
+            lambda: _gathered(context, _features(extractor, context.real(n, self.reference_split, shard=True))),
+        )
+        return real, _gathered(context, _features(extractor, context.generated(self.samples, shard=True)))
+
+    def provenance(self, context: EvalContext) -> dict[str, Any]:
+        """Adds the sample counts and the real split."""
+        return {**super().provenance(context), "samples": self.samples, "reference": self.dataset_reference(context, self.reference_split, self.samples)}
+
+
+class PrecisionRecall(NeighbourMetric):
     """Improved precision and recall of generated images (higher is better).
 
     Kynkäänniemi et al., 2019: k-NN manifold overlap of generated and real features;
@@ -304,19 +328,8 @@ class PrecisionRecall(FeatureMetric):
         self.reference_split = reference_split
 
     def evaluate(self, context: EvalContext) -> dict[str, float]:
-        extractor = self.extractor(context)
-        n = self.real_count(context, self.samples, self.reference_split)
-        real = self.real_cached(
-            (id(context.dataset), self.reference_split, n, str(context.device)),
-            lambda: _gathered(context, _features(extractor, context.real(n, self.reference_split, shard=True))),
-        )
-        fake = _gathered(context, _features(extractor, context.generated(self.samples, shard=True)))
-        precision, recall = precision_recall(real, fake, self.k)
+        precision, recall = precision_recall(*self.real_and_fake(context), self.k)
         return {"precision": precision, "recall": recall}
-
-    def provenance(self, context: EvalContext) -> dict[str, Any]:
-        """Adds the sample counts and the real split."""
-        return {**super().provenance(context), "samples": self.samples, "reference": self.dataset_reference(context, self.reference_split, self.samples)}
 
 
 class ClassificationAccuracy(FeatureMetric):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ganforge import Batch, Loss, hookimpl
+from ganforge import Batch, hookimpl
 from ganforge_builtins.gradients import score_gradient_norms
+from ganforge_builtins.r1 import R1Penalty
 
 
-class R2Penalty(Loss):
+class R2Penalty(R1Penalty):
     """R2 penalty: (gamma / 2) * E[||grad D(G(z))||^2] on generated samples, discriminator side only.
 
     The zero-centred penalty on fakes that R3GAN pairs with ``r1`` (same gamma) to make the
@@ -18,11 +19,6 @@ class R2Penalty(Loss):
     Args:
         gamma: the penalty weight.
     """
-
-    def __init__(self, gamma: float = 10.0) -> None:
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma}")
-        self.gamma = gamma
 
     def discriminator_loss(self, batch: Batch) -> Tensor:
         return 0.5 * self.gamma * score_gradient_norms(batch, batch.fake).pow(2).mean()

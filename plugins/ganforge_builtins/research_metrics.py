@@ -12,14 +12,14 @@ from torch import Tensor
 from ganforge import EvalContext, FeatureExtractor, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.stats import FeatureStats, FrechetReference, RunningStats, density_coverage, mmd_rbf
-from ganforge_builtins.metrics import FeatureMetric, _features, _gathered
+from ganforge_builtins.metrics import FeatureMetric, NeighbourMetric, _features, _gathered
 
 #: CMMD's kernel bandwidth and scale, from google-research/cmmd's distance.py.
 CMMD_SIGMA = 10.0
 CMMD_SCALE = 1000.0
 
 
-class DensityCoverage(FeatureMetric):
+class DensityCoverage(NeighbourMetric):
     """Density and coverage of generated images (Naeem et al., 2020; higher is better).
 
     Computed exactly as the authors' ``prdc`` package does (k-th nearest real neighbour
@@ -43,19 +43,8 @@ class DensityCoverage(FeatureMetric):
         self.reference_split = reference_split
 
     def evaluate(self, context: EvalContext) -> dict[str, float]:
-        extractor = self.extractor(context)
-        n = self.real_count(context, self.samples, self.reference_split)
-        real = self.real_cached(
-            ("real", id(context.dataset), self.reference_split, n, str(context.device)),
-            lambda: _gathered(context, _features(extractor, context.real(n, self.reference_split, shard=True))),
-        )
-        fake = _gathered(context, _features(extractor, context.generated(self.samples, shard=True)))
-        density, coverage = density_coverage(real, fake, self.k)
+        density, coverage = density_coverage(*self.real_and_fake(context), self.k)
         return {"density": density, "coverage": coverage}
-
-    def provenance(self, context: EvalContext) -> dict[str, Any]:
-        """Adds the sample counts and the real split."""
-        return {**super().provenance(context), "samples": self.samples, "reference": self.dataset_reference(context, self.reference_split, self.samples)}
 
 
 class IntraFID(FeatureMetric):
