@@ -1,4 +1,4 @@
-"""density-coverage, intra-fid and cmmd: each against an independent computation (a plain
+"""density-coverage, intra-fid, class-diversity and cmmd: each against an independent computation (a plain
 numpy re-computation of the authors' formula, or their package when it is installed), their
 errors, and distributed evaluation equal to one process."""
 
@@ -16,7 +16,7 @@ from ganforge import EvalContext, distributed
 from ganforge.errors import GanforgeError
 from ganforge.stats import FeatureStats, density_coverage, frechet_distance, mmd_rbf
 from ganforge.testing import RandomFeatures, TinyGenerator, TinyImages, check_metric
-from ganforge_builtins.research_metrics import CMMD, DensityCoverage, IntraFID
+from ganforge_builtins.research_metrics import CMMD, ClassDiversity, DensityCoverage, IntraFID
 from ganforge_builtins.synthetic import SyntheticImages
 
 from .distributed_support import run_ranks
@@ -143,6 +143,47 @@ def test_intra_fid_is_the_mean_of_per_class_fids() -> None:
     assert values["intra-fid"] == pytest.approx(sum(expected) / classes, rel=1e-6)
 
 
+def test_class_diversity_is_the_spread_of_each_class_relative_to_real() -> None:
+    torch.manual_seed(0)
+    classes = 3
+    dataset = SyntheticImages(image_size=8, size=60, num_classes=classes)
+    generator = TinyGenerator((1, 8, 8), num_classes=classes).eval()
+    extractor = RandomFeatures(5)
+    context = context_for(generator, dataset)
+    values = ClassDiversity(samples_per_class=20, extractor=extractor, per_class=True).evaluate(context)
+    from ganforge.interfaces.dataset import to_model_range
+
+    data = dataset.load("test")
+    batches = list(context.generated(20 * classes, torch.arange(20 * classes) % classes))
+    fake = torch.cat([extractor.features(x) for x, _ in batches]).double()
+    fake_labels = torch.cat([y for _, y in batches])
+
+    def rms_to_mean(rows: torch.Tensor) -> float:  # sqrt of the mean squared distance to the mean, unbiased
+        return math.sqrt(float(((rows - rows.mean(0)) ** 2).sum()) / (len(rows) - 1))
+
+    expected = [
+        rms_to_mean(fake[fake_labels == c]) / rms_to_mean(extractor.features(to_model_range(data.samples[data.labels == c])).double())
+        for c in range(classes)
+    ]
+    assert [values[f"class-diversity/{c}"] for c in range(classes)] == pytest.approx(expected, rel=1e-6)
+    assert values["class-diversity"] == pytest.approx(sum(expected) / classes, rel=1e-6)
+    assert values["class-diversity/min"] == pytest.approx(min(expected), rel=1e-6)
+
+
+def test_class_diversity_of_a_generator_with_one_image_per_class_is_zero() -> None:
+    class OnePerClass(TinyGenerator):
+        def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+            assert labels is not None
+            return (labels.float() / 3 - 0.5).view(-1, 1, 1, 1).expand(-1, 1, 8, 8)
+
+    context = context_for(OnePerClass((1, 8, 8), num_classes=3).eval(), SyntheticImages(image_size=8, size=60, num_classes=3))
+    values = ClassDiversity(samples_per_class=10, extractor=RandomFeatures(5)).evaluate(context)
+    assert values["class-diversity"] == pytest.approx(0.0, abs=1e-6)
+    unconditional = context_for(TinyGenerator((1, 8, 8)).eval(), SyntheticImages(image_size=8, size=20, num_classes=2))
+    with pytest.raises(GanforgeError, match="'class-diversity' needs a conditional generator"):
+        ClassDiversity(samples_per_class=4, extractor=RandomFeatures(4)).evaluate(unconditional)
+
+
 def test_intra_fid_needs_a_conditional_generator_and_labels() -> None:
     unconditional = context_for(TinyGenerator((1, 8, 8)).eval(), SyntheticImages(image_size=8, size=20, num_classes=2))
     with pytest.raises(GanforgeError, match="needs a conditional generator"):
@@ -158,6 +199,7 @@ def test_conformance() -> None:
     from ganforge.testing import Setup
 
     check_metric(IntraFID, setup=Setup(num_classes=4), samples_per_class=8, extractor=RandomFeatures())
+    check_metric(ClassDiversity, setup=Setup(num_classes=4), samples_per_class=8, extractor=RandomFeatures())
 
 
 SAMPLES = 37

@@ -48,7 +48,7 @@ def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[st
         params["root"] = str(write_image_folder(tmp_path / "images"))
     elif key in {("metric", "precision-recall"), ("metric", "density-coverage"), ("metric", "cmmd")}:
         params["samples"] = 64  # the defaults cost seconds in pairwise distances
-    elif key == ("metric", "intra-fid"):
+    elif key in {("metric", "intra-fid"), ("metric", "class-diversity")}:
         setup, params["samples_per_class"] = Setup(num_classes=4), 16  # needs a conditional generator
     elif key == ("metric", "accuracy"):
         setup = Setup(num_classes=4)  # needs a conditional generator

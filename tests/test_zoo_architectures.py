@@ -264,3 +264,34 @@ def test_dcgan_projection_discriminator_adds_the_label_projection() -> None:
     from ganforge.testing import Setup, check_discriminator
 
     check_discriminator(DCGANDiscriminator, setup=Setup(image_shape=(1, 28, 28)), width=8, num_classes=10, conditioning="projection")
+
+
+def test_dcgan_conditional_batch_norm_generator_chooses_scale_and_shift_by_label() -> None:
+    from ganforge_builtins.conditioning import ConditionalBatchNorm
+    from ganforge_builtins.dcgan import DCGANGenerator
+
+    torch.manual_seed(0)
+    g = DCGANGenerator((1, 28, 28), latent_dim=8, width=8, num_classes=10, conditioning="batch-norm").eval()
+    assert g.embedding is None and g.net[0].in_channels == 8  # z alone at the input
+    norms = [m for m in g.net if isinstance(m, ConditionalBatchNorm)]
+    assert len(norms) == 2
+    for i, norm in enumerate(norms):  # a distinct scale and shift for class 3
+        with torch.no_grad():
+            norm.scale.weight[3] += 0.5 * (i + 1)
+            norm.shift.weight[3] -= 0.25
+    z = torch.randn(2, 8)
+    same = g(z, torch.tensor([1, 1]))
+    assert torch.equal(g(z, torch.tensor([1, 2])), same)  # classes still at their initial (1, 0)
+    assert not torch.allclose(g(z, torch.tensor([3, 3])), same)
+    by_hand = g.net[0](z[:, :, None, None])
+    by_hand = norms[0].norm(by_hand) * norms[0].scale.weight[3][None, :, None, None] + norms[0].shift.weight[3][None, :, None, None]
+    for layer in list(g.net)[2:]:
+        by_hand = layer(by_hand, torch.tensor([3, 3])) if isinstance(layer, ConditionalBatchNorm) else layer(by_hand)
+    assert torch.allclose(g(z, torch.tensor([3, 3])), by_hand)
+    plain = DCGANGenerator((1, 28, 28), latent_dim=8, width=8)
+    assert [type(m) for m in plain.net] == [type(m) if not isinstance(m, ConditionalBatchNorm) else torch.nn.BatchNorm2d for m in g.net]
+    with pytest.raises(ValueError, match="conditioning must be"):
+        DCGANGenerator((1, 28, 28), num_classes=10, conditioning="film")  # type: ignore[arg-type]
+    from ganforge.testing import Setup, check_generator
+
+    check_generator(DCGANGenerator, setup=Setup(image_shape=(1, 28, 28)), width=8, num_classes=10, conditioning="batch-norm")

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ganforge import Discriminator, Generator, hookimpl
 from ganforge.types import NonNegativeInt, PositiveInt, Range
-from ganforge_builtins.conditioning import check_num_classes, require_labels
+from ganforge_builtins.conditioning import ConditionalBatchNorm, check_num_classes, require_labels
 
 SUPPORTED_SIZES = (28, 32, 56, 64)
 
@@ -33,9 +33,12 @@ class DCGANGenerator(Generator):
         image_shape: (channels, size, size) from the dataset; size one of 28, 32, 56, 64.
         latent_dim: size of the Gaussian latent vector.
         width: channels of the last hidden layer (doubling towards the input).
-        num_classes: make the generator class-conditional: a learned label embedding is
-            joined to z.
-        embed_dim: size of that label embedding.
+        num_classes: make the generator class-conditional (see ``conditioning``).
+        embed_dim: size of the label embedding joined to z (``conditioning: concat``).
+        conditioning: how labels enter when conditional: ``concat``, a learned label
+            embedding joined to z (the seed's cGAN), or ``batch-norm``: conditional batch norm
+            (de Vries et al., 2017; Miyato & Koyama, 2018), every batch norm's scale and shift
+            chosen by the label, z alone at the input.
     """
 
     def __init__(
@@ -45,25 +48,31 @@ class DCGANGenerator(Generator):
         width: PositiveInt = 64,
         num_classes: NonNegativeInt | None = None,
         embed_dim: PositiveInt = 50,
+        conditioning: Literal["concat", "batch-norm"] = "concat",
     ) -> None:
         super().__init__()
         base, stages = _plan(image_shape)
+        if conditioning not in ("concat", "batch-norm"):
+            raise ValueError(f"conditioning must be 'concat' or 'batch-norm', got {conditioning!r}")
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
         self.num_classes = check_num_classes(num_classes)
-        self.embedding = nn.Embedding(self.num_classes, embed_dim) if self.num_classes else None
+        self.conditioning = conditioning
+        by_concat = bool(self.num_classes) and conditioning == "concat"
+        self.embedding = nn.Embedding(self.num_classes, embed_dim) if by_concat else None
+        by_norm = self.num_classes if conditioning == "batch-norm" else None
+
+        def norm(channels: int) -> nn.Module:
+            return ConditionalBatchNorm(channels, by_norm) if by_norm else nn.BatchNorm2d(channels)
+
         channels = width * 2 ** (stages - 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim + (embed_dim if self.num_classes else 0), channels, base, 1, 0, bias=False),
-            nn.BatchNorm2d(channels),
+            nn.ConvTranspose2d(latent_dim + (embed_dim if by_concat else 0), channels, base, 1, 0, bias=False),
+            norm(channels),
             nn.ReLU(True),
         ]
         for _ in range(stages - 1):
-            layers += [
-                nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(channels // 2),
-                nn.ReLU(True),
-            ]
+            layers += [nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False), norm(channels // 2), nn.ReLU(True)]
             channels //= 2
         layers += [nn.ConvTranspose2d(channels, image_shape[0], 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -73,7 +82,12 @@ class DCGANGenerator(Generator):
         labels = require_labels(labels, self.num_classes, z.shape[0], "dcgan generator")
         if self.embedding is not None:
             z = torch.cat([z, self.embedding(labels)], dim=1)
-        return self.net(z[:, :, None, None])
+        x = z[:, :, None, None]
+        if self.conditioning == "concat" or labels is None:
+            return self.net(x)
+        for layer in self.net:
+            x = layer(x, labels) if isinstance(layer, ConditionalBatchNorm) else layer(x)
+        return x
 
 
 def _normalisation(kind: str, channels: int) -> nn.Module:
@@ -157,7 +171,7 @@ def init_dcgan_weights(module: nn.Module) -> None:
     """The DCGAN paper's initialisation: N(0, 0.02) convolutions, N(1, 0.02) batch-norm scales."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
+    elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)) and module.affine:
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 

@@ -1,5 +1,6 @@
 """Metrics from recent evaluation research: density and coverage (Naeem et al., 2020),
-intra-class FID for conditional generators (as StudioGAN defines it), and CMMD
+intra-class FID for conditional generators (as StudioGAN defines it), per-class
+diversity relative to real images, and CMMD
 (Jayasumana et al., 2024)."""
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class IntraFID(FeatureMetric):
 
     higher_is_better = False
     needs = ("a conditional generator", "labelled data")
+    metric_name = "intra-fid"
 
     def __init__(
         self,
@@ -84,10 +86,10 @@ class IntraFID(FeatureMetric):
     def _classes(self, context: EvalContext) -> int:
         num_classes = context.generator.num_classes
         if not num_classes:
-            raise GanforgeError("metric 'intra-fid' needs a conditional generator (one with num_classes); use 'fid' for an unconditional one")
+            raise GanforgeError(f"metric '{self.metric_name}' needs a conditional generator (one with num_classes); use 'fid' for an unconditional one")
         labels = context.dataset.load(self.reference_split).labels
         if labels is None:
-            raise GanforgeError(f"metric 'intra-fid' needs labelled data; the dataset's '{self.reference_split}' split has no labels")
+            raise GanforgeError(f"metric '{self.metric_name}' needs labelled data; the dataset's '{self.reference_split}' split has no labels")
         return num_classes
 
     def _class_stats(
@@ -115,7 +117,7 @@ class IntraFID(FeatureMetric):
         counts = torch.bincount(labels[selected], minlength=num_classes).tolist()
         if min(counts) < 2:
             missing = [c for c, n in enumerate(counts) if n < 2]
-            raise GanforgeError(f"intra-fid: classes {missing[:5]} have fewer than 2 real samples in split '{self.reference_split}'")
+            raise GanforgeError(f"{self.metric_name}: classes {missing[:5]} have fewer than 2 real samples in split '{self.reference_split}'")
         data = context.dataset.load(self.reference_split)
         share = context.ranks.shard(len(selected))
         batch = context.batch_size
@@ -152,6 +154,59 @@ class IntraFID(FeatureMetric):
         reference = self.dataset_reference(context, self.reference_split, None)
         reference["samples_per_class"] = self.reference_samples_per_class
         return {**super().provenance(context), "samples_per_class": self.samples_per_class, "reference": reference}
+
+
+class ClassDiversity(IntraFID):
+    """Per-class diversity of a conditional generator relative to real images (higher is more
+    diverse; 1 = as diverse as the real class).
+
+    For every class: the root-mean-square distance of features to their class mean,
+    sqrt(trace Σ), for samples generated for that class, divided by the same for the real
+    images of that class (by default the test split). ``class-diversity`` is the mean of the
+    ratios over classes, ``class-diversity/min`` the least diverse class. A generator that
+    draws one item per class scores near 0; read it beside accuracy, since scattered
+    off-class samples also raise it.
+
+    :param samples_per_class: generated samples per class.
+    :param extractor: feature extractor; default as for FID (the domain classifier on 28×28 data).
+    :param reference_split: dataset split of the real samples.
+    :param reference_samples_per_class: real samples per class; ``None`` takes all of them.
+    :param per_class: also log each class's ratio as ``class-diversity/<class>``.
+    """
+
+    higher_is_better = True
+    metric_name = "class-diversity"
+
+    def __init__(
+        self,
+        samples_per_class: int = 1000,
+        extractor: FeatureExtractor | str | None = None,
+        reference_split: str = "test",
+        reference_samples_per_class: int | None = None,
+        per_class: bool = False,
+    ) -> None:
+        super().__init__(samples_per_class, extractor, reference_split, reference_samples_per_class, per_class)
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        num_classes = self._classes(context)
+        extractor = self.extractor(context)
+        references = self.real_cached(
+            ("intra", id(context.dataset), self.reference_split, self.reference_samples_per_class, str(context.device)),
+            lambda: self._reference(context, extractor, num_classes),
+        )
+        if len(references) != num_classes:
+            raise GanforgeError(f"class-diversity: the generator has {num_classes} classes, the data {len(references)}")
+        total = self.samples_per_class * num_classes
+        requested = torch.arange(total) % num_classes
+        generated = self._class_stats(context, extractor, num_classes, context.generated(total, requested, shard=True), [self.samples_per_class] * num_classes)
+        ratios = [
+            float(torch.sqrt(torch.trace(fake.sigma) / torch.trace(real.stats.sigma)))
+            for real, fake in zip(references, generated)
+        ]  # fmt: skip
+        out = {"class-diversity": sum(ratios) / num_classes, "class-diversity/min": min(ratios)}
+        if self.per_class:
+            out.update({f"class-diversity/{c}": v for c, v in enumerate(ratios)})
+        return out
 
 
 class CMMD(FeatureMetric):
@@ -217,4 +272,5 @@ class CMMD(FeatureMetric):
 def register_metrics(register):
     register("density-coverage", DensityCoverage)
     register("intra-fid", IntraFID)
+    register("class-diversity", ClassDiversity)
     register("cmmd", CMMD)

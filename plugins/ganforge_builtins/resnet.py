@@ -9,7 +9,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ganforge import Discriminator, Generator, hookimpl
 from ganforge.types import NonNegativeInt, PositiveInt
-from ganforge_builtins.conditioning import check_num_classes, require_labels
+from ganforge_builtins.conditioning import ConditionalBatchNorm, check_num_classes, require_labels
 
 #: size -> (base resolution, number of 2x upsamplings)
 PLANS = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
@@ -19,25 +19,6 @@ def _plan(image_shape: tuple[int, int, int]) -> tuple[int, int]:
     if len(image_shape) != 3 or image_shape[1] != image_shape[2] or image_shape[1] not in PLANS:
         raise ValueError(f"the ResNet GAN supports square images of size {tuple(PLANS)}, got {tuple(image_shape)}")
     return PLANS[image_shape[1]]
-
-
-class ConditionalBatchNorm(nn.Module):
-    """Batch norm whose scale and shift are chosen by the class label (plain batch norm when unconditional)."""
-
-    def __init__(self, channels: int, num_classes: int | None) -> None:
-        super().__init__()
-        self.norm = nn.BatchNorm2d(channels, affine=num_classes is None)
-        if num_classes:
-            self.scale = nn.Embedding(num_classes, channels)
-            self.shift = nn.Embedding(num_classes, channels)
-            nn.init.ones_(self.scale.weight)
-            nn.init.zeros_(self.shift.weight)
-
-    def forward(self, x: Tensor, labels: Tensor | None) -> Tensor:
-        x = self.norm(x)
-        if labels is None:
-            return x
-        return x * self.scale(labels)[:, :, None, None] + self.shift(labels)[:, :, None, None]
 
 
 class UpBlock(nn.Module):
