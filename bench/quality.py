@@ -1,7 +1,7 @@
 """Trained-model quality on real Fashion-MNIST: every 28×28 spec, a fixed number of epochs, one table.
 
     python bench/quality.py                                  # lsgan cgan gan infogan dcgan, 5 epochs each
-    python bench/quality.py --specs cgan --epochs 10         # one spec at its own length
+    python bench/quality.py --specs lsgan cgan:10            # cgan for 10 epochs, lsgan for --epochs
     python bench/quality.py --reuse                          # print the table from finished runs
 
 Each spec is trained by ``ganforge run`` in a subprocess with its data set to Fashion-MNIST
@@ -108,25 +108,34 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def parse_entry(entry: str, default_epochs: int, parser: argparse.ArgumentParser) -> tuple[str, int | None]:
+    """``NAME`` or ``NAME:EPOCHS`` -> (name, epochs; None for the spec's own length)."""
+    name, _, epochs = entry.partition(":")
+    if not (ROOT / "specs" / f"{name}.yaml").exists():
+        parser.error(f"no spec specs/{name}.yaml")
+    if epochs and not epochs.isdigit():
+        parser.error(f"{entry}: EPOCHS must be a whole number")
+    count = int(epochs) if epochs else default_epochs
+    return name, count or None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--specs", nargs="+", default=list(DEFAULT_SPECS), help="spec names under specs/")
+    parser.add_argument("--specs", nargs="+", default=list(DEFAULT_SPECS), help="spec names under specs/, each NAME or NAME:EPOCHS")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per spec; 0: each spec's own length")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "quality")
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the runs")
     parser.add_argument("--reuse", action="store_true", help="do not train: read the runs already under --out")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args()
-    for name in args.specs:
-        if not (ROOT / "specs" / f"{name}.yaml").exists():
-            parser.error(f"no spec specs/{name}.yaml")
+    plan = [parse_entry(entry, args.epochs, parser) for entry in args.specs]
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for name in args.specs:
+    for name, epochs in plan:
         out = args.out / name
         if not args.reuse:
-            print(f"{name}: training ({'own length' if args.epochs == 0 else f'{args.epochs} epochs'}) into {out}", flush=True)
-            wall = train(name, out, args.epochs or None, args.threads)
+            print(f"{name}: training ({'own length' if epochs is None else f'{epochs} epochs'}) into {out}", flush=True)
+            wall = train(name, out, epochs, args.threads)
             print(f"{name}: done in {wall / 60:.1f} min", flush=True)
         rows.append(row(name, out))
     print(table(rows))

@@ -71,3 +71,12 @@ def test_the_table_has_fid_per_epoch_best_final_and_the_conditional_figures(tmp_
     assert (row["epochs"], row["best"], row["best_epoch"], row["final"]) == (3, 120.0, 2, 130.0)
     lines = quality.table([row]).splitlines()
     assert lines[2] == "| cgan | 3 | 150.0, 120.0, 130.0 | 120.0 (2) | 130.0 | 0.960 | 0.85 (0.70) | 5.0 min |"
+
+
+def test_a_spec_entry_may_carry_its_own_length() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    assert quality.parse_entry("cgan:10", 5, parser) == ("cgan", 10)
+    assert quality.parse_entry("lsgan", 5, parser) == ("lsgan", 5)
+    assert quality.parse_entry("lsgan", 0, parser) == ("lsgan", None)  # the spec's own length

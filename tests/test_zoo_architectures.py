@@ -255,6 +255,9 @@ def test_dcgan_projection_discriminator_adds_the_label_projection() -> None:
     d = DCGANDiscriminator((1, 28, 28), width=8, num_classes=10, conditioning="projection").eval()
     assert d.embedding is None and d.projection is not None  # no label channel
     images, labels = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    # starts as the unconditional score: an N(0, 1) embedding summed over 7x7 gave logits in the hundreds
+    assert torch.equal(d(images, labels), d.net(images).flatten())
+    torch.nn.init.normal_(d.projection.weight, 0.0, 0.02)
     hidden = d.net[:-1](images)
     by_hand = d.net[-1](hidden).flatten() + (d.projection.weight[labels] * hidden.sum(dim=(2, 3))).sum(1)
     assert torch.allclose(d(images, labels), by_hand)

@@ -155,6 +155,11 @@ class DCGANDiscriminator(Discriminator):
         self.net = nn.Sequential(*layers)
         self.projection = nn.Embedding(self.num_classes, channels) if self.num_classes and conditioning == "projection" else None
         self.apply(init_dcgan_weights)
+        if self.projection is not None:
+            # The projection sums the last feature map over space (7x7 or 4x4 terms per channel):
+            # embedding's default N(0, 1) makes initial logits in the hundreds and BCE blow up.
+            # Zero: training starts from the unconditional score and learns the class term.
+            nn.init.zeros_(self.projection.weight)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         labels = require_labels(labels, self.num_classes, images.shape[0], "dcgan discriminator")
