@@ -85,8 +85,15 @@ def init_from_env(device: torch.device) -> tuple[Ranks, torch.device]:
 
 
 def shutdown() -> None:
-    """Leave the process group (at the end of a run), so the process exits cleanly."""
+    """Leave the process group at the end of a run, so the process exits cleanly.
+
+    The barrier keeps a process that finished first from tearing down its gloo connections
+    while a peer still works (rank 0 writes the last checkpoint): torn down early, gloo's
+    worker threads could abort the process at exit ("terminate called without an active
+    exception")."""
     if dist.is_available() and dist.is_initialized():
+        if dist.get_world_size() > 1:
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -162,7 +169,7 @@ class StopVote:
     first of them was signalled. Votes travel over their own gloo group, beside NCCL's."""
 
     def __init__(self) -> None:
-        self._group = dist.new_group(backend="gloo")
+        self._group: Any = dist.new_group(backend="gloo")
         self._sent: Tensor | None = None
         self._work: Any = None
 
@@ -176,7 +183,11 @@ class StopVote:
         return decided
 
     def close(self) -> None:
-        """Wait for the last exchange (every process sent the same number of votes)."""
+        """Wait for the last exchange (every process sent the same number of votes) and leave
+        the votes' group."""
         if self._work is not None:
             self._work.wait()
             self._work = None
+        if self._group is not None:
+            dist.destroy_process_group(self._group)
+            self._group = None
