@@ -546,7 +546,7 @@ def test_init_from_a_different_architecture_is_one_line(tiny_spec: Path, tmp_pat
 
 
 def test_infogan_truncates_its_noise_and_keeps_its_codes() -> None:
-    from ganforge.sampling import truncated_latent
+    from ganforge.cli.sampling import truncated_latent
     from ganforge_builtins.infogan import InfoGANGenerator
 
     generator = InfoGANGenerator((1, 28, 28), noise_dim=16, categorical=(10,), continuous=2, width=8)
@@ -812,7 +812,7 @@ class StatefulPlugin:
 
 
 def test_networks_are_told_the_step_and_loading_tells_the_checkpoints(components: Plugins, tmp_path: Path) -> None:
-    from ganforge.loading import load_trained
+    from ganforge.cli.loading import load_trained
 
     components.register(StatefulPlugin(), "stateful")
     StepAware.told.clear()

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from ganforge.cli.loading import load_trained
 from ganforge.errors import GanforgeError
-from ganforge.loading import load_trained
 from ganforge.training.checkpoint import load_checkpoint
 from ganforge.training.observers import BaseObserver
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ganforge import hookimpl
+from ganforge.cli.loading import load_trained
 from ganforge.experiment import build_experiment
-from ganforge.loading import load_trained
 from ganforge.plugins import Plugins
 from ganforge.registry import DuplicateComponentError, Registry, UnknownComponentError
 from ganforge.spec import parse_spec

@@ -154,9 +154,9 @@ def _encoded(mode: str, size: tuple[int, int], format: str = "PNG") -> bytes:
 
 
 def test_serve_upscale_route(pixel_run: Path) -> None:
+    from ganforge.cli.loading import load_trained
+    from ganforge.cli.sampling import sampler_for
     from ganforge.cli.serve import page_info
-    from ganforge.loading import load_trained
-    from ganforge.sampling import sampler_for
     from ganforge.serving import SampleServer
     from ganforge.serving.upscale import Upscaler
 

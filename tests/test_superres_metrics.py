@@ -11,8 +11,8 @@ from torch import Tensor
 
 from ganforge import EvalContext, Generator
 from ganforge.errors import GanforgeError
+from ganforge.serving.tiling import upscale_tiled
 from ganforge.testing import RandomFeatures, TinyGenerator, TinyImages
-from ganforge.tiling import upscale_tiled
 from ganforge_builtins import sr_quality
 from ganforge_builtins.srnets import SRResNet
 from ganforge_builtins.superres_data import SuperResolution, bicubic_upsample

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from ganforge.cli.runinfo import find_runs, summarize
 from ganforge.plugins import Plugins
-from ganforge.runinfo import find_runs, summarize
 
 from .conftest import invoke
 from .use_plugin import install, train_conditional

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.loading import load_trained
+from ganforge.cli.loading import load_trained
 from ganforge.plugins import Plugins
 from ganforge.training.checkpoint import load_checkpoint
 

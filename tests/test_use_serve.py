@@ -15,10 +15,10 @@ from typing import Any, Iterator
 import pytest
 from PIL import Image
 
+from ganforge.cli.loading import load_trained
+from ganforge.cli.sampling import sampler_for
 from ganforge.cli.serve import page_info
-from ganforge.loading import load_trained
 from ganforge.plugins import Plugins, set_plugins
-from ganforge.sampling import sampler_for
 from ganforge.serving import SampleServer
 
 from .serve_support import ServeProcess

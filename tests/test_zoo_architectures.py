@@ -298,3 +298,28 @@ def test_dcgan_conditional_batch_norm_generator_chooses_scale_and_shift_by_label
     from ganforge.testing import Setup, check_generator
 
     check_generator(DCGANGenerator, setup=Setup(image_shape=(1, 28, 28)), width=8, num_classes=10, conditioning="batch-norm")
+
+
+def test_dcgan_generator_conditions_both_at_the_input_and_in_batch_norm() -> None:
+    from ganforge_builtins.conditioning import ConditionalBatchNorm
+    from ganforge_builtins.dcgan import DCGANGenerator
+
+    torch.manual_seed(0)
+    g = DCGANGenerator((1, 28, 28), latent_dim=8, width=8, num_classes=10, embed_dim=5, conditioning="concat+batch-norm").eval()
+    assert g.embedding is not None and g.net[0].in_channels == 8 + 5
+    norms = [m for m in g.net if isinstance(m, ConditionalBatchNorm)]
+    assert len(norms) == 2
+    z, labels = torch.randn(2, 8), torch.tensor([3, 3])
+    with torch.no_grad():
+        norms[1].shift.weight[3] += 1.0
+    x = torch.cat([z, g.embedding(labels)], dim=1)[:, :, None, None]
+    for layer in g.net:
+        x = layer(x, labels) if isinstance(layer, ConditionalBatchNorm) else layer(x)
+    assert torch.allclose(g(z, labels), x)
+    with torch.no_grad():  # the label reaches the output through the input embedding alone too
+        norms[1].shift.weight[3] -= 1.0
+        g.embedding.weight[4] = g.embedding.weight[3] + 1.0
+    assert not torch.allclose(g(z, torch.tensor([4, 4])), g(z, labels))
+    from ganforge.testing import Setup, check_generator
+
+    check_generator(DCGANGenerator, setup=Setup(image_shape=(1, 28, 28)), width=8, num_classes=10, conditioning="concat+batch-norm")

@@ -437,9 +437,9 @@ def test_sample_style_mix_figure(stylegan_run: Path, tmp_path: Path) -> None:
 
 
 def test_style_mix_cells_take_the_group_styles_of_the_row_source(stylegan_run: Path) -> None:
+    from ganforge.cli.loading import load_trained
     from ganforge.cli.sample import style_mixing
-    from ganforge.loading import load_trained
-    from ganforge.sampling import sampler_for
+    from ganforge.cli.sampling import sampler_for
 
     sampler = sampler_for(load_trained(stylegan_run))
     figure = style_mixing(sampler, 2, 0, 0, None)
@@ -460,9 +460,9 @@ def test_sample_noise_variation_figure(stylegan_run: Path, tmp_path: Path) -> No
 
 
 def test_noise_variation_std_image_is_the_spread_over_draws(stylegan_run: Path) -> None:
+    from ganforge.cli.loading import load_trained
     from ganforge.cli.sample import noise_variations
-    from ganforge.loading import load_trained
-    from ganforge.sampling import sampler_for
+    from ganforge.cli.sampling import sampler_for
 
     sampler = sampler_for(load_trained(stylegan_run))
     for noise in sampler.generator.noise_inputs():  # type: ignore[operator]

@@ -36,7 +36,7 @@ def eval_command(run_dir: Path, checkpoint: str, metrics: tuple[str, ...], devic
       ganforge eval runs/lsgan
       ganforge eval runs/cgan --checkpoint best --metric fid --metric accuracy
     """
-    from ganforge.loading import load_trained
+    from ganforge.cli.loading import load_trained
 
     trained = load_trained(run_dir, checkpoint=checkpoint, device=device)
     experiment = trained.experiment

@@ -10,9 +10,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ganforge.cli.runinfo import RunSummary, find_runs, format_value, sort_runs, summarize
 from ganforge.errors import GanforgeError, did_you_mean
 from ganforge.plugins import get_plugins
-from ganforge.runinfo import RunSummary, find_runs, format_value, sort_runs, summarize
 
 
 @click.command()

@@ -9,10 +9,10 @@ import click
 import torch
 from torch import Tensor
 
+from ganforge.cli.sampling import INTERPOLATIONS, Sampler, Samples, sampler_for
 from ganforge.cli.trained import describe, load_from_options, trained_options
 from ganforge.errors import GanforgeError
 from ganforge.imaging import write_each, write_grid
-from ganforge.sampling import INTERPOLATIONS, Sampler, Samples, sampler_for
 
 DEFAULT_COUNT = 64
 DEFAULT_PAIRS = 8

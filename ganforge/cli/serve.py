@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.loading import TrainedGenerator
+from ganforge.cli.sampling import sampler_for
 from ganforge.cli.trained import describe, load_from_options, trained_options
 from ganforge.errors import GanforgeError
-from ganforge.loading import TrainedGenerator
-from ganforge.sampling import sampler_for
 from ganforge.serving import PageInfo, SampleServer
+from ganforge.serving.tiling import image_to_image_scale
 from ganforge.serving.upscale import MAX_BYTES, MAX_PIXELS, Upscaler
-from ganforge.tiling import image_to_image_scale
 
 
 @click.command()

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from ganforge.cli.sampling import Sampler
 from ganforge.errors import GanforgeError
-from ganforge.sampling import Sampler
 
 PARAMETERS: tuple[str, ...] = ("class", "n", "seed", "truncation")
 MAX_SAMPLES = 256

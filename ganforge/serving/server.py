@@ -20,10 +20,10 @@ from types import FrameType
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
+from ganforge.cli.sampling import Sampler
 from ganforge.errors import GanforgeError
 from ganforge.imaging import grid_png, is_image_batch
 from ganforge.interfaces import Dataset
-from ganforge.sampling import Sampler
 from ganforge.serving.page import PageInfo, page_count, render_page
 from ganforge.serving.query import BadRequest, SampleQuery, parse_sample_query
 from ganforge.serving.upscale import Upscaler

@@ -12,7 +12,7 @@ from torch import Tensor
 from ganforge.imaging import to_pil
 from ganforge.interfaces import Generator
 from ganforge.serving.query import BadRequest
-from ganforge.tiling import image_to_image_scale, upscale_image
+from ganforge.serving.tiling import image_to_image_scale, upscale_image
 
 #: largest request body accepted (bytes) and largest input image (pixels), by default
 MAX_BYTES = 8 * 1024 * 1024

@@ -38,7 +38,8 @@ class DCGANGenerator(Generator):
         conditioning: how labels enter when conditional: ``concat``, a learned label
             embedding joined to z (the seed's cGAN), or ``batch-norm``: conditional batch norm
             (de Vries et al., 2017; Miyato & Koyama, 2018), every batch norm's scale and shift
-            chosen by the label, z alone at the input.
+            chosen by the label, z alone at the input; or ``concat+batch-norm``, both (the
+            label at the input and in every batch norm, as BigGAN feeds its class embedding).
     """
 
     def __init__(
@@ -48,19 +49,19 @@ class DCGANGenerator(Generator):
         width: PositiveInt = 64,
         num_classes: NonNegativeInt | None = None,
         embed_dim: PositiveInt = 50,
-        conditioning: Literal["concat", "batch-norm"] = "concat",
+        conditioning: Literal["concat", "batch-norm", "concat+batch-norm"] = "concat",
     ) -> None:
         super().__init__()
         base, stages = _plan(image_shape)
-        if conditioning not in ("concat", "batch-norm"):
-            raise ValueError(f"conditioning must be 'concat' or 'batch-norm', got {conditioning!r}")
+        if conditioning not in ("concat", "batch-norm", "concat+batch-norm"):
+            raise ValueError(f"conditioning must be 'concat', 'batch-norm' or 'concat+batch-norm', got {conditioning!r}")
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
         self.num_classes = check_num_classes(num_classes)
         self.conditioning = conditioning
-        by_concat = bool(self.num_classes) and conditioning == "concat"
+        by_concat = bool(self.num_classes) and "concat" in conditioning
         self.embedding = nn.Embedding(self.num_classes, embed_dim) if by_concat else None
-        by_norm = self.num_classes if conditioning == "batch-norm" else None
+        by_norm = self.num_classes if "batch-norm" in conditioning else None
 
         def norm(channels: int) -> nn.Module:
             return ConditionalBatchNorm(channels, by_norm) if by_norm else nn.BatchNorm2d(channels)
@@ -83,7 +84,7 @@ class DCGANGenerator(Generator):
         if self.embedding is not None:
             z = torch.cat([z, self.embedding(labels)], dim=1)
         x = z[:, :, None, None]
-        if self.conditioning == "concat" or labels is None:
+        if "batch-norm" not in self.conditioning or labels is None:
             return self.net(x)
         for layer in self.net:
             x = layer(x, labels) if isinstance(layer, ConditionalBatchNorm) else layer(x)

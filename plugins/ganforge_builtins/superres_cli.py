@@ -15,7 +15,7 @@ from ganforge.errors import GanforgeError
 from ganforge.image_folder import IMAGE_EXTENSIONS
 from ganforge.imaging import to_pil
 from ganforge.interfaces import Generator
-from ganforge.tiling import image_to_image_scale, upscale_image
+from ganforge.serving.tiling import image_to_image_scale, upscale_image
 from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.training.rundir import RunDir
 from ganforge_builtins.superres_data import read_image
@@ -64,7 +64,7 @@ def upscale_command(target: str, source: str, out: str, checkpoint: str, device:
     Colour or grey as the run was trained; any size (tiled with overlap when large). An
     unreadable file is reported in one line and the others are still upscaled (exit code 2).
     """
-    from ganforge.loading import load_trained
+    from ganforge.cli.loading import load_trained
 
     trained = load_trained(target, checkpoint=checkpoint, device=device, prefer_ema=not no_ema)
     generator = trained.generator

@@ -12,9 +12,9 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from ganforge.cli.loading import TrainedGenerator
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import Generator, as_generated
-from ganforge.loading import TrainedGenerator
 
 INTERPOLATIONS: tuple[str, ...] = ("spherical", "linear")
 #: samples per generator forward, to bound memory for large requests.
