@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from ganforge.stats import FeatureStats, FrechetReference, frechet_distance_sqrtm
+from ganforge_builtins.stats import FeatureStats, FrechetReference, frechet_distance_sqrtm
 
 
 def relu_features(n: int, d: int, mixing: torch.Tensor, shift: float, seed: int) -> torch.Tensor:
@@ -188,11 +188,11 @@ def bench_against_pytorch_fid(images: int, batch: int, folders: list[str] | None
     from pytorch_fid.fid_score import calculate_activation_statistics, calculate_frechet_distance
     from pytorch_fid.inception import InceptionV3 as PytorchFidInception
 
-    from ganforge.cli.features import statistics
-    from ganforge.image_folder import image_batches, image_files
-    from ganforge.stats import frechet_distance
+    from ganforge_builtins.fid_commands import statistics
     from ganforge_builtins.fid_inception_net import FID_WEIGHTS_FILE
+    from ganforge_builtins.image_files import image_batches, image_files
     from ganforge_builtins.inception import InceptionV3
+    from ganforge_builtins.stats import frechet_distance
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -241,10 +241,10 @@ def bench_against_torch_fidelity(images: int, batch: int, folders: list[str] | N
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
     from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
-    from ganforge.cli.features import statistics
-    from ganforge.image_folder import image_batches, image_files
-    from ganforge.stats import frechet_distance
+    from ganforge_builtins.fid_commands import statistics
+    from ganforge_builtins.image_files import image_batches, image_files
     from ganforge_builtins.inception import InceptionV3
+    from ganforge_builtins.stats import frechet_distance
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -295,10 +295,10 @@ def bench_against_torchmetrics(images: int, batch: int, folders: list[str] | Non
     accumulates in float64 and takes the eigenvalues of Σ₁Σ₂)."""
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    from ganforge.cli.features import statistics
-    from ganforge.image_folder import image_batches, image_files
-    from ganforge.stats import frechet_distance
+    from ganforge_builtins.fid_commands import statistics
+    from ganforge_builtins.image_files import image_batches, image_files
     from ganforge_builtins.inception import InceptionV3
+    from ganforge_builtins.stats import frechet_distance
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

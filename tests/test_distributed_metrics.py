@@ -12,8 +12,8 @@ import torch
 from torch import Tensor
 
 from ganforge import EvalContext, FeatureExtractor, distributed
-from ganforge.stats import RunningStats
 from ganforge_builtins.metrics import FID, KID, InceptionScore, PrecisionRecall
+from ganforge_builtins.stats import RunningStats
 from ganforge_builtins.synthetic import SyntheticImages
 
 from .distributed_support import run_ranks

@@ -64,7 +64,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_keeps_the_last_checkpoint(
     failing = {
         "checkpoint": lambda: full_disk_for(monkeypatch, "ganforge.training.checkpoint", ".pt"),
         "sample-grid": lambda: full_disk_for(monkeypatch, "ganforge.imaging", ".png"),
-        "stats-cache": lambda: full_disk_for(monkeypatch, "ganforge.stats.npz", ".npz"),
+        "stats-cache": lambda: full_disk_for(monkeypatch, "ganforge_builtins.stats.npz", ".npz"),
         "metrics-log": lambda: full_disk_for_metrics_log(monkeypatch),
     }[target]
     failing()

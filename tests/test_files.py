@@ -18,9 +18,9 @@ from PIL import Image
 from ganforge import files
 from ganforge.errors import GanforgeError
 from ganforge.files import WriteError, atomic_write, current_umask
-from ganforge.stats import save_stats
-from ganforge.stats.gaussian import FeatureStats
 from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
+from ganforge_builtins.stats import save_stats
+from ganforge_builtins.stats.gaussian import FeatureStats
 
 from .conftest import invoke
 

@@ -10,11 +10,10 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from ganforge.cli.fid import fid
-from ganforge.cli.stats import stats
 from ganforge.errors import GanforgeError
-from ganforge.stats import FeatureStats, frechet_distance, load_stats
 from ganforge_builtins.classifier import Classifier
+from ganforge_builtins.fid_commands import fid, stats
+from ganforge_builtins.stats import FeatureStats, frechet_distance, load_stats
 
 
 def image_folder(path, seed: int, count: int = 12, brightness: int = 255):
@@ -136,7 +135,7 @@ def test_fid_does_not_depend_on_the_batch_size(tmp_path, classifier_file) -> Non
 
 
 def test_fid_warns_when_the_statistics_come_from_different_extractors(tmp_path, classifier_file) -> None:
-    from ganforge.stats import save_stats
+    from ganforge_builtins.stats import save_stats
 
     a = image_folder(tmp_path / "a", 0)
     written = CliRunner().invoke(stats, [str(a), "--out", str(tmp_path / "a.npz"), "--extractor", "classifier", "--weights", classifier_file])

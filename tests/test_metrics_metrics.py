@@ -9,8 +9,8 @@ from torch import Tensor, nn
 from ganforge import EvalContext, Generator
 from ganforge.errors import GanforgeError
 from ganforge.hook_extractor import HookExtractor
-from ganforge.stats import load_stats
 from ganforge_builtins.metrics import FID, KID, ClassificationAccuracy, InceptionScore, PrecisionRecall, default_extractor_name
+from ganforge_builtins.stats import load_stats
 from ganforge_builtins.synthetic import SyntheticImages
 
 

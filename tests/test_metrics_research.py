@@ -14,9 +14,9 @@ import torch
 
 from ganforge import EvalContext, distributed
 from ganforge.errors import GanforgeError
-from ganforge.stats import FeatureStats, density_coverage, frechet_distance, mmd_rbf
 from ganforge.testing import RandomFeatures, TinyGenerator, TinyImages, check_metric
 from ganforge_builtins.research_metrics import CMMD, ClassDiversity, DensityCoverage, IntraFID
+from ganforge_builtins.stats import FeatureStats, density_coverage, frechet_distance, mmd_rbf
 from ganforge_builtins.synthetic import SyntheticImages
 
 from .distributed_support import run_ranks
@@ -256,8 +256,8 @@ def test_default_provenance_names_the_metric_its_parameters_and_the_version() ->
 
 def test_fid_provenance_names_its_npz_reference_and_route(tmp_path) -> None:
     from ganforge.provenance import file_digest
-    from ganforge.stats import save_stats
     from ganforge_builtins.metrics import FID
+    from ganforge_builtins.stats import save_stats
 
     torch.manual_seed(0)
     dataset, extractor = TinyImages((1, 8, 8), size=40), RandomFeatures(6)
@@ -274,7 +274,7 @@ def test_fid_provenance_names_its_npz_reference_and_route(tmp_path) -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_frechet_distance_on_the_gpu_equals_the_cpu_value() -> None:
-    from ganforge.stats import FrechetReference
+    from ganforge_builtins.stats import FrechetReference
 
     g = torch.Generator().manual_seed(30)
     a, b = (FeatureStats.from_features(torch.randn(600, 256, generator=g) @ torch.randn(256, 256, generator=g) / 16 + s) for s in (0.0, 0.2))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge.stats import (
+from ganforge_builtins.stats import (
     FeatureStats,
     FrechetReference,
     RunningStats,
@@ -160,7 +160,7 @@ def test_precision_recall_of_identical_and_disjoint_sets() -> None:
 
 
 def test_lower_triangle_congruence_in_uneven_blocks() -> None:
-    from ganforge.stats.frechet import congruence_lower
+    from ganforge_builtins.stats.frechet import congruence_lower
 
     g = torch.Generator().manual_seed(14)
     x = torch.randn(200, 70, generator=g, dtype=torch.float64)

@@ -68,10 +68,10 @@ def main() -> None:
 
 def _add_builtin_commands() -> None:
     from ganforge.cli import eval as eval_cli
-    from ganforge.cli import fid, listing, new_plugin, plot, plugins, run, runs, sample, serve, stats, validate
+    from ganforge.cli import listing, new_plugin, plot, plugins, run, runs, sample, serve, validate
 
     for command in (
-        listing.list_components, validate.validate, run.run, fid.fid, stats.stats, eval_cli.eval_command,
+        listing.list_components, validate.validate, run.run, eval_cli.eval_command,
         sample.sample, serve.serve, plot.plot, runs.runs, plugins.plugins_command, new_plugin.new_plugin,
     ):  # fmt: skip
         cli.add_command(command)

@@ -1,23 +1,20 @@
-"""What the metric commands share: building an extractor from the command line, picking
-a device, and computing statistics with a progress bar."""
+"""What the commands that take a component on the command line share: building an
+extractor or a dataset from a name or a YAML mapping, validated as a spec is, and the
+options for an extractor's weights, batch size and device."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import click
 import yaml
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from torch import Tensor
 
 from ganforge.errors import GanforgeError, SpecError
 from ganforge.interfaces.dataset import Dataset
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.plugins import get_plugins
 from ganforge.spec.resolve import SpecErrors
-from ganforge.stats import FeatureStats, RunningStats
 
 extractor_option = click.option(
     "--extractor",
@@ -83,18 +80,3 @@ def build_dataset(text: str) -> Dataset:
     """A dataset from a command argument, e.g. ``fashion-mnist`` or ``'{name: synthetic, num_classes: 10}'``."""
     dataset: Dataset = build_component("dataset", text)
     return dataset
-
-
-def progress_bar(description: str) -> Progress:
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True, console=Console(stderr=True))
-
-
-def statistics(extractor: FeatureExtractor, batches: Iterable[Tensor], total: int, description: str) -> FeatureStats:
-    """Float64 feature statistics of image batches, with a progress bar on stderr."""
-    running = RunningStats(keep_features=total <= (extractor.feature_dim or total))
-    with progress_bar(description) as bar:
-        task = bar.add_task(description, total=total)
-        for images in batches:
-            running.update(extractor.features(images))
-            bar.advance(task, images.shape[0])
-    return running.finalize()

@@ -11,8 +11,8 @@ from PIL import Image, UnidentifiedImageError
 
 from ganforge import Dataset, DataSplit, hookimpl
 from ganforge.errors import GanforgeError
-from ganforge.image_folder import IMAGE_EXTENSIONS as EXTENSIONS
 from ganforge.types import Range
+from ganforge_builtins.image_files import IMAGE_EXTENSIONS as EXTENSIONS
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:

@@ -14,8 +14,17 @@ from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset
 from ganforge.provenance import extractor_provenance, file_digest
 from ganforge.requirements import Need, needs_of
-from ganforge.stats import FeatureStats, FrechetReference, RunningStats, inception_score, kernel_inception_distance, load_stats, precision_recall, save_stats
 from ganforge.types import PositiveInt, Range
+from ganforge_builtins.stats import (
+    FeatureStats,
+    FrechetReference,
+    RunningStats,
+    inception_score,
+    kernel_inception_distance,
+    load_stats,
+    precision_recall,
+    save_stats,
+)
 
 #: sample counts a covariance or a k-NN radius needs at least two of.
 AtLeastTwo = Annotated[int, Range(min=2)]
@@ -130,7 +139,7 @@ class FID(FeatureMetric):
     """Fréchet Inception Distance between generated and real images' features (lower is better).
 
     The Fréchet distance between Gaussian fits of extractor features.
-    Statistics are accumulated in float64; the distance is exact (see ``ganforge.stats``).
+    Statistics are accumulated in float64; the distance is exact (see ``ganforge_builtins.stats``).
     Reference statistics are cached in memory and as ``.npz`` under ``$GANFORGE_CACHE/stats``,
     keyed by dataset contents, split, extractor weights and sample count.
 

@@ -12,8 +12,8 @@ from torch import Tensor
 
 from ganforge import EvalContext, FeatureExtractor, hookimpl
 from ganforge.errors import GanforgeError
-from ganforge.stats import FeatureStats, FrechetReference, RunningStats, density_coverage, mmd_rbf
 from ganforge_builtins.metrics import FeatureMetric, NeighbourMetric, _features, _gathered
+from ganforge_builtins.stats import FeatureStats, FrechetReference, RunningStats, density_coverage, mmd_rbf
 
 #: CMMD's kernel bandwidth and scale, from google-research/cmmd's distance.py.
 CMMD_SIGMA = 10.0

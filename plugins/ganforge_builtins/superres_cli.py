@@ -12,12 +12,12 @@ from torch import Tensor
 
 from ganforge import hookimpl
 from ganforge.errors import GanforgeError
-from ganforge.image_folder import IMAGE_EXTENSIONS
 from ganforge.imaging import to_pil
 from ganforge.interfaces import Generator
 from ganforge.serving.tiling import image_to_image_scale, upscale_image
 from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.training.rundir import RunDir
+from ganforge_builtins.image_files import IMAGE_EXTENSIONS
 from ganforge_builtins.superres_data import read_image
 
 

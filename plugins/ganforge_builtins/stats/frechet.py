@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganforge.stats.gaussian import FeatureStats, StatisticsError
+from ganforge_builtins.stats.gaussian import FeatureStats, StatisticsError
 
 #: Names of the routes, as :attr:`FrechetReference.last_route` reports them.
 ROUTES = ("cholesky", "low-rank", "eigh-rank", "eigh")

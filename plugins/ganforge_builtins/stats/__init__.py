@@ -6,10 +6,10 @@ KID, improved precision/recall, density/coverage, the RBF MMD of CMMD, and the p
 ``.npz`` format.
 """
 
-from ganforge.stats.frechet import FrechetReference, frechet_distance, frechet_distance_sqrtm
-from ganforge.stats.gaussian import FeatureStats, RunningStats
-from ganforge.stats.npz import load_stats, save_stats, stats_provenance
-from ganforge.stats.scores import density_coverage, inception_score, kernel_inception_distance, mmd_rbf, precision_recall
+from ganforge_builtins.stats.frechet import FrechetReference, frechet_distance, frechet_distance_sqrtm
+from ganforge_builtins.stats.gaussian import FeatureStats, RunningStats
+from ganforge_builtins.stats.npz import load_stats, save_stats, stats_provenance
+from ganforge_builtins.stats.scores import density_coverage, inception_score, kernel_inception_distance, mmd_rbf, precision_recall
 
 __all__ = [
     "FeatureStats",

@@ -12,7 +12,7 @@ import torch
 
 from ganforge.errors import GanforgeError
 from ganforge.files import atomic_write
-from ganforge.stats.gaussian import FeatureStats
+from ganforge_builtins.stats.gaussian import FeatureStats
 
 
 def save_stats(stats: FeatureStats, path: Path | str, provenance: dict[str, Any] | None = None) -> None:
