@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ganforge.plotting import write_plots
+from ganforge.cli.plotting import write_plots
 
 
 @click.command()

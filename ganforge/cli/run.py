@@ -10,8 +10,8 @@ import click
 
 from ganforge import distributed
 from ganforge.cli.common import describe_components, experiment_from, set_option
+from ganforge.cli.plotting import MISSING_MATPLOTLIB, matplotlib_available
 from ganforge.errors import GanforgeError
-from ganforge.plotting import MISSING_MATPLOTLIB, matplotlib_available
 from ganforge.training.checkpoint import checkpoint_step
 from ganforge.training.config import LoggingConfig
 from ganforge.training.observers import RunObserver
@@ -156,13 +156,13 @@ def make_observers(config: LoggingConfig, run_dir: RunDir, say: Callable[[str], 
     checkpoint a resumed run continues from (TensorBoard drops the events written after it)."""
     observers: list[RunObserver] = []
     if config.tensorboard:
-        from ganforge.training.tensorboard import TensorBoardObserver
+        from ganforge.cli.tensorboard import TensorBoardObserver
 
         purge = resumed_at + 1 if resumed_at is not None else None
         observers.append(TensorBoardObserver(run_dir.root / "tensorboard", purge_step=purge))
     if config.plots:
         if matplotlib_available():
-            from ganforge.training.plots import PlotObserver
+            from ganforge.cli.plot_observer import PlotObserver
 
             observers.append(PlotObserver(run_dir, say))
         else:

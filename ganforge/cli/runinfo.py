@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from ganforge.plotting import series
+from ganforge.cli.plotting import series
 from ganforge.provenance import comparable, read_provenance
 from ganforge.registry import Registry
 from ganforge.training.rundir import RunDir

@@ -1,11 +1,11 @@
-"""A run observer that draws the loss and metric figures (:mod:`ganforge.plotting`) when the run ends."""
+"""A run observer that draws the loss and metric figures (:mod:`ganforge.cli.plotting`) when the run ends."""
 
 from __future__ import annotations
 
 import sys
 from typing import Callable
 
-from ganforge.plotting import write_plots
+from ganforge.cli.plotting import write_plots
 from ganforge.training.observers import BaseObserver
 from ganforge.training.rundir import RunDir
 
