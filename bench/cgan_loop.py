@@ -1,8 +1,11 @@
-"""The seed's conditional DCGAN as a hand-written PyTorch loop, to set beside ``ganforge run specs/cgan.yaml``.
+"""The seed's conditional DCGAN as a hand-written PyTorch loop, to set beside ``ganforge run``
+of the seed's design (``specs/cgan.yaml`` with the overrides its header gives).
 
     python bench/cgan_loop.py --seed 0 --epochs 2 --out runs/cgan-hand-s0
-    ganforge run specs/cgan.yaml --set seed=0 --set train.epochs=2 \
-        --set 'metrics+=[{name: class-diversity, every: 1 epoch}]' --out runs/cgan-ganforge-s0
+    ganforge run specs/cgan.yaml --set seed=0 --set train.epochs=2 --set train.ema=null \
+        --set generator.conditioning=concat --set discriminator.conditioning=channel \
+        --set discriminator.dropout=0.3 --set loss.real_label=0.9 --set 'penalties=[]' \
+        --out runs/cgan-ganforge-s0
 
 Same networks (the ``dcgan`` plugin's classes, built in the spec's order after seeding), the
 same data order (a permutation per epoch from ``seed * 100003 + epoch``, as ganforge's batch
