@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ganforge.files import atomic_write_text
 
 if TYPE_CHECKING:
     from ganforge.interfaces.extractor import FeatureExtractor
@@ -62,29 +62,6 @@ def generator_provenance(context: EvalContext, weights: str | None = None) -> di
     return {"generator_weights": weights or getattr(context, "generator_weights", None), "truncation": None, "seed": context.seed}
 
 
-def describe_provenance(entry: dict[str, Any]) -> str:
-    """One line: the parts of a provenance a reader compares first."""
-    parts = []
-    extractor = entry.get("extractor")
-    if isinstance(extractor, dict):
-        layers = ",".join(extractor.get("layers") or [])
-        parts.append(f"extractor {extractor.get('key')}" + (f" [{layers}]" if layers else ""))
-    for key in ("samples", "samples_per_class"):
-        if key in entry:
-            parts.append(f"{entry[key]} generated" + (" per class" if key == "samples_per_class" else ""))
-    reference = entry.get("reference")
-    if isinstance(reference, dict):
-        if "npz" in reference:
-            parts.append(f"reference {reference['npz']} (sha256 {reference.get('sha256')})")
-        else:
-            parts.append(f"reference {reference.get('dataset')} ({reference.get('samples')} samples)")
-    for key in ("statistics", "route", "generator_weights"):
-        if entry.get(key):
-            parts.append(f"{key.replace('_', ' ')} {entry[key]}")
-    parts.append(f"ganforge {entry.get('ganforge_version')}")
-    return "; ".join(parts)
-
-
 def comparable(first: dict[str, Any] | None, second: dict[str, Any] | None) -> bool:
     """Whether two provenances describe the same computation (``NOT_COMPARED`` keys and the
     seed aside; missing provenance compares equal to anything: nothing is known)."""
@@ -124,20 +101,5 @@ def record_provenance(
     _write_json(Path(run_root) / PROVENANCE_FILE, stored)
 
 
-def provenance_of_value(run_root: Path | str, value_name: str) -> dict[str, Any] | None:
-    """The latest provenance of the metric that logged ``value_name`` in a run, or None."""
-    for history in read_provenance(run_root).values():
-        if history and value_name in history[-1].get("values", []):
-            return history[-1]
-    return None
-
-
 def _write_json(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True))

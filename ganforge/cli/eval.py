@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 import torch
@@ -11,7 +12,7 @@ import torch
 from ganforge.cli.features import build_component
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import EvalContext, Metric
-from ganforge.provenance import describe_provenance, generator_provenance
+from ganforge.provenance import generator_provenance
 
 
 @click.command("eval")
@@ -61,3 +62,26 @@ def eval_command(run_dir: Path, checkpoint: str, metrics: tuple[str, ...], devic
         click.echo(f"{name}: {value:.6g}")
     for name, entry in provenance.items():
         click.echo(f"provenance of {name}: {describe_provenance(entry)}")
+
+
+def describe_provenance(entry: dict[str, Any]) -> str:
+    """One line: the parts of a provenance a reader compares first."""
+    parts = []
+    extractor = entry.get("extractor")
+    if isinstance(extractor, dict):
+        layers = ",".join(extractor.get("layers") or [])
+        parts.append(f"extractor {extractor.get('key')}" + (f" [{layers}]" if layers else ""))
+    for key in ("samples", "samples_per_class"):
+        if key in entry:
+            parts.append(f"{entry[key]} generated" + (" per class" if key == "samples_per_class" else ""))
+    reference = entry.get("reference")
+    if isinstance(reference, dict):
+        if "npz" in reference:
+            parts.append(f"reference {reference['npz']} (sha256 {reference.get('sha256')})")
+        else:
+            parts.append(f"reference {reference.get('dataset')} ({reference.get('samples')} samples)")
+    for key in ("statistics", "route", "generator_weights"):
+        if entry.get(key):
+            parts.append(f"{key.replace('_', ' ')} {entry[key]}")
+    parts.append(f"ganforge {entry.get('ganforge_version')}")
+    return "; ".join(parts)
