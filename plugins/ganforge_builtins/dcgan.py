@@ -62,6 +62,7 @@ class DCGANGenerator(Generator):
         by_concat = bool(self.num_classes) and "concat" in conditioning
         self.embedding = nn.Embedding(self.num_classes, embed_dim) if by_concat else None
         by_norm = self.num_classes if "batch-norm" in conditioning else None
+        self.norm_conditioned = bool(by_norm)  # the label also picks every batch norm's scale and shift
 
         def norm(channels: int) -> nn.Module:
             return ConditionalBatchNorm(channels, by_norm) if by_norm else nn.BatchNorm2d(channels)
@@ -84,7 +85,7 @@ class DCGANGenerator(Generator):
         if self.embedding is not None:
             z = torch.cat([z, self.embedding(labels)], dim=1)
         x = z[:, :, None, None]
-        if "batch-norm" not in self.conditioning or labels is None:
+        if not self.norm_conditioned or labels is None:
             return self.net(x)
         for layer in self.net:
             x = layer(x, labels) if isinstance(layer, ConditionalBatchNorm) else layer(x)
