@@ -11,7 +11,8 @@ hyperparameters are kept, only the data changes) and its metrics replaced by the
 - classifier FID (10,000 samples against the training split, the domain classifier's
   features) after every epoch;
 - for conditional specs, after every epoch: accuracy (share of 10,000 samples the
-  classifier puts in the class asked for) and per-class diversity (``class-diversity``:
+  classifier puts in the class asked for; in brackets the classifier's accuracy on the
+  real test images, which a generator as good as the data would score) and per-class diversity (``class-diversity``:
   RMS feature distance to the class mean, generated over real test images, mean over the
   classes; 1.0 = as diverse as the real test set).
 
@@ -88,6 +89,7 @@ def row(name: str, out: Path) -> dict[str, Any]:
         "best_epoch": best + 1,
         "final": fids[-1],
         "accuracy": last.get("accuracy"),
+        "accuracy_real": last.get("accuracy/real"),
         "diversity": last.get("class-diversity"),
         "diversity_min": last.get("class-diversity/min"),
         "wall_s": json.loads(wall_file.read_text())["wall_s"] if wall_file.exists() else None,
@@ -96,12 +98,14 @@ def row(name: str, out: Path) -> dict[str, Any]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| spec | epochs | classifier FID per epoch | best (epoch) | final | accuracy | class diversity (min) | wall |",
+        "| spec | epochs | classifier FID per epoch | best (epoch) | final | accuracy (real) | class diversity (min) | wall |",
         "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         per_epoch = ", ".join(f"{v:.1f}" for v in r["fid"])
         accuracy = "–" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
+        if r["accuracy"] is not None and r.get("accuracy_real") is not None:
+            accuracy += f" ({r['accuracy_real']:.3f})"
         diversity = "–" if r["diversity"] is None else f"{r['diversity']:.2f} ({r['diversity_min']:.2f})"
         wall = "–" if r["wall_s"] is None else f"{r['wall_s'] / 60:.1f} min"
         lines.append(f"| {r['spec']} | {r['epochs']} | {per_epoch} | {r['best']:.1f} ({r['best_epoch']}) | {r['final']:.1f} | {accuracy} | {diversity} | {wall} |")

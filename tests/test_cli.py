@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ganforge.training.progress import LineProgress, RichProgress
+from ganforge.cli.progress import RichProgress
+from ganforge.training.progress import LineProgress
 
 from .conftest import invoke
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ganforge import EvalContext, Generator
+from ganforge import Dataset, DataSplit, EvalContext, Generator
 from ganforge.errors import GanforgeError
 from ganforge.hook_extractor import HookExtractor
 from ganforge_builtins.metrics import FID, KID, ClassificationAccuracy, InceptionScore, PrecisionRecall, default_extractor_name
@@ -146,14 +146,53 @@ class BrightnessReader(nn.Module):
         return -(self.pool(x).mean(dim=1, keepdim=True) - self.levels).square()
 
 
-def test_accuracy_is_the_share_of_samples_of_the_requested_class(dataset) -> None:
+class PaintedClasses(Dataset):
+    """8x8 images painted with their class's brightness (as LabelPainter paints them); in the
+    test split the last ``mislabelled`` images of class 3 carry label 0."""
+
+    image_shape = (1, 8, 8)
+    class_names = ("a", "b", "c", "d")
+
+    def __init__(self, mislabelled: int = 0) -> None:
+        self.mislabelled = mislabelled
+
+    def load(self, split: str = "train") -> DataSplit:
+        labels = torch.arange(40) % 4
+        images = (labels.float() / 3 * 255).round().to(torch.uint8).view(-1, 1, 1, 1).expand(-1, 1, 8, 8).clone()
+        if split == "test" and self.mislabelled:
+            labels[torch.nonzero(labels == 3).flatten()[-self.mislabelled :]] = 0
+        return DataSplit(images, labels)
+
+
+def test_accuracy_is_the_share_of_samples_of_the_requested_class() -> None:
     reader = HookExtractor(BrightnessReader(4), ["pool"])
     reader.num_classes = 4
+    data = PaintedClasses()
     metric = ClassificationAccuracy(samples=100, extractor=reader)
-    assert metric.evaluate(context(LabelPainter(4), dataset)) == {"accuracy": 1.0}
-    assert metric.evaluate(context(LabelPainter(4, obey=False), dataset)) == {"accuracy": 0.25}
+    assert metric.evaluate(context(LabelPainter(4), data)) == {"accuracy": 1.0, "accuracy/real": 1.0}
+    assert metric.evaluate(context(LabelPainter(4, obey=False), data))["accuracy"] == 0.25
     with pytest.raises(GanforgeError, match="conditional generator"):
-        metric.evaluate(context(NoiseGenerator((1, 8, 8)), dataset))
+        metric.evaluate(context(NoiseGenerator((1, 8, 8)), data))
+
+
+def test_accuracy_reports_the_classifiers_accuracy_on_real_images_per_class() -> None:
+    """accuracy/real is measured on the reference split's real images: 4 of class 3's 10
+    test images carry label 0, so the classifier is right on 36 of 40 (on 10 of class 0's 14)."""
+    reader = HookExtractor(BrightnessReader(4), ["pool"])
+    reader.num_classes = 4
+    values = ClassificationAccuracy(samples=100, extractor=reader, per_class=True).evaluate(context(LabelPainter(4), PaintedClasses(4)))
+    assert values["accuracy"] == 1.0 and values["accuracy/3"] == 1.0
+    assert values["accuracy/real"] == 36 / 40
+    assert [values[f"accuracy/real/{c}"] for c in range(4)] == [10 / 14, 1.0, 1.0, 1.0]  # class 0 got the 4 strays
+    without = ClassificationAccuracy(samples=100, extractor=reader, reference_split=None).evaluate(context(LabelPainter(4), PaintedClasses(4)))
+    assert without == {"accuracy": 1.0}
+    with pytest.raises(GanforgeError, match="no labels; set reference_split: null"):
+        ClassificationAccuracy(samples=8, extractor=reader).evaluate(context(LabelPainter(4), Unlabelled()))
+
+
+class Unlabelled(PaintedClasses):
+    def load(self, split: str = "train") -> DataSplit:
+        return DataSplit(super().load(split).samples)
 
 
 def test_small_labelled_images_default_to_the_classifier() -> None:

@@ -74,14 +74,14 @@ def test_the_table_has_fid_per_epoch_best_final_and_the_conditional_figures(tmp_
         {"step": 100, "loss/d": 1.0},
         {"step": 937, "epoch": 1, "fid": 150.0, "accuracy": 0.9, "class-diversity": 0.7, "class-diversity/min": 0.5},
         {"step": 1874, "epoch": 2, "fid": 120.0, "accuracy": 0.95, "class-diversity": 0.8, "class-diversity/min": 0.6},
-        {"step": 2811, "epoch": 3, "fid": 130.0, "accuracy": 0.96, "class-diversity": 0.85, "class-diversity/min": 0.7},
+        {"step": 2811, "epoch": 3, "fid": 130.0, "accuracy": 0.96, "accuracy/real": 0.906, "class-diversity": 0.85, "class-diversity/min": 0.7},
     ]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     (run / "quality-wall.json").write_text(json.dumps({"wall_s": 300.0}))
     row = quality.row("cgan", run)
     assert (row["epochs"], row["best"], row["best_epoch"], row["final"]) == (3, 120.0, 2, 130.0)
     lines = quality.table([row]).splitlines()
-    assert lines[2] == "| cgan | 3 | 150.0, 120.0, 130.0 | 120.0 (2) | 130.0 | 0.960 | 0.85 (0.70) | 5.0 min |"
+    assert lines[2] == "| cgan | 3 | 150.0, 120.0, 130.0 | 120.0 (2) | 130.0 | 0.960 (0.906) | 0.85 (0.70) | 5.0 min |"
 
 
 def test_a_spec_entry_may_carry_its_own_length() -> None:

@@ -1,13 +1,11 @@
-"""Showing training progress: a rich progress bar on a terminal, plain log lines otherwise."""
+"""Showing training progress: the reporter protocol the trainer talks to, plain log lines, and
+nothing (ranks other than 0). The live progress bar of a terminal is the CLI's (``ganforge.cli.progress``)."""
 
 from __future__ import annotations
 
 import sys
 import time
 from typing import Any, Protocol
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
 class ProgressReporter(Protocol):
@@ -65,45 +63,3 @@ class NoProgress:
 
     def stop(self) -> None:
         pass
-
-
-class RichProgress:
-    """A live progress bar with the latest losses and metric values."""
-
-    def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("[bold]training"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[values]}"),
-            console=self.console,
-        )
-        self.task: Any = None
-        self._values: dict[str, float] = {}
-
-    def start(self, total: int, done: int) -> None:
-        self.progress.start()
-        self.task = self.progress.add_task("train", total=total, completed=done, values="")
-
-    def tick(self, step: int) -> None:
-        self.progress.update(self.task, completed=step)
-
-    def update(self, step: int, values: dict[str, float]) -> None:
-        self._values.update(values)
-        self.progress.update(self.task, completed=step, values=format_values(self._values))
-
-    def message(self, text: str) -> None:
-        self.progress.console.print(text, markup=False, highlight=False)
-
-    def stop(self) -> None:
-        self.progress.stop()
-
-
-def make_progress(quiet: bool) -> ProgressReporter:
-    """Rich bar when stderr is a terminal and not ``quiet``; plain lines otherwise."""
-    if not quiet and sys.stderr.isatty():
-        return RichProgress()
-    return LineProgress()

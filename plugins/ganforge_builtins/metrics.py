@@ -288,7 +288,7 @@ class KID(FeatureMetric):
     def provenance(self, context: EvalContext) -> dict[str, Any]:
         """Adds the sample counts and the real split."""
         reference = self.dataset_reference(context, self.reference_split, self.reference_samples or self.samples)
-        return {**super().provenance(context), "samples": self.samples, "reference": reference}
+        return {**super().provenance(context), "reference": reference}
 
 
 class NeighbourMetric(FeatureMetric):
@@ -344,21 +344,35 @@ class PrecisionRecall(NeighbourMetric):
 class ClassificationAccuracy(FeatureMetric):
     """Classification accuracy: share of conditional samples classified as the class asked for.
 
-    Higher is better. Classes are requested in equal numbers.
+    Higher is better. Classes are requested in equal numbers. ``accuracy/real`` is the same
+    classifier's accuracy on the real images of ``reference_split``: what a generator that
+    draws exactly the data's distribution would score (a classifier that confuses some real
+    classes caps it below 1; generated samples score above it only by being easier to tell
+    apart than real ones).
 
     :param samples: number of generated samples.
     :param extractor: the classifier; by default the domain classifier trained on the dataset.
+    :param reference_split: the labelled split ``accuracy/real`` is measured on; null for none.
+    :param per_class: also log each class's share as ``accuracy/<class>`` (and ``accuracy/real/<class>``).
     """
 
     higher_is_better = True
     default_extractor = "classifier"
     needs = ("a conditional generator",)
 
-    def __init__(self, samples: PositiveInt = 10000, extractor: FeatureExtractor | str | None = "classifier") -> None:
+    def __init__(
+        self,
+        samples: PositiveInt = 10000,
+        extractor: FeatureExtractor | str | None = "classifier",
+        reference_split: str | None = "test",
+        per_class: bool = False,
+    ) -> None:
         if samples < 1:
             raise ValueError(f"accuracy needs samples >= 1, got {samples}")
         super().__init__(extractor)
         self.samples = samples
+        self.reference_split = reference_split
+        self.per_class = per_class
 
     def evaluate(self, context: EvalContext) -> dict[str, float]:
         num_classes = context.generator.num_classes
@@ -368,11 +382,44 @@ class ClassificationAccuracy(FeatureMetric):
         if extractor.num_classes != num_classes:
             raise GanforgeError(f"accuracy: the classifier knows {extractor.num_classes} classes, the generator {num_classes}")
         requested = torch.arange(self.samples) % num_classes
-        correct = torch.zeros((), dtype=torch.int64, device=context.device)
-        for images, labels in context.generated(self.samples, requested, shard=True):
+        correct, total = self._counts(context, extractor, num_classes, context.generated(self.samples, requested, shard=True))
+        out = {"accuracy": float(correct.sum() / total.sum())}
+        if self.per_class:
+            out.update({f"accuracy/{c}": float(v) for c, v in enumerate(correct / total.clamp(min=1))})
+        if self.reference_split is not None:
+            split = self.reference_split
+            real_correct, real_total = self.real_cached(
+                ("accuracy", id(context.dataset), split, str(context.device)),
+                lambda: self._counts(context, extractor, num_classes, self._labelled(context, split)),
+            )
+            out["accuracy/real"] = float(real_correct.sum() / real_total.sum())
+            if self.per_class:
+                out.update({f"accuracy/real/{c}": float(v) for c, v in enumerate(real_correct / real_total.clamp(min=1))})
+        return out
+
+    @staticmethod
+    def _labelled(context: EvalContext, split: str) -> Iterator[tuple[Tensor, Tensor | None]]:
+        if context.dataset.load(split).labels is None:
+            raise GanforgeError(f"accuracy: the dataset's '{split}' split has no labels; set reference_split: null")
+        return context.real(None, split, shard=True)
+
+    @staticmethod
+    def _counts(context: EvalContext, extractor: FeatureExtractor, num_classes: int, batches: Iterable[tuple[Tensor, Tensor | None]]) -> tuple[Tensor, Tensor]:
+        """Per class: samples classified as their label, and samples (summed over processes)."""
+        correct = torch.zeros(num_classes, dtype=torch.int64, device=context.device)
+        total = torch.zeros(num_classes, dtype=torch.int64, device=context.device)
+        for images, labels in batches:
             assert labels is not None
-            correct += (extractor.logits(images).argmax(dim=1) == labels.to(extractor.device)).sum().to(context.device)
-        return {"accuracy": int(context.all_reduce_sum(correct)) / self.samples}
+            labels = labels.to(context.device)
+            hits = extractor.logits(images).argmax(dim=1).to(context.device) == labels
+            correct += torch.bincount(labels[hits], minlength=num_classes)
+            total += torch.bincount(labels, minlength=num_classes)
+        return context.all_reduce_sum(correct).cpu().double(), context.all_reduce_sum(total).cpu().double()
+
+    def provenance(self, context: EvalContext) -> dict[str, Any]:
+        """Adds the real split ``accuracy/real`` comes from."""
+        reference = None if self.reference_split is None else self.dataset_reference(context, self.reference_split, None)
+        return {**super().provenance(context), "reference": reference}
 
 
 @hookimpl

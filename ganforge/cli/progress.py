@@ -1,0 +1,53 @@
+"""The live progress bar ``ganforge run`` shows on a terminal."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ganforge.training.progress import LineProgress, ProgressReporter, format_values
+
+
+class RichProgress:
+    """A live progress bar with the latest losses and metric values."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("[bold]training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[values]}"),
+            console=self.console,
+        )
+        self.task: Any = None
+        self._values: dict[str, float] = {}
+
+    def start(self, total: int, done: int) -> None:
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=total, completed=done, values="")
+
+    def tick(self, step: int) -> None:
+        self.progress.update(self.task, completed=step)
+
+    def update(self, step: int, values: dict[str, float]) -> None:
+        self._values.update(values)
+        self.progress.update(self.task, completed=step, values=format_values(self._values))
+
+    def message(self, text: str) -> None:
+        self.progress.console.print(text, markup=False, highlight=False)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def make_progress(quiet: bool) -> ProgressReporter:
+    """Rich bar when stderr is a terminal and not ``quiet``; plain lines otherwise."""
+    if not quiet and sys.stderr.isatty():
+        return RichProgress()
+    return LineProgress()
