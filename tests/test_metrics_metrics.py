@@ -184,6 +184,8 @@ def test_accuracy_reports_the_classifiers_accuracy_on_real_images_per_class() ->
     assert values["accuracy"] == 1.0 and values["accuracy/3"] == 1.0
     assert values["accuracy/real"] == 36 / 40
     assert [values[f"accuracy/real/{c}"] for c in range(4)] == [10 / 14, 1.0, 1.0, 1.0]  # class 0 got the 4 strays
+    provenance = ClassificationAccuracy(samples=100, extractor=reader).provenance(context(LabelPainter(4), PaintedClasses(4)))
+    assert provenance["params"]["extractor"] == "HookExtractor" and provenance["reference"]["split"] == "test"
     without = ClassificationAccuracy(samples=100, extractor=reader, reference_split=None).evaluate(context(LabelPainter(4), PaintedClasses(4)))
     assert without == {"accuracy": 1.0}
     with pytest.raises(GanforgeError, match="no labels; set reference_split: null"):

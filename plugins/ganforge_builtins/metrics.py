@@ -122,7 +122,10 @@ class FeatureMetric(Metric):
     def provenance(self, context: EvalContext) -> dict[str, Any]:
         """The default (class, parameters, version) plus the extractor (class, layers, weights
         digest, preprocessing) and the precision of the statistics."""
-        return {**super().provenance(context), "extractor": extractor_provenance(self.extractor(context)), "statistics": "float64"}
+        out = super().provenance(context)
+        given = self._extractor_spec  # the parameter as given (the attribute of its name is the method)
+        out["params"]["extractor"] = given if given is None or isinstance(given, (str, dict)) else type(given).__name__
+        return {**out, "extractor": extractor_provenance(self.extractor(context)), "statistics": "float64"}
 
     def dataset_reference(self, context: EvalContext, split: str, samples: int | None) -> dict[str, Any]:
         """The real samples a metric compares with: dataset key (name and contents digest), split, count."""
