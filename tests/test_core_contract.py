@@ -399,10 +399,11 @@ train: {steps: 7}
 @pytest.mark.parametrize(
     "penalty, message",
     [
-        ("{name: r1, every: 0}", "every must be an integer >= 1"),
-        ("{name: r1, start: -1}", "start must be an integer >= 0"),
-        ("{name: r1, start: 5, stop: 5}", "stop must be null or a step after start"),
-        ("{name: r1, every: often}", "every must be an integer >= 1"),
+        ("{name: r1, every: 0}", "penalties.0.every: expected int >= 1, got 0"),
+        ("{name: r1, start: -1}", "penalties.0.start: expected int >= 0, got -1"),
+        ("{name: r1, start: 5, stop: 5}", "penalties.0.stop: stop must be null or a step after start"),
+        ("{name: r1, every: often}", "penalties.0.every: expected int >= 1, got 'often'"),
+        ("{name: r1, stop: -2}", "penalties.0.stop: expected int >= 0 | null, got -2"),
     ],
 )
 def test_bad_schedules_are_spec_errors(tiny_spec: Path, tmp_path: Path, penalty: str, message: str) -> None:

@@ -54,9 +54,9 @@ def build_component(registry: Registry, kind: str, fragment: Any, *, spec: Spec 
     return construct(registry, kind, entry, spec=spec, key=key, injected=injected)
 
 
-def reserved_keys(key: Key) -> dict[str, Any]:
+def reserved_keys(key: Key) -> dict[str, tuple[Any, Any]]:
     """The keys the spec section at ``key`` carries for ganforge rather than the constructor
-    (with their defaults): ``batch_size`` for ``("data",)``, ``every`` for ``("metrics", i)``."""
+    (key -> default and type hint): ``batch_size`` for ``("data",)``, ``every`` for ``("metrics", i)``."""
     from ganforge.spec.resolve import RESERVED
 
     if key and all(isinstance(k, int) for k in key[1:]):

@@ -18,7 +18,7 @@ from ganforge.spec.loader import Key, Spec
 from ganforge.spec.signature import INJECTED, Signature, signature_of
 from ganforge.spec.types import nested_kind, type_error
 from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig
-from ganforge.types import PositiveInt, Range
+from ganforge.types import NonNegativeInt, PositiveInt, Range
 
 #: top-level section -> component kind, for the sections that name one component.
 COMPONENT_SECTIONS: dict[str, str] = {
@@ -31,18 +31,18 @@ COMPONENT_SECTIONS: dict[str, str] = {
 OPTIONAL_SECTIONS: dict[str, str] = {"augment": "augment"}
 NULLABLE = ("discriminator", *OPTIONAL_SECTIONS)
 #: when a loss term runs: every N-th update of its network (weight x N), from step start to stop.
-TERM_SCHEDULE: dict[str, Any] = {"every": 1, "start": 0, "stop": None}
-#: keys a section carries for ganforge itself rather than for the component's constructor.
-RESERVED: dict[str, dict[str, Any]] = {
-    "data": {"batch_size": 64},
-    "metrics": {"every": None},
+TERM_SCHEDULE: dict[str, tuple[Any, Any]] = {"every": (1, PositiveInt), "start": (0, NonNegativeInt), "stop": (None, NonNegativeInt | None)}
+WARM_START: dict[str, tuple[Any, Any]] = {"init_from": (None, str | None)}  # a run directory or a checkpoint file
+#: keys a section carries for ganforge itself rather than for the component's constructor:
+#: key -> (default, type hint); a metric's ``every`` (steps or "N epochs") has its own check.
+RESERVED: dict[str, dict[str, tuple[Any, Any]]] = {
+    "data": {"batch_size": (64, PositiveInt)},
+    "metrics": {"every": (None, Any)},
     "loss": TERM_SCHEDULE,
     "penalties": TERM_SCHEDULE,
-    "generator": {"init_from": None},
-    "discriminator": {"init_from": None},
+    "generator": WARM_START,
+    "discriminator": WARM_START,
 }
-#: type hints of the reserved keys that have one (``every`` has its own check below).
-RESERVED_HINTS: dict[str, Any] = {"batch_size": PositiveInt}
 #: seeds torch, NumPy and Python all accept.
 SEED = Annotated[int, Range(min=0, max=2**63 - 1)]
 SECTIONS = (
@@ -105,13 +105,10 @@ class _Resolver:
         out["penalties"] = [
             self.component("loss", v, ("penalties", i), RESERVED["penalties"]) for i, v in enumerate(self.listing("penalties"))
         ]
-        schedules: list[Key] = [("loss",), *(("penalties", i) for i in range(len(out["penalties"])))]
-        for where in schedules:
-            self.check_schedule(out, where)
-        for role in ("generator", "discriminator"):
-            init_from = (out.get(role) or {}).get("init_from")
-            if init_from is not None and not isinstance(init_from, str):
-                self.fail("init_from must be a run directory or a checkpoint file", (role, "init_from"))
+        terms: list[tuple[Key, Any]] = [(("loss",), out.get("loss")), *((("penalties", i), t) for i, t in enumerate(out["penalties"]))]
+        for where, term in terms:
+            if term and isinstance(term["stop"], int) and isinstance(term["start"], int) and term["stop"] <= term["start"]:
+                self.fail(f"stop must be null or a step after start, got {term['stop']!r}", where + ("stop",))
         out["optimizers"] = self.optimizers()
         out["train"] = self.settings("train", TrainConfig)
         out["metrics"] = [
@@ -125,18 +122,6 @@ class _Resolver:
         if self.errors:
             raise SpecErrors(self.errors)
         return out
-
-    def check_schedule(self, out: dict[str, Any], key: Key) -> None:
-        entry = out.get(str(key[0])) if len(key) == 1 else out[str(key[0])][key[1]]
-        if not entry:
-            return
-        for name, low in (("every", 1), ("start", 0)):
-            value = entry.get(name)
-            if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
-                self.fail(f"{name} must be an integer >= {low}, got {value!r}", key + (name,))
-        stop = entry.get("stop")
-        if stop is not None and not (isinstance(stop, int) and not isinstance(stop, bool) and stop > (entry.get("start") or 0)):
-            self.fail(f"stop must be null or a step after start, got {stop!r}", key + ("stop",))
 
     def scalar(self, key: str, kind: Any, default: Any) -> Any:
         value = self.spec.data.get(key, default)
@@ -152,7 +137,7 @@ class _Resolver:
             return []
         return value
 
-    def component(self, kind: str, value: Any, key: Key, reserved: dict[str, Any] | None = None) -> dict[str, Any]:
+    def component(self, kind: str, value: Any, key: Key, reserved: dict[str, tuple[Any, Any]] | None = None) -> dict[str, Any]:
         """Validate one ``{name: ..., params...}`` entry; returns it with defaults filled."""
         reserved = reserved or {}
         if isinstance(value, str):
@@ -166,9 +151,10 @@ class _Resolver:
         except GanforgeError as exc:
             self.fail(str(exc), key + ("name",))
             return {}
-        out: dict[str, Any] = {"name": name, **{p: value.get(p, default) for p, default in reserved.items()}}
-        for p in reserved:
-            problem = type_error(out[p], RESERVED_HINTS[p]) if p in RESERVED_HINTS else None
+        out: dict[str, Any] = {"name": name}
+        for p, (default, hint) in reserved.items():
+            out[p] = value.get(p, default)
+            problem = type_error(out[p], hint)
             if problem:
                 self.fail(problem, key + (p,))
         params = {k: v for k, v in value.items() if k != "name" and k not in reserved}
@@ -221,14 +207,7 @@ class _Resolver:
         if not isinstance(value, dict):
             self.fail(f"{section} must be a mapping, e.g. {{{signature_of(config).names[0]}: ...}}", (section,))
             return {}
-        errors_before = len(self.errors)
-        out = self._params(value, signature_of(config), (section,), section)
-        if len(self.errors) == errors_before:
-            try:
-                config(**out)
-            except ValueError as exc:
-                self.fail(str(exc), (section,))
-        return out
+        return self._params(value, signature_of(config), (section,), section)
 
     def _params(
         self, given: dict[str, Any], signature: Signature, key: Key, owner: str, also_allowed: Sequence[str] = (), see: str = ""

@@ -1,4 +1,5 @@
-"""The ``train:`` and ``logging:`` sections of a spec."""
+"""The sections of plain settings: ``train:``, ``logging:`` and ``distributed:``. The spec
+resolver checks every value against its field's type hint, ranges included."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ def resumable(default: Any) -> Any:
 def resumable_fields(config: type) -> set[str]:
     """Names of ``config``'s fields that may change when a run is resumed."""
     return {f.name for f in fields(config) if f.metadata.get("resumable")}
-
 
 
 @dataclass
@@ -56,21 +56,8 @@ class TrainConfig:
     best_mode: Literal["min", "max"] | None = None
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     compile: bool = resumable(False)
-    accumulate: int = 1
+    accumulate: PositiveInt = 1
     channels_last: bool | None = resumable(None)
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "d_steps", "log_every", "samples", "accumulate"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"train.{name} must be at least 1, got {getattr(self, name)}")
-        if self.steps is not None and self.steps < 0:
-            raise ValueError(f"train.steps must be >= 0, got {self.steps}")
-        if self.checkpoint_every is not None and self.checkpoint_every < 1:
-            raise ValueError(f"train.checkpoint_every must be at least 1, got {self.checkpoint_every}")
-        if self.ema is not None and not 0.0 < self.ema < 1.0:
-            raise ValueError(f"train.ema is a decay in (0, 1), e.g. 0.999; got {self.ema}")
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ValueError(f"train.precision must be fp32, bf16 or fp16, got {self.precision!r}")
 
 
 @dataclass
@@ -103,7 +90,3 @@ class DistributedConfig:
     batch: Literal["global", "per_rank"] = "global"
     sync_bn: bool = resumable(False)
     find_unused_parameters: bool = resumable(False)
-
-    def __post_init__(self) -> None:
-        if self.batch not in ("global", "per_rank"):
-            raise ValueError(f"distributed.batch must be 'global' or 'per_rank', got {self.batch!r}")
