@@ -20,16 +20,18 @@ from ganforge.spec.types import nested_kind, type_error
 from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig
 from ganforge.types import NonNegativeInt, PositiveInt, Range
 
-#: top-level section -> component kind, for the sections that name one component.
-COMPONENT_SECTIONS: dict[str, str] = {
-    "generator": "generator",
-    "discriminator": "discriminator",
-    "loss": "loss",
-    "data": "dataset",
+#: the sections that name components: section -> (component kind, how many). "one" is
+#: required; "nullable" is required but may be null for none (a VAE has no discriminator);
+#: "optional" may be left out or null; "list" is a list of them.
+COMPONENT_SECTIONS: dict[str, tuple[str, str]] = {
+    "generator": ("generator", "one"),
+    "discriminator": ("discriminator", "nullable"),
+    "loss": ("loss", "one"),
+    "data": ("dataset", "one"),
+    "augment": ("augment", "optional"),
+    "penalties": ("loss", "list"),
+    "metrics": ("metric", "list"),
 }
-#: sections that may be null: a run without a discriminator (a VAE), without augmentation.
-OPTIONAL_SECTIONS: dict[str, str] = {"augment": "augment"}
-NULLABLE = ("discriminator", *OPTIONAL_SECTIONS)
 #: when a loss term runs: every N-th update of its network (weight x N), from step start to stop.
 TERM_SCHEDULE: dict[str, tuple[Any, Any]] = {"every": (1, PositiveInt), "start": (0, NonNegativeInt), "stop": (None, NonNegativeInt | None)}
 WARM_START: dict[str, tuple[Any, Any]] = {"init_from": (None, str | None)}  # a run directory or a checkpoint file
@@ -45,10 +47,7 @@ RESERVED: dict[str, dict[str, tuple[Any, Any]]] = {
 }
 #: seeds torch, NumPy and Python all accept.
 SEED = Annotated[int, Range(min=0, max=2**63 - 1)]
-SECTIONS = (
-    "name", "seed", "device", *COMPONENT_SECTIONS, *OPTIONAL_SECTIONS, "penalties", "optimizers", "train", "metrics",
-    "logging", "distributed",
-)  # fmt: skip
+SECTIONS = ("name", "seed", "device", *COMPONENT_SECTIONS, "optimizers", "train", "logging", "distributed")
 DEFAULT_OPTIMIZER: dict[str, Any] = {"name": "Adam", "lr": 2.0e-4, "betas": [0.5, 0.999]}
 #: optimizer keys for ganforge: a torch.optim.lr_scheduler and a linear warm-up in steps.
 OPTIMIZER_RESERVED = ("schedule", "warmup")
@@ -90,30 +89,23 @@ class _Resolver:
         out["device"] = self.scalar("device", str, "auto")
         if isinstance(out["device"], str) and not _DEVICE.match(out["device"]):
             self.fail(f"device must be auto, cpu, cuda, cuda:N or mps, got '{out['device']}'", ("device",))
-        for section, kind in COMPONENT_SECTIONS.items():
-            if section not in data:
-                null = " (or null for none)" if section in NULLABLE else ""
+        for section, (kind, count) in COMPONENT_SECTIONS.items():
+            value, reserved = data.get(section), RESERVED.get(section, {})
+            if count == "list":
+                out[section] = [self.component(kind, v, (section, i), reserved) for i, v in enumerate(self.listing(section))]
+            elif section not in data and count != "optional":
+                null = " (or null for none)" if count == "nullable" else ""
                 self.fail(f"missing required section '{section}:' (a {kind}, e.g. {{name: ...}}{null}; see `ganforge list {kind}`)", ())
-                continue
-            if data[section] is None and section in NULLABLE:
+            elif value is None and count != "one":
                 out[section] = None
-                continue
-            out[section] = self.component(kind, data[section], (section,), RESERVED.get(section, {}))
-        for section, kind in OPTIONAL_SECTIONS.items():
-            value = data.get(section)
-            out[section] = None if value is None else self.component(kind, value, (section,))
-        out["penalties"] = [
-            self.component("loss", v, ("penalties", i), RESERVED["penalties"]) for i, v in enumerate(self.listing("penalties"))
-        ]
+            else:
+                out[section] = self.component(kind, value, (section,), reserved)
         terms: list[tuple[Key, Any]] = [(("loss",), out.get("loss")), *((("penalties", i), t) for i, t in enumerate(out["penalties"]))]
         for where, term in terms:
             if term and isinstance(term["stop"], int) and isinstance(term["start"], int) and term["stop"] <= term["start"]:
                 self.fail(f"stop must be null or a step after start, got {term['stop']!r}", where + ("stop",))
         out["optimizers"] = self.optimizers()
         out["train"] = self.settings("train", TrainConfig)
-        out["metrics"] = [
-            self.component("metric", v, ("metrics", i), RESERVED["metrics"]) for i, v in enumerate(self.listing("metrics"))
-        ]
         for i, metric in enumerate(out["metrics"]):
             if metric and not _valid_every(metric.get("every")):
                 self.fail("every must be a number of steps (e.g. 500) or of epochs (e.g. '1 epoch')", ("metrics", i, "every"))

@@ -7,6 +7,7 @@ from typing import Any
 
 from ganforge.errors import GanforgeError
 from ganforge.registry import Registry
+from ganforge.spec.resolve import COMPONENT_SECTIONS
 from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig, resumable_fields
 
 #: top-level spec sections that may change on resume (how long, where, what is measured and logged).
@@ -47,17 +48,12 @@ def check_resumable(
         )
 
 
-#: spec sections that name one component (or a list of them), and its kind.
-COMPONENT_SECTIONS = {"generator": "generator", "discriminator": "discriminator", "loss": "loss", "data": "dataset",
-                      "augment": "augment", "penalties": "loss", "metrics": "metric"}  # fmt: skip
-
-
 def canonical_names(spec: Any, registry: Registry) -> Any:
     """``spec`` with each section's component name replaced by the name it stands for."""
     if not isinstance(spec, dict):
         return spec
     out = dict(spec)
-    for section, kind in COMPONENT_SECTIONS.items():
+    for section, (kind, _) in COMPONENT_SECTIONS.items():
         value = out.get(section)
         entries = value if isinstance(value, list) else [value]
         renamed = [_canonical(entry, kind, registry) for entry in entries]
