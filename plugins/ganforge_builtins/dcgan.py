@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import torch
 from torch import Tensor, nn
 
-from ganforge import Discriminator, Generator, hookimpl
+from ganforge import Discriminator, DiscriminatorOutput, Generator, hookimpl
 from ganforge.types import NonNegativeInt, PositiveInt, Range
 from ganforge_builtins.conditioning import ConditionalBatchNorm, check_num_classes, require_labels
 
@@ -114,6 +114,9 @@ class DCGANDiscriminator(Discriminator):
             shaped as one extra image channel joined to the input (the seed's cGAN), or
             ``projection`` (Miyato & Koyama, 2018): the score gains <embed(y), phi(x)>, phi the
             last hidden feature map summed over space.
+        class_head: add AC-GAN's auxiliary classifier (Odena et al., 2017), a linear map from
+            the last hidden feature map summed over space to ``num_classes`` logits, returned
+            as ``extras["class_logits"]`` for the ``auxiliary-classifier`` term.
     """
 
     def __init__(
@@ -124,6 +127,7 @@ class DCGANDiscriminator(Discriminator):
         dropout: Annotated[float, Range(min=0, max=1, max_exclusive=True)] = 0.0,
         norm: Literal["batch", "layer", "none"] = "batch",
         conditioning: Literal["channel", "projection"] = "channel",
+        class_head: bool = False,
     ) -> None:
         super().__init__()
         base, stages = _plan(image_shape)
@@ -156,6 +160,9 @@ class DCGANDiscriminator(Discriminator):
         layers.append(nn.Conv2d(channels, 1, base, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
         self.projection = nn.Embedding(self.num_classes, channels) if self.num_classes and conditioning == "projection" else None
+        if class_head and not self.num_classes:
+            raise ValueError("class_head needs num_classes: the auxiliary classifier predicts the class")
+        self.class_head = nn.Linear(channels, self.num_classes) if class_head else None
         self.apply(init_dcgan_weights)
         if self.projection is not None:
             # The projection sums the last feature map over space (7x7 or 4x4 terms per channel):
@@ -163,15 +170,21 @@ class DCGANDiscriminator(Discriminator):
             # Zero: training starts from the unconditional score and learns the class term.
             nn.init.zeros_(self.projection.weight)
 
-    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor | DiscriminatorOutput:
         labels = require_labels(labels, self.num_classes, images.shape[0], "dcgan discriminator")
         if self.embedding is not None:
             label_map = self.embedding(labels).view(images.shape[0], 1, *self.image_shape[1:])
             images = torch.cat([images, label_map], dim=1)
-        if self.projection is None:
+        if self.projection is None and self.class_head is None:
             return self.net(images).flatten()
         hidden = self.net[:-1](images)  # state-dict keys stay those of the channel form
-        return self.net[-1](hidden).flatten() + (self.projection(labels) * hidden.sum(dim=(2, 3))).sum(dim=1)
+        scores = self.net[-1](hidden).flatten()
+        pooled = hidden.sum(dim=(2, 3))
+        if self.projection is not None:
+            scores = scores + (self.projection(labels) * pooled).sum(dim=1)
+        if self.class_head is None:
+            return scores
+        return DiscriminatorOutput(scores, {"class_logits": self.class_head(pooled)})
 
 
 def init_dcgan_weights(module: nn.Module) -> None:

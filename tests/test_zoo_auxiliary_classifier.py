@@ -1,0 +1,129 @@
+"""AC-GAN's auxiliary classifier: dcgan's class head, the term's value on both sides, the
+direction it pushes the generator, its errors, and a conditional run with it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganforge import Batch, DiscriminatorOutput
+from ganforge.errors import GanforgeError
+from ganforge.testing import Setup, check_discriminator, check_loss
+from ganforge_builtins.auxiliary_classifier import AuxiliaryClassifierLoss
+from ganforge_builtins.dcgan import DCGANDiscriminator, DCGANGenerator
+
+from .conftest import invoke
+
+
+class LogitsOfImages(nn.Module):
+    """A discriminator whose class logits are the images themselves, one row per sample."""
+
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> DiscriminatorOutput:
+        return DiscriminatorOutput(images.sum(dim=1), {"class_logits": images})
+
+
+def batch_of(phase: str, real: Tensor, fake: Tensor, labels: Tensor | None) -> Batch:
+    return Batch(
+        phase=phase,  # type: ignore[arg-type]
+        real=real,
+        fake=fake,
+        latent=torch.zeros(fake.shape[0], 1),
+        labels=labels,
+        discriminator=LogitsOfImages(),
+        generator=nn.Identity(),
+    )
+
+
+def test_the_class_head_returns_one_logit_per_class() -> None:
+    torch.manual_seed(0)
+    discriminator = DCGANDiscriminator((1, 28, 28), width=8, num_classes=5, conditioning="projection", class_head=True)
+    output = discriminator(torch.randn(3, 1, 28, 28), torch.tensor([0, 2, 4]))
+    assert isinstance(output, DiscriminatorOutput)
+    assert output.scores.shape == (3,) and output.extras["class_logits"].shape == (3, 5)
+    with pytest.raises(ValueError, match="class_head needs num_classes"):
+        DCGANDiscriminator((1, 28, 28), width=8, class_head=True)
+
+
+def test_the_head_leaves_the_scores_as_they_were() -> None:
+    plain = DCGANDiscriminator((1, 28, 28), width=8, num_classes=5, conditioning="projection").eval()
+    nn.init.normal_(plain.projection.weight)  # type: ignore[union-attr]  # zero at init: make the projection count
+    headed = DCGANDiscriminator((1, 28, 28), width=8, num_classes=5, conditioning="projection", class_head=True).eval()
+    missing, unexpected = headed.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["class_head.bias", "class_head.weight"] and not unexpected
+    images, labels = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    output = headed(images, labels)
+    assert isinstance(output, DiscriminatorOutput)
+    assert torch.equal(plain(images, labels), output.scores)
+
+
+def test_value_is_cross_entropy_on_reals_for_d_and_on_fakes_for_g() -> None:
+    torch.manual_seed(0)
+    real, fake, labels = torch.randn(6, 4), torch.randn(6, 4), torch.tensor([0, 1, 2, 3, 0, 1])
+    d_batch = batch_of("discriminator", real, fake, labels)
+    assert AuxiliaryClassifierLoss(weight=2.0).discriminator_loss(d_batch).item() == pytest.approx(2.0 * F.cross_entropy(real, labels).item())
+    assert d_batch.logged["accuracy"].item() == pytest.approx((real.argmax(1) == labels).float().mean().item())
+    both = AuxiliaryClassifierLoss(weight=2.0, fake_weight=0.5).discriminator_loss(batch_of("discriminator", real, fake, labels))
+    assert both.item() == pytest.approx(2.0 * F.cross_entropy(real, labels).item() + 0.5 * F.cross_entropy(fake, labels).item())
+    g_value = AuxiliaryClassifierLoss(weight=2.0).generator_loss(batch_of("generator", real, fake, labels))
+    assert g_value.item() == pytest.approx(2.0 * F.cross_entropy(fake, labels).item())
+
+
+def test_minimising_it_moves_the_fakes_towards_the_class_asked_for() -> None:
+    fake = torch.zeros(2, 3, requires_grad=True)
+    labels = torch.tensor([1, 2])
+    AuxiliaryClassifierLoss().generator_loss(batch_of("generator", torch.zeros(2, 3), fake, labels)).backward()
+    assert fake.grad is not None
+    step = -fake.grad
+    assert step[0].argmax().item() == 1 and step[1].argmax().item() == 2
+
+
+def test_errors_name_the_fix() -> None:
+    labels = torch.tensor([0, 1])
+    headless = Batch(
+        phase="discriminator", real=torch.zeros(2, 3), fake=torch.zeros(2, 3), latent=torch.zeros(2, 1),
+        labels=labels, discriminator=lambda images, labels=None: images.sum(1), generator=nn.Identity(),
+    )
+    with pytest.raises(GanforgeError, match="class_head: true"):
+        AuxiliaryClassifierLoss().discriminator_loss(headless)
+    with pytest.raises(GanforgeError, match="labelled data"):
+        AuxiliaryClassifierLoss().generator_loss(batch_of("generator", torch.zeros(2, 3), torch.zeros(2, 3), None))
+    with pytest.raises(ValueError, match="weight > 0"):
+        AuxiliaryClassifierLoss(weight=0.0)
+
+
+def test_it_passes_the_conformance_kits() -> None:
+    shape = (1, 28, 28)
+    check_discriminator(DCGANDiscriminator, width=8, num_classes=3, conditioning="projection", class_head=True)
+    torch.manual_seed(0)
+    setup = Setup(
+        image_shape=shape,
+        num_classes=3,
+        generator=DCGANGenerator(shape, latent_dim=8, width=8, num_classes=3),
+        discriminator=DCGANDiscriminator(shape, width=8, num_classes=3, class_head=True),
+    )
+    check_loss(AuxiliaryClassifierLoss, setup=setup, weight=1.0, fake_weight=0.5)
+
+
+def test_a_conditional_run_trains_the_head(tmp_path: Path) -> None:
+    spec = tmp_path / "ac.yaml"
+    spec.write_text(
+        "seed: 0\n"
+        "generator: {name: dcgan, latent_dim: 8, width: 8, num_classes: 3}\n"
+        "discriminator: {name: dcgan, width: 8, num_classes: 3, conditioning: projection, class_head: true}\n"
+        "loss: {name: bce}\npenalties:\n  - {name: auxiliary-classifier, weight: 1.0}\n"
+        "data: {name: synthetic, size: 48, image_size: 28, num_classes: 3, batch_size: 16}\n"
+        "optimizers:\n  discriminator: {name: Adam, lr: 2.0e-3}\n"
+        "train: {steps: 30, log_every: 1}\n"
+    )
+    result = invoke("run", str(spec), "--out", str(tmp_path / "run"), "--quiet")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    accuracy = [row["loss/d/auxiliary-classifier/accuracy"] for row in rows if "loss/d/auxiliary-classifier/accuracy" in row]
+    assert len(accuracy) == 30
+    assert sum(accuracy[-5:]) / 5 > sum(accuracy[:5]) / 5 + 0.2, accuracy
+    assert all(row.get("loss/g/auxiliary-classifier", 0) >= 0 for row in rows)
