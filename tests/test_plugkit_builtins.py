@@ -76,6 +76,15 @@ def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[st
         pairs = registry.get("dataset", "super-resolution").factory(dataset=TinyImages((3, 32, 32), size=8), hr_size=16, scale=2)
         upscaler = registry.get("generator", "srresnet").factory(image_shape=(3, 16, 16), scale=2, blocks=1, width=8)
         setup = Setup(dataset=pairs, generator=upscaler)
+    elif key == ("loss", "auxiliary-classifier"):  # reads the class head of a conditional discriminator
+        registry = get_plugins().registry
+        setup = Setup(
+            image_shape=(1, 28, 28),
+            num_classes=3,
+            generator=registry.get("generator", "dcgan").factory((1, 28, 28), latent_dim=8, width=8, num_classes=3),
+            discriminator=registry.get("discriminator", "dcgan").factory((1, 28, 28), width=8, num_classes=3, class_head=True),
+        )
+        params["fake_weight"] = 0.5  # both of its discriminator-side terms
     elif key == ("metric", "mode-coverage"):
         ring = get_plugins().registry.get("dataset", "ring").factory(size=512)
         setup = Setup(dataset=ring, generator=TinyGenerator(tuple(ring.image_shape)))
