@@ -3,7 +3,7 @@ of the seed's design (``specs/cgan.yaml`` with the overrides its header gives).
 
     python bench/cgan_loop.py --seed 0 --epochs 2 --out runs/cgan-hand-s0
     ganforge run specs/cgan.yaml --set seed=0 --set train.epochs=2 --set train.ema=null \
-        --set generator.conditioning=concat --set discriminator.conditioning=channel \
+        --set generator.conditioning=concat --set discriminator.conditioning=channel --set discriminator.class_head=false \
         --set discriminator.dropout=0.3 --set loss.real_label=0.9 --set 'penalties=[]' \
         --out runs/cgan-ganforge-s0
 
