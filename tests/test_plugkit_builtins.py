@@ -82,9 +82,9 @@ def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[st
             image_shape=(1, 28, 28),
             num_classes=3,
             generator=registry.get("generator", "dcgan").factory((1, 28, 28), latent_dim=8, width=8, num_classes=3),
-            discriminator=registry.get("discriminator", "dcgan").factory((1, 28, 28), width=8, num_classes=3, class_head=True),
+            discriminator=registry.get("discriminator", "dcgan").factory((1, 28, 28), width=8, num_classes=3, class_head=True, twin_head=True),
         )
-        params["fake_weight"] = 0.5  # both of its discriminator-side terms
+        params.update(fake_weight=0.5, twin_weight=1.0)  # all of its terms
     elif key == ("metric", "mode-coverage"):
         ring = get_plugins().registry.get("dataset", "ring").factory(size=512)
         setup = Setup(dataset=ring, generator=TinyGenerator(tuple(ring.image_shape)))

@@ -1,5 +1,5 @@
-"""AC-GAN's auxiliary classifier: dcgan's class head, the term's value on both sides, the
-direction it pushes the generator, its errors, and a conditional run with it."""
+"""AC-GAN's auxiliary classifier and TAC-GAN's twin: dcgan's class heads, the term's value on
+both sides, the direction it pushes the generator, its errors, and a conditional run with it."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ from .conftest import invoke
 
 
 class LogitsOfImages(nn.Module):
-    """A discriminator whose class logits are the images themselves, one row per sample."""
+    """A discriminator whose class logits are the images themselves, one row per sample, and
+    whose twin logits are the same rows reversed."""
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> DiscriminatorOutput:
-        return DiscriminatorOutput(images.sum(dim=1), {"class_logits": images})
+        return DiscriminatorOutput(images.sum(dim=1), {"class_logits": images, "twin_class_logits": images.flip(1)})
 
 
 def batch_of(phase: str, real: Tensor, fake: Tensor, labels: Tensor | None) -> Batch:
@@ -47,6 +48,12 @@ def test_the_class_head_returns_one_logit_per_class() -> None:
     assert output.scores.shape == (3,) and output.extras["class_logits"].shape == (3, 5)
     with pytest.raises(ValueError, match="class_head needs num_classes"):
         DCGANDiscriminator((1, 28, 28), width=8, class_head=True)
+    twinned = DCGANDiscriminator((1, 28, 28), width=8, num_classes=5, conditioning="projection", class_head=True, twin_head=True)
+    twin_output = twinned(torch.randn(3, 1, 28, 28), torch.tensor([0, 2, 4]))
+    assert isinstance(twin_output, DiscriminatorOutput) and twin_output.extras["twin_class_logits"].shape == (3, 5)
+    assert not torch.equal(twin_output.extras["twin_class_logits"], twin_output.extras["class_logits"])
+    with pytest.raises(ValueError, match="twin_head needs class_head"):
+        DCGANDiscriminator((1, 28, 28), width=8, num_classes=5, twin_head=True)
 
 
 def test_the_head_leaves_the_scores_as_they_were() -> None:
@@ -73,6 +80,37 @@ def test_value_is_cross_entropy_on_reals_for_d_and_on_fakes_for_g() -> None:
     assert g_value.item() == pytest.approx(2.0 * F.cross_entropy(fake, labels).item())
 
 
+def test_the_twin_is_trained_on_fakes_and_subtracted_for_the_generator() -> None:
+    torch.manual_seed(0)
+    real, fake, labels = torch.randn(6, 4), torch.randn(6, 4), torch.tensor([0, 1, 2, 3, 0, 1])
+    loss = AuxiliaryClassifierLoss(weight=2.0, twin_weight=1.5)
+    d_batch = batch_of("discriminator", real, fake, labels)
+    expected_d = 2.0 * F.cross_entropy(real, labels) + 1.5 * F.cross_entropy(fake.flip(1), labels)
+    assert loss.discriminator_loss(d_batch).item() == pytest.approx(expected_d.item())
+    assert d_batch.logged["twin_accuracy"].item() == pytest.approx((fake.flip(1).argmax(1) == labels).float().mean().item())
+    expected_g = 2.0 * F.cross_entropy(fake, labels) - 1.5 * F.cross_entropy(fake.flip(1), labels)
+    assert loss.generator_loss(batch_of("generator", real, fake, labels)).item() == pytest.approx(expected_g.item())
+
+
+def test_with_equal_weights_a_twin_that_agrees_with_the_head_leaves_no_pull() -> None:
+    """TAC-GAN's point: the generator is pushed only where the class head (trained on reals)
+    and the twin (trained on fakes) disagree, not towards the most typical item of a class."""
+    fake = torch.randn(2, 3, requires_grad=True)
+    labels = torch.tensor([1, 2])
+    batch = Batch(
+        phase="generator", real=torch.zeros(2, 3), fake=fake, latent=torch.zeros(2, 1), labels=labels,
+        discriminator=lambda images, labels=None: DiscriminatorOutput(images.sum(1), {"class_logits": images, "twin_class_logits": images}),
+        generator=nn.Identity(),
+    )
+    value = AuxiliaryClassifierLoss(weight=3.0, twin_weight=3.0).generator_loss(batch)
+    value.backward()
+    assert value.item() == pytest.approx(0.0) and fake.grad is not None
+    assert torch.equal(fake.grad, torch.zeros_like(fake.grad))
+    uncorrected = fake.detach().requires_grad_()
+    AuxiliaryClassifierLoss(weight=3.0).generator_loss(batch_of("generator", torch.zeros(2, 3), uncorrected, labels)).backward()
+    assert uncorrected.grad is not None and uncorrected.grad.abs().sum() > 0
+
+
 def test_minimising_it_moves_the_fakes_towards_the_class_asked_for() -> None:
     fake = torch.zeros(2, 3, requires_grad=True)
     labels = torch.tensor([1, 2])
@@ -94,11 +132,22 @@ def test_errors_name_the_fix() -> None:
         AuxiliaryClassifierLoss().generator_loss(batch_of("generator", torch.zeros(2, 3), torch.zeros(2, 3), None))
     with pytest.raises(ValueError, match="weight > 0"):
         AuxiliaryClassifierLoss(weight=0.0)
+    with pytest.raises(ValueError, match="twin_weight >= 0"):
+        AuxiliaryClassifierLoss(twin_weight=-1.0)
+    single_headed = DCGANDiscriminator((1, 28, 28), width=8, num_classes=2, conditioning="projection", class_head=True)
+    images = torch.randn(2, 1, 28, 28)
+    untwinned = Batch(
+        phase="discriminator", real=images, fake=images, latent=torch.zeros(2, 1),
+        labels=labels, discriminator=single_headed, generator=nn.Identity(),
+    )
+    with pytest.raises(GanforgeError, match="twin_head: true"):
+        AuxiliaryClassifierLoss(twin_weight=1.0).discriminator_loss(untwinned)
 
 
 def test_the_headed_discriminator_passes_the_conformance_kit() -> None:
     """(The term itself is checked with it by test_plugkit_builtins.)"""
     check_discriminator(DCGANDiscriminator, width=8, num_classes=3, conditioning="projection", class_head=True)
+    check_discriminator(DCGANDiscriminator, width=8, num_classes=3, conditioning="projection", class_head=True, twin_head=True)
 
 
 def test_a_conditional_run_trains_the_head(tmp_path: Path) -> None:

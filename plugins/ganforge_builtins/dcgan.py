@@ -117,6 +117,9 @@ class DCGANDiscriminator(Discriminator):
         class_head: add AC-GAN's auxiliary classifier (Odena et al., 2017), a linear map from
             the last hidden feature map summed over space to ``num_classes`` logits, returned
             as ``extras["class_logits"]`` for the ``auxiliary-classifier`` term.
+        twin_head: add TAC-GAN's twin classifier (Gong et al., 2019) beside the class head, the
+            same linear map trained on fakes, returned as ``extras["twin_class_logits"]`` for
+            ``auxiliary-classifier`` with ``twin: true``.
     """
 
     def __init__(
@@ -128,6 +131,7 @@ class DCGANDiscriminator(Discriminator):
         norm: Literal["batch", "layer", "none"] = "batch",
         conditioning: Literal["channel", "projection"] = "channel",
         class_head: bool = False,
+        twin_head: bool = False,
     ) -> None:
         super().__init__()
         base, stages = _plan(image_shape)
@@ -163,6 +167,9 @@ class DCGANDiscriminator(Discriminator):
         if class_head and not self.num_classes:
             raise ValueError("class_head needs num_classes: the auxiliary classifier predicts the class")
         self.class_head = nn.Linear(channels, self.num_classes) if class_head else None
+        if twin_head and not class_head:
+            raise ValueError("twin_head needs class_head: true; the twin classifier mirrors the class head")
+        self.twin_head = nn.Linear(channels, self.num_classes) if twin_head else None
         self.apply(init_dcgan_weights)
         if self.projection is not None:
             # The projection sums the last feature map over space (7x7 or 4x4 terms per channel):
@@ -184,7 +191,10 @@ class DCGANDiscriminator(Discriminator):
             scores = scores + (self.projection(labels) * pooled).sum(dim=1)
         if self.class_head is None:
             return scores
-        return DiscriminatorOutput(scores, {"class_logits": self.class_head(pooled)})
+        extras = {"class_logits": self.class_head(pooled)}
+        if self.twin_head is not None:
+            extras["twin_class_logits"] = self.twin_head(pooled)
+        return DiscriminatorOutput(scores, extras)
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
