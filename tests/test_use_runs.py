@@ -63,6 +63,14 @@ def test_finds_runs_and_summarises_them(sweep: Path, plugins: Plugins) -> None:
     assert find_runs(found[0]) == [found[0]]
 
 
+def test_a_running_run_shows_the_step_its_log_has_reached(tmp_path: Path, plugins: Plugins) -> None:
+    """status.json says the step a run started from; the metrics log is ahead of it."""
+    running = fake_run(tmp_path, "epsilon", "running", 0, [{"step": 20, "loss/d": 0.5}, {"step": 40, "use-brightness": 0.3}])
+    assert summarize(running, plugins.registry).step == 40
+    interrupted = fake_run(tmp_path, "zeta", "interrupted", 30, [{"step": 40, "loss/d": 0.5}])  # resumes from its checkpoint
+    assert summarize(interrupted, plugins.registry).step == 30
+
+
 def test_best_follows_the_spec_and_unknown_directions_show_no_best(tmp_path: Path, plugins: Plugins) -> None:
     run = fake_run(tmp_path, "delta", "finished", 3, [{"step": 1, "use-brightness": 0.9, "spread_std": 0.1}, {"step": 2, "use-brightness": 0.5, "spread_std": 0.3}],
                    train={"best_metric": "use-brightness", "best_mode": "min"})  # fmt: skip
