@@ -600,6 +600,24 @@ def test_a_ganforge_error_mid_run_writes_failed_status(tiny_spec: Path, tmp_path
     assert status["status"] == "failed" and status["message"]
 
 
+def test_status_follows_the_checkpoints_then_says_how_the_run_ended(tiny_spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ganforge.training.rundir import RunDir
+
+    written: list[tuple[str, int]] = []
+    original = RunDir.write_status
+
+    def spy(self: RunDir, status: str, step: int, total_steps: int, message: str | None = None) -> None:
+        written.append((status, step))
+        original(self, status, step, total_steps, message)
+
+    saved: list[int] = []
+    monkeypatch.setattr(RunDir, "write_status", spy)
+    monkeypatch.setattr("ganforge.training.trainer.save_checkpoint", lambda state, path: saved.append(state["step"]))
+    assert run(tiny_spec, tmp_path / "run", "--set", "train.checkpoint_every=2").exit_code == 0
+    assert written == [("running", 0), ("running", 2), ("running", 4), ("running", 6), ("finished", 6)]
+    assert saved == [2, 4, 6]  # the last step's checkpoint is written once
+
+
 def test_a_refused_resume_leaves_the_run_status_alone(tiny_spec: Path, tmp_path: Path) -> None:
     assert run(tiny_spec, tmp_path / "run").exit_code == 0
     assert run(tiny_spec, tmp_path / "run", "--resume", "--set", "generator.width=16").exit_code == 2

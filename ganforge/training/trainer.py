@@ -57,6 +57,7 @@ class TrainState:
     started: bool = False  # the run directory is this run's: status.json may be written
     stop_signal: int | None = None
     samples_step: int = -1
+    checkpoint_step: int = -1
     last_losses: dict[str, float] = field(default_factory=dict)
 
 
@@ -258,8 +259,13 @@ class Trainer:
         return state
 
     def _checkpoint(self) -> None:
+        if self.state.checkpoint_step == self.state.step:  # e.g. the last step ends an epoch: one write
+            return
         self._sync_buffers()
         self._save(self.run_dir.last_checkpoint)
+        self.state.checkpoint_step = self.state.step
+        # a heartbeat: a run killed without warning still says how far it got and when
+        self.run_dir.write_status("running", self.state.step, self.state.total_steps)
 
     def _save(self, path: Any) -> None:
         state = self._state()  # on every process: it gathers each one's random state
