@@ -73,8 +73,10 @@ def child_venv(folder: Path) -> dict[str, str]:
     python = folder / "bin" / "python"
     child_site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], capture_output=True, text=True, check=True).stdout.strip())
     base = site.getsitepackages([sys.base_prefix])
-    # The base interpreter's site-packages first, so its (newer) setuptools wins over a venv's old one.
-    parents = base + [p for p in sys.path if p.endswith("site-packages") and p not in base]
+    # This environment's site-packages first: another ganforge installed in the base interpreter
+    # (an editable one whose checkout is gone, say) must not shadow the one under test. A venv
+    # whose setuptools is too old to build offline makes pip fetch one (see can_build_offline).
+    parents = [p for p in sys.path if p.endswith("site-packages") and p not in base] + base
     (child_site / "_ganforge_parent_env.pth").write_text("import site; " + "; ".join(f"site.addsitedir({p!r})" for p in parents) + "\n")
     script = folder / "bin" / "ganforge"
     script.write_text(f"#!{python}\nfrom ganforge.cli import main\nmain()\n")
