@@ -94,7 +94,7 @@ def summarize(path: Path | str, registry: Registry | None = None) -> RunSummary:
     model = generator if discriminator in (generator, "?") else f"{generator}/{discriminator}"
     losses = [_component_name(spec.get("loss"))] + [_component_name(p) for p in spec.get("penalties") or []]
     last_step = max((r["step"] for r in records if isinstance(r.get("step"), int)), default=None)
-    # status.json is written when a run starts and when it ends; in between, the log is ahead.
+    # status.json is written at the start, at each checkpoint and at the end; between them the log is ahead.
     step = status.get("step", last_step)
     if isinstance(step, int) and isinstance(last_step, int) and status.get("status") == "running":
         step = max(step, last_step)

@@ -11,6 +11,9 @@ from ganforge import Batch, DiscriminatorOutput, Loss, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.types import NonNegativeFloat, PositiveFloat
 
+#: the discriminator's extras this term reads -> (what provides them, the dcgan option that adds it)
+HEADS = {"class_logits": ("a class head", "class_head"), "twin_class_logits": ("a twin class head", "twin_head")}
+
 
 class AuxiliaryClassifierLoss(Loss):
     """AC-GAN's class term: the discriminator's class head learns to name the class of real
@@ -53,8 +56,8 @@ class AuxiliaryClassifierLoss(Loss):
         if batch.labels is None:
             raise GanforgeError("auxiliary-classifier needs labelled data and a class-conditional generator (num_classes)")
         if key not in output.extras:
-            option = "class_head" if key == "class_logits" else "twin_head"
-            raise GanforgeError(f"auxiliary-classifier needs a discriminator with a {key.removesuffix('_logits').replace('_', ' ')} head: set discriminator.{option}: true")
+            head, option = HEADS[key]
+            raise GanforgeError(f"auxiliary-classifier needs a discriminator with {head}: set discriminator.{option}: true")
         return output.extras[key], batch.labels
 
     def discriminator_loss(self, batch: Batch) -> Tensor:

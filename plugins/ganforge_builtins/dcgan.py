@@ -117,9 +117,9 @@ class DCGANDiscriminator(Discriminator):
         class_head: add AC-GAN's auxiliary classifier (Odena et al., 2017), a linear map from
             the last hidden feature map summed over space to ``num_classes`` logits, returned
             as ``extras["class_logits"]`` for the ``auxiliary-classifier`` term.
-        twin_head: add TAC-GAN's twin classifier (Gong et al., 2019) beside the class head, the
-            same linear map trained on fakes, returned as ``extras["twin_class_logits"]`` for
-            ``auxiliary-classifier`` with ``twin: true``.
+        twin_head: add TAC-GAN's twin classifier (Gong et al., 2019) beside the class head: a
+            second linear map of the same pooled features, trained on fakes, returned as
+            ``extras["twin_class_logits"]`` for ``auxiliary-classifier`` with ``twin_weight > 0``.
     """
 
     def __init__(
