@@ -8,12 +8,10 @@ without one need nothing. Checking never downloads or builds anything.
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
-from ganforge.weights import WEIGHTS_ENV, hub_checkpoint_dir
+from ganforge.weights import WEIGHTS_ENV, cached_weights
 
 
 @dataclass(frozen=True)
@@ -45,25 +43,13 @@ def extra_missing(module: str, extra: str) -> Callable[[], str | None]:
 
 
 def weights_missing(filename: str, hub_id: str | None = None, hub_filename: str = "model.safetensors") -> Callable[[], str | None]:
-    """A check that weights file ``filename`` is in ``$GANFORGE_WEIGHTS``, torch hub's cache,
-    or (``hub_id``) the Hugging Face hub cache; a ``weights:`` path given in a spec is not
-    known here, so absent means "not found by default"."""
+    """A check that weights file ``filename`` is where :func:`ganforge.weights.cached_weights`
+    looks, as loading it will; a ``weights:`` path given in a spec is not known here, so absent
+    means "not found by default"."""
 
     def check() -> str | None:
-        places = [Path(os.environ[WEIGHTS_ENV]).expanduser() / filename] if os.environ.get(WEIGHTS_ENV) else []
-        places.append(hub_checkpoint_dir() / filename)
-        if any(p.is_file() for p in places):
-            return None
-        if hub_id is not None:
-            try:
-                from huggingface_hub import try_to_load_from_cache
-
-                cached = try_to_load_from_cache(hub_id, hub_filename)
-                if isinstance(cached, str) and Path(cached).is_file():
-                    return None
-            except Exception:  # noqa: BLE001 - no hub library or cache: not found there
-                pass
-        return f"{filename} not found (give weights:, or put it in ${WEIGHTS_ENV})"
+        found = cached_weights(filename, hub_id, hub_filename)
+        return None if found is not None else f"{filename} not found (give weights:, or put it in ${WEIGHTS_ENV})"
 
     return check
 

@@ -40,23 +40,38 @@ def _explicit_weights(explicit: str, filename: str) -> Path:
     return path
 
 
+def cached_weights(filename: str, hub_id: str | None = None, hub_filename: str = "model.safetensors") -> Path | None:
+    """Weights file ``filename`` where ganforge looks without being told: the folder
+    ``$GANFORGE_WEIGHTS``, torch hub's checkpoint folder, then (``hub_id``) the Hugging Face
+    hub's own cache (``hub_id``/``hub_filename``, as ``huggingface-cli download`` leaves it).
+    ``None`` when it is in none of them; never downloads."""
+    places = [Path(os.environ[WEIGHTS_ENV]).expanduser() / filename] if os.environ.get(WEIGHTS_ENV) else []
+    places.append(hub_checkpoint_dir() / filename)
+    found = next((place for place in places if place.is_file()), None)
+    if found is None and hub_id is not None:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(hub_id, hub_filename)
+        except Exception:  # noqa: BLE001 - no hub library, or an unreadable cache: not found there
+            cached = None
+        found = Path(cached) if isinstance(cached, str) and Path(cached).is_file() else None
+    return found
+
+
 def find_weights(filename: str, url: str | None, explicit: str | None = None) -> Path:
     """The path of weights file ``filename``.
 
-    Looked for, in order: ``explicit`` (a file, or a folder holding ``filename``), the folder
-    ``$GANFORGE_WEIGHTS``, torch hub's checkpoint folder; then downloaded there from ``url``.
+    Looked for, in order: ``explicit`` (a file, or a folder holding ``filename``), then
+    :func:`cached_weights`; then downloaded into torch hub's checkpoint folder from ``url``.
     Offline and absent: a one-line error naming the file and where to put it.
     """
     if explicit:
         return _explicit_weights(explicit, filename)
-    candidates = []
-    if os.environ.get(WEIGHTS_ENV):
-        candidates.append(Path(os.environ[WEIGHTS_ENV]).expanduser() / filename)
+    found = cached_weights(filename)
+    if found is not None:
+        return found
     hub_path = hub_checkpoint_dir() / filename
-    candidates.append(hub_path)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
     if url:
         try:
             download(url, hub_path)
@@ -84,25 +99,15 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 def find_hub_weights(filename: str, hub_id: str, explicit: str | None = None, hub_filename: str = "model.safetensors") -> Path:
     """The path of a Hugging Face hub model's weights, for extractors built with timm.
 
-    Looked for, in order: ``explicit`` (a file, or a folder holding ``filename``), the folder
-    ``$GANFORGE_WEIGHTS`` (as ``filename``), the hub's own cache (``hub_id``/``hub_filename``,
-    as ``huggingface-cli download`` leaves it). Never downloads: absent, a one-line error
-    naming the file and where to put it.
+    Looked for, in order: ``explicit`` (a file, or a folder holding ``filename``), then
+    :func:`cached_weights` with ``hub_id``. Never downloads: absent, a one-line error naming
+    the file and where to put it.
     """
     if explicit:
         return _explicit_weights(explicit, filename)
-    if os.environ.get(WEIGHTS_ENV):
-        candidate = Path(os.environ[WEIGHTS_ENV]).expanduser() / filename
-        if candidate.is_file():
-            return candidate
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(hub_id, hub_filename)
-    except Exception:  # noqa: BLE001 - no hub library, or an unreadable cache: not found there
-        cached = None
-    if isinstance(cached, str) and Path(cached).is_file():
-        return Path(cached)
+    found = cached_weights(filename, hub_id, hub_filename)
+    if found is not None:
+        return found
     raise GanforgeError(
         f"weights file {filename} not found; put it in a folder named by ${WEIGHTS_ENV}, give its path as `weights:` "
         f"(--weights on the command line), or fetch it into the hub cache: huggingface-cli download {hub_id} {hub_filename}"
