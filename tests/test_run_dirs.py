@@ -30,13 +30,34 @@ def test_a_run_directory_holding_a_run_is_refused_in_one_line(tiny_spec: Path, t
 def test_overwrite_starts_again_and_removes_the_old_outputs(tiny_spec: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert run(tiny_spec, out, "--set", "train.steps=4", "--set", "train.log_every=1").exit_code == 0
-    (out / "notes.txt").write_text("mine")
+    mine = [out / "notes.txt", out / "samples/favourite.png", out / "checkpoints/step1000_backup.pt", out / "plots/my_figure.png"]
+    for path in mine:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("mine")
+    (out / "provenance.json").write_text("{}")  # the old run's metrics provenance goes with its log
     result = run(tiny_spec, out, "--overwrite")
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [2]
     assert load_checkpoint(out / "checkpoints/last.pt")["step"] == 2
-    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_0000002.png"]
-    assert (out / "notes.txt").read_text() == "mine"  # only the run's own outputs are removed
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["favourite.png", "step_0000002.png"]
+    assert all(path.read_text() == "mine" for path in mine)  # only the run's own outputs are removed
+    assert not (out / "provenance.json").exists()
+
+
+def test_clear_removes_exactly_the_run_outputs_and_the_folders_it_empties(tmp_path: Path) -> None:
+    from ganforge.training.rundir import RunDir
+
+    run_dir = RunDir(tmp_path / "run")
+    written = ["spec.yaml", "metrics.jsonl", "status.json", "provenance.json", "samples/epoch_0001.png", "samples/step_0000002.png",
+               "checkpoints/last.pt", "checkpoints/best.pt", "checkpoints/.last.pt.x1.tmp", "plots/losses.png", "plots/metric_fid.png",
+               "tensorboard/events.out.tfevents.1.host"]  # fmt: skip
+    kept = ["README.md", "samples/picked_0001.png", "checkpoints/last.pt.bak", "tensorboard/notes.txt"]
+    for name in [*written, *kept]:
+        (run_dir.root / name).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir.root / name).write_text(name)
+    run_dir.clear()
+    assert sorted(p.relative_to(run_dir.root).as_posix() for p in run_dir.root.rglob("*") if p.is_file()) == sorted(kept)
+    assert sorted(p.name for p in run_dir.root.iterdir() if p.is_dir()) == ["checkpoints", "samples", "tensorboard"]  # plots/ emptied
 
 
 def test_resume_auto_resumes_when_there_is_a_checkpoint(tiny_spec: Path, tmp_path: Path) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,14 @@ class RunDir:
     def best_checkpoint(self) -> Path:
         return self.root / "checkpoints" / "best.pt"
 
-    #: what a run writes into its directory; ``clear`` removes these and nothing else.
-    OUTPUTS = ("spec.yaml", "metrics.jsonl", "status.json", "samples", "checkpoints", "tensorboard", "plots")
+    #: what a run writes into its directory, as globs; ``clear`` removes these and nothing else
+    #: (a picture or a backup the user put into samples/ or checkpoints/ stays).
+    OUTPUTS = (
+        "spec.yaml", "metrics.jsonl", "status.json", "provenance.json", ".*.tmp",
+        "samples/epoch_*.png", "samples/step_*.png", "samples/.*.tmp",
+        "checkpoints/last.pt", "checkpoints/best.pt", "checkpoints/.*.tmp",
+        "plots/losses.png", "plots/metric_*.png", "tensorboard/events.out.tfevents.*",
+    )  # fmt: skip
 
     def holds_run(self) -> bool:
         """Whether a run has written here: a status, a checkpoint or a metrics log."""
@@ -78,13 +84,15 @@ class RunDir:
         return what + (", with a checkpoint" if self.last_checkpoint.is_file() else ", no checkpoint")
 
     def clear(self) -> None:
-        """Remove a previous run's outputs (``--overwrite``); other files in the directory stay."""
-        for name in self.OUTPUTS:
-            path = self.root / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
+        """Remove a previous run's outputs (``--overwrite``), then its folders if that left them
+        empty; other files in the directory and its folders stay."""
+        for pattern in self.OUTPUTS:
+            for path in self.root.glob(pattern):
+                if path.is_file() or path.is_symlink():
+                    path.unlink()
+        for folder in ("samples", "checkpoints", "plots", "tensorboard"):
+            with contextlib.suppress(OSError):  # absent, or holding the user's files
+                (self.root / folder).rmdir()
 
     def create(self) -> None:
         """Make the run's folders, and remove what a hard-killed writer of this run left half-written
