@@ -17,7 +17,7 @@ from ganforge import Augment, Batch, Dataset, DataSplit, Discriminator, Generato
 from ganforge.plugins import Plugins
 from ganforge.training.checkpoint import load_checkpoint
 
-from .conftest import invoke
+from .conftest import TINY_SPEC, invoke
 from .test_training import assert_same_weights, tensors
 
 SHAPE = (1, 8, 8)
@@ -656,6 +656,24 @@ train: {steps: 4}
     assert resumed.exit_code == 0, resumed.output
     changed = run(spec, tmp_path / "run", "--resume", "--set", "train.d_steps=2", "--set", "train.steps=6")
     assert changed.exit_code == 2 and "differs from the run's in train.d_steps;" in changed.output  # train.steps may change
+
+
+def test_resume_compares_values_not_how_they_were_written(tiny_spec: Path, tmp_path: Path) -> None:
+    """The fix a refused resume suggests (the run's own resolved spec.yaml) works, and writing out
+    a default, or leaving out what the run wrote as its default, is no change."""
+    out = tmp_path / "run"
+    assert run(tiny_spec, out, "--set", "train.steps=2").exit_code == 0
+    refused = run(tiny_spec, out, "--resume", "--set", "generator.width=16", "--set", "train.steps=4")
+    assert refused.exit_code == 2 and "differs from the run's in generator.width;" in refused.output
+    suggested = refused.output.split("resume with the run's own spec: ")[1].split()
+    assert suggested[:3] == ["ganforge", "run", str(out / "spec.yaml")]
+    own = run(out / "spec.yaml", out, "--resume", "--set", "train.steps=3")
+    assert own.exit_code == 0, own.output
+    defaults = run(tiny_spec, out, "--resume", "--set", "train.steps=4", "--set", "train.precision=fp32", "--set", "generator.embed_dim=50")
+    assert defaults.exit_code == 0, defaults.output
+    written_out = write_spec(tmp_path, TINY_SPEC.replace("{name: lsgan}", "lsgan").replace("seed: 0\ndevice: cpu\n", ""), "short")
+    assert run(written_out, out, "--resume", "--set", "train.steps=5").exit_code == 0
+    assert load_checkpoint(out / "checkpoints/last.pt")["step"] == 5
 
 
 def _with_new_linear() -> Any:

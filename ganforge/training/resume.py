@@ -34,18 +34,40 @@ def check_resumable(
     saved: dict[str, Any], written: dict[str, Any], resolved: dict[str, Any], run_dir: Any, registry: Registry | None = None
 ) -> None:
     """Refuse to resume checkpoint ``saved`` with a spec that changed what may not change.
-    Checkpoints from before ``spec_written`` existed compare their resolved specs. With a
+
+    The resolved specs (every default filled in) are compared, but only at the keys the user
+    wrote in either spec: a default a newer plugin release added is no change, and neither is
+    writing out a default (``train.precision: fp32``) or resuming with the run's own resolved
+    ``spec.yaml``. Checkpoints from before ``spec_written`` existed compare every key. With a
     ``registry``, a component named by a former name (an alias) is the same component."""
-    old = saved.get("spec_written")
-    before, after = (old, written) if old is not None else (saved.get("spec", {}), resolved)
+    old, before = saved.get("spec_written"), saved.get("spec", {})
     if registry is not None:
-        before, after = canonical_names(before, registry), canonical_names(after, registry)
-    changed = changed_keys(before, after)
+        before, resolved = canonical_names(before, registry), canonical_names(resolved, registry)
+    changed = changed_keys(before, resolved)
+    if old is not None:
+        wrote = _written_keys(old, before) | _written_keys(written, resolved)
+        changed = [key for key in changed if any(key == w or key.startswith(w + ".") or w.startswith(key + ".") for w in wrote)]
     if changed:
         raise GanforgeError(
             f"--resume: the spec differs from the run's in {', '.join(changed)}; "
             f"resume with the run's own spec: ganforge run {run_dir.spec_path} --out {run_dir.root} --resume"
         )
+
+
+def _written_keys(written: Any, resolved: Any, prefix: str = "") -> set[str]:
+    """The dotted keys of the values in ``written``; a component written by its name alone
+    (``loss: lsgan``) is its ``loss.name``, so its defaulted parameters are not counted as written."""
+    if isinstance(written, dict):
+        items: Any = written.items()
+    elif isinstance(written, list):
+        items = enumerate(written)
+    else:
+        return {f"{prefix}name" if isinstance(written, str) and isinstance(resolved, dict) and "name" in resolved else prefix.rstrip(".")}
+    keys: set[str] = set()
+    for key, value in items:
+        inner = resolved.get(key) if isinstance(resolved, dict) else resolved[key] if isinstance(resolved, list) and key < len(resolved) else None
+        keys |= _written_keys(value, inner, f"{prefix}{key}.")
+    return keys
 
 
 def canonical_names(spec: Any, registry: Registry) -> Any:
