@@ -39,6 +39,10 @@ def line_of(text: str, needle: str) -> int:
          "Adma", "optimizers.generator.name: unknown optimizer 'Adma' (did you mean 'Adam'?); any torch.optim class works"),
         ("{steps: 6, log_every: 2", "{steps: 6, log_evry: 2", "train:", "train.log_evry: unknown parameter 'log_evry' for train (did you mean 'log_every'?)"),
         ("{steps: 6, log_every: 2", "{steps: 6.5, log_every: 2", "train:", "train.steps: expected int >= 0 | null, got 6.5 (float) for train parameter 'steps'"),
+        ("{name: Adam, lr: 2.0e-4, betas: [0.5, 0.999]}\n  discriminator", "{name: Adam, lr: -1}\n  discriminator", "lr: -1",
+         "optimizers.generator: optimizer Adam refuses these values: Invalid learning rate: -1"),
+        ("{name: Adam, lr: 2.0e-4, betas: [0.5, 0.999]}\ntrain", "{name: Adam, betas: [2, 0.999]}\ntrain", "betas: [2",
+         "optimizers.discriminator: optimizer Adam refuses these values: Invalid beta parameter at index 0: 2"),
     ],
 )  # fmt: skip
 def test_spec_errors_name_file_line_and_field(tmp_path: Path, old: str, new: str, needle: str, message: str) -> None:

@@ -18,6 +18,7 @@ from ganforge.spec.loader import Key, Spec
 from ganforge.spec.signature import INJECTED, Signature, signature_of
 from ganforge.spec.types import nested_kind, type_error
 from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig
+from ganforge.training.optim import build_optimizer, build_schedule
 from ganforge.types import NonNegativeInt, PositiveInt, Range
 
 #: the sections that name components: section -> (component kind, how many). "one" is
@@ -176,7 +177,22 @@ class _Resolver:
         out["schedule"] = None if schedule is None else self.torch_class(
             schedule, key + ("schedule",), torch.optim.lr_scheduler, scheduler_names(), "schedule", skip=("optimizer", "last_epoch", "verbose")
         )  # fmt: skip
+        if not any(e.field and e.field.startswith(".".join(map(str, key))) for e in self.errors):
+            self.probe_optimizer(out, key)
         return out
+
+    def probe_optimizer(self, settings: dict[str, Any], key: Key) -> None:
+        """Build the optimizer and its schedule on a one-weight module, so values torch refuses
+        (a negative ``lr``, ``betas`` outside [0, 1)) are spec errors now, not a traceback later."""
+        try:
+            optimizer = build_optimizer(settings, torch.nn.Linear(1, 1, bias=False))
+        except (ValueError, TypeError) as exc:
+            self.fail(f"optimizer {settings['name']} refuses these values: {exc}", key)
+            return
+        try:
+            build_schedule(settings, optimizer)
+        except (ValueError, TypeError) as exc:
+            self.fail(f"schedule refuses these values: {exc}", key + (("schedule",) if settings.get("schedule") else ("warmup",)))
 
     def torch_class(
         self, value: Any, key: Key, module: Any, names: list[str], what: str, skip: tuple[str, ...], reserved: tuple[str, ...] = ()
