@@ -95,3 +95,11 @@ def test_resume_and_overwrite_together_and_bad_resume_values_are_refused(tiny_sp
     assert both.exit_code == 2 and "contradict" in both.stderr
     bad = run(tiny_spec, tmp_path / "r", "--resume", "sometimes")
     assert bad.exit_code == 2 and "takes no value or 'auto'" in bad.stderr
+
+
+def test_an_out_folder_that_cannot_be_made_is_one_line(tiny_spec: Path, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("mine")
+    result = run(tiny_spec, tmp_path / "afile" / "sub")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == f"Error: cannot write {tmp_path / 'afile/sub/samples'}: Not a directory; the previous file there (if any) is intact"
+    assert (tmp_path / "afile").read_text() == "mine"

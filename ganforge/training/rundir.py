@@ -97,8 +97,11 @@ class RunDir:
     def create(self) -> None:
         """Make the run's folders, and remove what a hard-killed writer of this run left half-written
         (``checkpoints/.last.pt.XXXX.tmp``: the previous file beside it is intact)."""
-        self.samples_dir.mkdir(parents=True, exist_ok=True)
-        self.last_checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        for folder in (self.samples_dir, self.last_checkpoint.parent):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # --out under a file, or where the user may not write
+                raise WriteError(folder, exc) from None
         for folder in (self.last_checkpoint.parent, self.root):
             for torn in folder.glob(".*.tmp"):
                 torn.unlink(missing_ok=True)
