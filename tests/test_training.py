@@ -243,6 +243,57 @@ def test_best_follows_the_direction_of_the_chosen_metric(tiny_spec: Path, tmp_pa
     assert best["mode"] == "min" and best["value"] == min(spreads)
 
 
+def test_a_best_metric_no_metric_gives_stops_with_the_training_saved(tiny_spec: Path, tmp_path: Path, plugins: Plugins) -> None:
+    plugins.register(MetricPlugin(), "metric-plugin")
+    spec = tmp_path / "typo.yaml"
+    spec.write_text(tiny_spec.read_text().replace("ema: 0.9}", "ema: 0.9, best_metric: mean_pixle}") + "metrics:\n  - {name: mean-pixel, every: 2}\n")
+    result = run(spec, tmp_path / "typo")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: train.best_metric 'mean_pixle' is none of the values the metrics give (mean_pixel) (did you mean 'mean_pixel'?), "
+        "so best.pt cannot be chosen; training is saved at step 2: fix that and continue with --resume"
+    )
+    assert load_checkpoint(tmp_path / "typo/checkpoints/last.pt")["step"] == 2
+    assert json.loads((tmp_path / "typo/status.json").read_text())["status"] == "failed"
+    fixed = run(spec, tmp_path / "typo", "--set", "train.best_metric=mean_pixel", "--resume")
+    assert fixed.exit_code == 0, fixed.output
+    assert load_checkpoint(tmp_path / "typo/checkpoints/best.pt")["best"]["metric"] == "mean_pixel"
+
+
+class NeedsWeights(MeanPixel):
+    """A metric whose extractor's weights are missing (a test metric)."""
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        raise GanforgeError("weights file net.pth not found; put it in a folder named by $GANFORGE_WEIGHTS")
+
+
+def test_a_failing_metric_does_not_cost_the_training_done(tiny_spec: Path, tmp_path: Path, plugins: Plugins) -> None:
+    class Plugin:
+        __name__ = "needs-weights"
+
+        @hookimpl
+        def register_metrics(self, register):
+            register("needs-weights", NeedsWeights)
+
+    plugins.register(Plugin(), "needs-weights")
+    spec = tmp_path / "weights.yaml"
+    spec.write_text(tiny_spec.read_text() + "metrics:\n  - {name: needs-weights, every: 1 epoch}\n")
+    result = run(spec, tmp_path / "w")
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith("$GANFORGE_WEIGHTS; training is saved at step 4: fix that and continue with --resume")
+    assert load_checkpoint(tmp_path / "w/checkpoints/last.pt")["step"] == 4  # the first epoch's end, where the metric ran
+    assert run(spec, tmp_path / "w", "--set", "metrics=[]", "--resume").exit_code == 0
+
+
+def test_best_metric_without_metrics_is_a_spec_error(tiny_spec: Path) -> None:
+    result = invoke("validate", str(tiny_spec), "--set", "train.best_metric=fid")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: --set train.best_metric=fid: train.best_metric: best_metric names a metric value, but the spec has no metrics: "
+        "add one under metrics:, or remove best_metric"
+    )
+
+
 class NaNAfterTwo(Loss):
     """Finite for two discriminator updates, then NaN (a test loss)."""
 

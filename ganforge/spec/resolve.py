@@ -110,6 +110,8 @@ class _Resolver:
         for i, metric in enumerate(out["metrics"]):
             if metric and not _valid_every(metric.get("every")):
                 self.fail("every must be a number of steps (e.g. 500) or of epochs (e.g. '1 epoch')", ("metrics", i, "every"))
+        if out["train"].get("best_metric") and not out["metrics"]:
+            self.fail("best_metric names a metric value, but the spec has no metrics: add one under metrics:, or remove best_metric", ("train", "best_metric"))
         out["logging"] = self.settings("logging", LoggingConfig)
         out["distributed"] = self.settings("distributed", DistributedConfig)
         if self.errors:

@@ -52,8 +52,8 @@ class TrainConfig:
     log_every: PositiveInt = resumable(50)
     checkpoint_every: PositiveInt | None = resumable(None)
     samples: PositiveInt = resumable(64)
-    best_metric: str | None = None
-    best_mode: Literal["min", "max"] | None = None
+    best_metric: str | None = resumable(None)
+    best_mode: Literal["min", "max"] | None = resumable(None)
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     compile: bool = resumable(False)
     accumulate: PositiveInt = 1

@@ -10,7 +10,7 @@ import torch
 
 from ganforge import distributed
 from ganforge.distributed import Ranks
-from ganforge.errors import attributed
+from ganforge.errors import GanforgeError, attributed, did_you_mean
 from ganforge.experiment import Experiment, ScheduledMetric
 from ganforge.provenance import record_provenance
 
@@ -26,6 +26,9 @@ class MetricSchedule:
         self.best_mode = best_mode
         self.best: dict[str, Any] = {}
         self._default_best: str | None = None
+        #: value names the metrics gave, and which of the spec's metrics (by index) have run
+        self.seen: set[str] = set()
+        self.evaluated: set[int] = set()
 
     def due(self, step: int, epoch: int | None) -> list[ScheduledMetric]:
         """Metrics due after ``step`` (``epoch`` set when an epoch just ended)."""
@@ -49,7 +52,8 @@ class MetricSchedule:
             with torch.random.fork_rng(devices=devices):
                 for scheduled in due:
                     context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed, ranks=self.ranks)
-                    role = f"metrics.{self.exp.metrics.index(scheduled)}"
+                    index = self.exp.metrics.index(scheduled)
+                    role = f"metrics.{index}"
                     with attributed(self.exp.owner(role), "evaluate"):
                         values = scheduled.metric.evaluate(context)
                     record_provenance(run_root, scheduled.name, scheduled.metric, context, values, step, self.exp.train.ema is not None)
@@ -57,6 +61,7 @@ class MetricSchedule:
                     if scheduled is self.exp.metrics[0] and values:
                         self._default_best = self._default_best or next(iter(values))
                     record.update(values)
+                    self.evaluated.add(index)
         finally:
             generator.train(was_training)
         return distributed.broadcast_object(record), higher_is_better  # rank 0's values decide best.pt everywhere
@@ -65,11 +70,18 @@ class MetricSchedule:
         """Call ``save`` when ``record`` holds a new best of ``train.best_metric`` (by default
         the first value of the spec's first metric)."""
         name = self.best_metric or self.best.get("metric") or self._default_best
+        self.seen.update(record)
         if name not in record:
+            if self.best_metric and self.best_metric not in self.seen and self.evaluated >= set(range(len(self.exp.metrics))):
+                names = sorted(self.seen)
+                raise GanforgeError(
+                    f"train.best_metric '{self.best_metric}' is none of the values the metrics give ({', '.join(names)})"
+                    f"{did_you_mean(self.best_metric, names)}, so best.pt cannot be chosen"
+                )
             return
         mode = self.best_mode or ("max" if higher_is_better.get(name, False) else "min")
         value = record[name]
-        previous = self.best.get("value")
+        previous = self.best.get("value") if self.best.get("metric") == name and self.best.get("mode") == mode else None  # changed on resume
         better = previous is None or (value > previous if mode == "max" else value < previous)
         if better and math.isfinite(value):
             self.best = {"metric": name, "mode": mode, "value": value, "step": step}

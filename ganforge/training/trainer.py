@@ -238,10 +238,18 @@ class Trainer:
         if not due:
             return
         self._sync_buffers()
-        record, higher_is_better = self.metrics.run(due, self.parts.sampling_generator(), self.state.step, self.run_dir.root)
+        try:
+            record, higher_is_better = self.metrics.run(due, self.parts.sampling_generator(), self.state.step, self.run_dir.root)
+            self.metrics.track_best(record, higher_is_better, self.state.step, lambda: self._save(self.run_dir.best_checkpoint))
+        except GanforgeError as exc:
+            if self.parallel is not None:  # a checkpoint is a collective; the other processes may be elsewhere
+                raise
+            self._checkpoint()  # a metric's failure (missing weights, a typo) must not cost the training done
+            saved = GanforgeError(f"{exc}; training is saved at step {self.state.step}: fix that and continue with --resume")
+            saved.exit_code = exc.exit_code
+            raise saved from exc
         self._record(record)
         self.progress.update(self.state.step, record)
-        self.metrics.track_best(record, higher_is_better, self.state.step, lambda: self._save(self.run_dir.best_checkpoint))
 
     def _state(self) -> dict[str, Any]:
         state = {
