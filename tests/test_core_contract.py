@@ -503,8 +503,12 @@ train: {steps: 3}
 
 
 def test_accumulation_must_divide_the_batch(tiny_spec: Path, tmp_path: Path) -> None:
-    result = run(tiny_spec, tmp_path / "run", "--set", "train.accumulate=3")
-    assert result.exit_code == 2 and "train.accumulate=3 does not divide" in result.output
+    """Found when the spec is validated, before a run directory exists."""
+    result = invoke("validate", str(tiny_spec), "--set", "train.accumulate=3")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: --set train.accumulate=3: train.accumulate: 3 micro-batches do not divide data.batch_size=16; use a divisor of it"
+    assert run(tiny_spec, tmp_path / "run", "--set", "train.accumulate=3").exit_code == 2
+    assert not (tmp_path / "run").exists()
 
 
 def test_resume_is_bit_identical_with_schedule_augment_and_accumulation(components: Plugins, tiny_spec: Path, tmp_path: Path) -> None:

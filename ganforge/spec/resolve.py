@@ -110,6 +110,9 @@ class _Resolver:
         for i, metric in enumerate(out["metrics"]):
             if metric and not _valid_every(metric.get("every")):
                 self.fail("every must be a number of steps (e.g. 500) or of epochs (e.g. '1 epoch')", ("metrics", i, "every"))
+        batch_size, accumulate = (out.get("data") or {}).get("batch_size"), out["train"].get("accumulate")
+        if isinstance(batch_size, int) and isinstance(accumulate, int) and accumulate > 1 and batch_size % accumulate:
+            self.fail(f"{accumulate} micro-batches do not divide data.batch_size={batch_size}; use a divisor of it", ("train", "accumulate"))
         if out["train"].get("best_metric") and not out["metrics"]:
             self.fail("best_metric names a metric value, but the spec has no metrics: add one under metrics:, or remove best_metric", ("train", "best_metric"))
         out["logging"] = self.settings("logging", LoggingConfig)
