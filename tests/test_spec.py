@@ -127,6 +127,21 @@ def test_set_overrides_are_validated_and_located(tmp_path: Path) -> None:
     assert spec.data["optimizers"]["generator"]["betas"] == [0.0, 0.999]
 
 
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("generatr.width=3", "generatr: unknown section 'generatr' (did you mean 'generator'?)"),
+        ("train..steps=3", "'train..steps' has an empty part; write the key as section.name (e.g. train.steps=3)"),
+        ("penalties.0.weight=3", "'penalties' is not a list in the spec, so it has no item 0; set the whole list: --set 'penalties=[...]'"),
+        ("train={steps: 0.5}", "train.steps: expected int >= 0 | null, got 0.5 (float) for train parameter 'steps'"),  # the file's train: line is gone
+    ],
+)  # fmt: skip
+def test_set_problems_are_blamed_on_the_set(tmp_path: Path, assignment: str, message: str) -> None:
+    result = invoke("validate", str(write(tmp_path, TINY_SPEC)), "--set", assignment)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: --set {assignment}: {message}"
+
+
 def test_scientific_notation_is_a_float() -> None:
     assert parse_spec("lr: 1e-4\nx: 2E3\n").data == {"lr": 1e-4, "x": 2000.0}
 

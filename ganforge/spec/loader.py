@@ -50,6 +50,9 @@ class Spec:
     def error(self, message: str, key: Key = ()) -> SpecError:
         """A SpecError located at ``key`` (or its nearest located parent)."""
         field_name = ".".join(str(k) for k in key) or None
+        inside = next((a for k, a in self.overrides.items() if k[: len(key)] == key), None) if key and key not in self.lines else None
+        if inside is not None:  # e.g. an unknown section that only a --set wrote
+            return SpecError(message, path=f"--set {inside}", field=field_name)
         for n in range(len(key), 0, -1):
             if key[:n] in self.overrides:
                 return SpecError(message, path=f"--set {self.overrides[key[:n]]}", field=field_name)
@@ -135,8 +138,13 @@ def apply_overrides(spec: Spec, assignments: list[str] | tuple[str, ...]) -> Spe
             raise SpecError(f"value is not valid YAML: {' '.join(str(exc).split())}", path=f"--set {assignment}") from None
         except RecursionError:
             raise SpecError("value is nested more than a few hundred levels deep", path=f"--set {assignment}") from None
-        key = _set(result.data, dotted.strip().split("."), value, assignment)
+        parts = dotted.strip().split(".")
+        if not all(part.strip() for part in parts):
+            raise SpecError(f"'{dotted}' has an empty part; write the key as section.name (e.g. train.steps=3)", path=f"--set {assignment}")
+        key = _set(result.data, parts, value, assignment)
         result.overrides[key] = assignment
+        for located in [k for k in result.lines if len(k) > len(key) and k[: len(key)] == key]:
+            del result.lines[located]  # replaced by the --set: its errors are the --set's
     return result
 
 
@@ -151,6 +159,9 @@ def _set(data: Any, parts: list[str], value: Any, assignment: str) -> Key:
         elif isinstance(data, dict):
             index = part
             if not last and not isinstance(data.get(part), (dict, list)):
+                if parts[i + 1].isdigit():
+                    where = ".".join([*map(str, key), part])
+                    raise SpecError(f"'{where}' is not a list in the spec, so it has no item {parts[i + 1]}; set the whole list: --set '{where}=[...]'", path=f"--set {assignment}")
                 data[part] = {}
         else:
             raise SpecError(f"'{'.'.join(map(str, key))}' is not a mapping", path=f"--set {assignment}")

@@ -242,7 +242,7 @@ class Trainer:
             record, higher_is_better = self.metrics.run(due, self.parts.sampling_generator(), self.state.step, self.run_dir.root)
             self.metrics.track_best(record, higher_is_better, self.state.step, lambda: self._save(self.run_dir.best_checkpoint))
         except GanforgeError as exc:
-            if self.parallel is not None:  # a checkpoint is a collective; the other processes may be elsewhere
+            if self.parallel is not None or isinstance(exc, WriteError):  # a collective; or the disk that failed takes it
                 raise
             self._checkpoint()  # a metric's failure (missing weights, a typo) must not cost the training done
             saved = GanforgeError(f"{exc}; training is saved at step {self.state.step}: fix that and continue with --resume")
