@@ -93,6 +93,28 @@ def test_resume_is_bit_identical(tiny_spec: Path, tmp_path: Path) -> None:
     assert steps == [2, 3, 4, 6, 7]  # the 3-step run logged its own last step, then the resumed run went on
 
 
+def test_a_run_stopped_mid_window_logs_the_same_losses_after_resume(tiny_spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The losses of the steps since the last log line travel in the checkpoint: stopped at step 5
+    with log_every 4, the resumed run's step-8 line averages steps 5-8, as the straight run's does."""
+    from ganforge.training.trainer import Trainer
+
+    after_step = Trainer._after_step
+
+    def stop_at_five(self: Trainer) -> None:
+        after_step(self)
+        if self.state.step == 5:
+            self.state.stop_signal = signal.SIGINT
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Trainer, "_after_step", stop_at_five)
+        assert run(tiny_spec, tmp_path / "stopped", "--set", "train.steps=8", "--set", "train.log_every=4").exit_code == 130
+    assert run(tiny_spec, tmp_path / "stopped", "--set", "train.steps=8", "--set", "train.log_every=4", "--resume").exit_code == 0
+    assert run(tiny_spec, tmp_path / "straight", "--set", "train.steps=8", "--set", "train.log_every=4").exit_code == 0
+    logs = [(tmp_path / name / "metrics.jsonl").read_text() for name in ("stopped", "straight")]
+    assert [json.loads(line)["step"] for line in logs[0].splitlines()] == [4, 8]
+    assert logs[0] == logs[1]
+
+
 def test_interrupted_run_resumes_to_the_same_weights(tiny_spec: Path, tmp_path: Path) -> None:
     """A real SIGINT to a real process: it finishes the step, checkpoints, exits 130; resume matches."""
     out = tmp_path / "interrupted"

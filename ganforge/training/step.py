@@ -32,6 +32,13 @@ class LossLog:
     def add(self, key: str, value: Tensor) -> None:
         self.pending.setdefault(key, []).append(value.detach())
 
+    def state_dict(self) -> dict[str, Tensor]:
+        """The values not yet averaged, so a resumed run logs the window it stopped in whole."""
+        return {k: torch.stack(v).cpu() for k, v in self.pending.items() if v}
+
+    def load_state_dict(self, state: dict[str, Tensor], device: torch.device) -> None:
+        self.pending = {k: list(v.to(device).unbind()) for k, v in state.items()}
+
     def take_means(self) -> dict[str, Tensor]:
         means = {k: torch.stack(v).float() for k, v in self.pending.items() if v}
         self.pending = {}

@@ -258,6 +258,7 @@ class Trainer:
             "batch": self.stream.batch,
             **self.parts.state_dict(),
             "rng": rng_state(),
+            "losses": distributed.all_gather_objects(self.losses.state_dict()),  # each process's, like its RNG
             "best": dict(self.metrics.best),
             "spec": self.exp.resolved,
             "spec_written": self.exp.written,
@@ -303,6 +304,9 @@ class Trainer:
         self.state.step = saved["step"]
         self.metrics.best = saved.get("best") or {}
         set_rng_state(saved["rng"])
+        losses = saved.get("losses") or []
+        if len(losses) == self.ranks.world_size:
+            self.losses.load_state_dict(losses[self.ranks.rank], self.device)
 
     def _on_signal(self, signum: int) -> bool:
         """The first SIGINT/SIGTERM finishes the step and stops with a checkpoint; a second stops at once."""
