@@ -81,7 +81,7 @@ def find_weights(filename: str, url: str | None, explicit: str | None = None) ->
     source = f" (download it from {url})" if url else ""
     raise GanforgeError(
         f"weights file {filename} not found and could not be downloaded{source}; put it in {hub_path.parent}, "
-        f"or in a folder named by ${WEIGHTS_ENV}, or give its path as `weights:` (--weights on the command line)"
+        f"or in a folder named by ${WEIGHTS_ENV}, or give its path as `weights:` (`--weights` for `ganforge fid` and `stats`)"
     )
 
 
@@ -110,5 +110,5 @@ def find_hub_weights(filename: str, hub_id: str, explicit: str | None = None, hu
         return found
     raise GanforgeError(
         f"weights file {filename} not found; put it in a folder named by ${WEIGHTS_ENV}, give its path as `weights:` "
-        f"(--weights on the command line), or fetch it into the hub cache: huggingface-cli download {hub_id} {hub_filename}"
+        f"(`--weights` for `ganforge fid` and `stats`), or fetch it into the hub cache: huggingface-cli download {hub_id} {hub_filename}"
     )
