@@ -61,6 +61,8 @@ def test_truncation_that_cannot_be_met_is_explained() -> None:
     with pytest.raises(GanforgeError, match="never fell inside .*one-hot"):
         truncated_latent(OneHotCodes(6), 4, 0.5, torch.Generator().manual_seed(0))
     assert truncated_latent(OneHotCodes(6), 4, 1.0, torch.Generator().manual_seed(0)).abs().max() <= 1.0
+    with pytest.raises(GanforgeError, match=r"after 1000 redraws: too narrow a range to draw into.*use a larger value \(e\.g\. 0\.5\)"):
+        truncated_latent(Gaussian(8), 64, 1e-4, torch.Generator().manual_seed(0))  # Gaussian, but almost never that close to 0
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(GanforgeError, match="positive number"):
             truncated_latent(Gaussian(), 4, bad, torch.Generator())

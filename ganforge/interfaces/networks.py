@@ -100,7 +100,7 @@ def truncate_by_redrawing(latent: Tensor, psi: float, draw: Callable[[int], Tens
         latent = torch.where(outside, draw(latent.shape[0]), latent)
     raise GanforgeError(
         f"truncation {psi}: some latent entries never fell inside [-{psi}, {psi}] after {MAX_TRUNCATION_ROUNDS} "
-        "redraws (this generator's latent is not Gaussian, e.g. it holds one-hot codes); use a larger value or none"
+        "redraws: too narrow a range to draw into, or a latent that is not Gaussian (e.g. one-hot codes); use a larger value (e.g. 0.5) or none"
     )
 
 
