@@ -130,6 +130,8 @@ def test_other_paths_and_methods(server: str) -> None:
     status, kind, body = get(server + "sample", method="POST")
     assert (status, kind) == (405, "application/json") and "use GET" in json.loads(body)["error"]
     assert get(server + "classes?x=1")[0] == 400
+    assert get(server, method="HEAD")[:2] == (200, "text/html; charset=utf-8") and get(server, method="HEAD")[2] == b""
+    assert get(server + "classes", method="HEAD")[:2] == (200, "application/json")
 
 
 def test_concurrent_requests_get_their_own_images(server: str) -> None:

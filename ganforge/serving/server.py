@@ -146,9 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _refuse(self) -> None:
         self.close_connection = True  # a body, if any, is never read
-        self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{self.command} is not supported; use GET"}, {"Allow": "GET", "Connection": "close"})
+        self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{self.command} is not supported; use GET"}, {"Allow": "GET, HEAD", "Connection": "close"})
 
-    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _refuse
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+    do_HEAD = do_GET  # the same answer without its body (``_send``), so ``curl -I`` and health checks work
 
     def do_POST(self) -> None:
         upscaler = self.server.upscaler
