@@ -73,3 +73,29 @@ def test_line_progress_prints_step_losses_and_rate() -> None:
     progress.start(total=10, done=0)
     progress.update(5, {"loss/d": 0.25})
     assert buffer.getvalue().startswith("step 5/10  loss/d=0.25  (")
+
+
+def test_line_progress_reports_only_long_metric_phases(monkeypatch) -> None:
+    import ganforge.training.progress
+
+    buffer = io.StringIO()
+    progress = LineProgress(buffer)
+    for done in (250, 500):
+        progress.evaluating("fid: generated", done, 500)
+    assert buffer.getvalue() == ""  # done well within EVALUATION_REPORT_SECONDS
+    monkeypatch.setattr(ganforge.training.progress, "EVALUATION_REPORT_SECONDS", 0.0)
+    for _ in range(2):  # the same label twice: two evaluations, each reported
+        for done in (250, 500):
+            progress.evaluating("fid: generated", done, 500)
+    assert buffer.getvalue().splitlines() == ["fid: generated: 250/500 samples", "fid: generated: 500/500 samples"] * 2
+
+
+def test_rich_progress_shows_a_metric_phase_without_a_training_bar() -> None:
+    buffer = io.StringIO()
+    progress = RichProgress(Console(file=buffer, force_terminal=True, width=150))
+    progress.evaluating("fid: real train", 300, 1000)
+    assert progress.progress.tasks[0].description == "fid: real train"
+    progress.evaluating("fid: real train", 1000, 1000)
+    assert not progress.progress.tasks  # a finished phase leaves no bar behind
+    progress.stop()
+    assert "fid: real train" in buffer.getvalue()

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge import Dataset, DataSplit, EvalContext, Generator
+from ganforge.distributed import Ranks
 from ganforge.errors import GanforgeError
 from ganforge.hook_extractor import HookExtractor
 from ganforge_builtins.metrics import FID, KID, ClassificationAccuracy, InceptionScore, PrecisionRecall, default_extractor_name
@@ -208,3 +209,15 @@ def test_small_labelled_images_default_to_the_classifier() -> None:
 def test_fid_rejects_bad_sample_counts(value) -> None:
     with pytest.raises(ValueError):
         FID(**value)
+
+
+def test_context_reports_how_far_sampling_is(dataset) -> None:
+    seen: list[tuple[str, int, int]] = []
+    ctx = EvalContext(NoiseGenerator((1, 16, 16)), dataset, torch.device("cpu"), batch_size=4, progress=lambda *a: seen.append(a))
+    assert sum(x.shape[0] for x, _ in ctx.generated(10)) == 10
+    assert sum(x.shape[0] for x, _ in ctx.real(6, "test")) == 6
+    assert seen == [("generated", 4, 10), ("generated", 8, 10), ("generated", 10, 10), ("real test", 4, 6), ("real test", 6, 6)]
+    seen.clear()
+    ctx.ranks = Ranks(rank=1, world_size=2)  # rank 1's share of 10 is samples 5..9: counted from its own start
+    assert sum(x.shape[0] for x, _ in ctx.generated(10, shard=True)) == 5
+    assert seen == [("generated", 3, 5), ("generated", 5, 5)]

@@ -42,6 +42,16 @@ def test_eval_recomputes_the_runs_metrics_and_named_ones(trained_run, classifier
     assert "kid: " in named.output and "kid_std: " in named.output
 
 
+def test_eval_reports_progress_of_long_phases_on_stderr(trained_run, monkeypatch) -> None:
+    import ganforge.training.progress
+
+    monkeypatch.setattr(ganforge.training.progress, "EVALUATION_REPORT_SECONDS", 0.0)  # every phase counts as long
+    result = invoke("eval", str(trained_run), "--json")
+    assert result.exit_code == 0, result.output
+    assert "fid: generated: 20/20 samples" in result.stderr  # the reference statistics are cached: no real phase
+    json.loads(result.stdout)  # stdout stays one JSON object
+
+
 def test_provenance_is_stored_once_per_configuration_and_shown(trained_run, classifier_file) -> None:
     stored = json.loads((trained_run / "provenance.json").read_text())
     assert list(stored) == ["fid"] and len(stored["fid"]) == 1  # evaluated at steps 3 and 6, stored once

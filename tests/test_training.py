@@ -357,3 +357,17 @@ def test_cuda_requested_without_cuda(tiny_spec: Path, tmp_path: Path) -> None:
 def test_python_dash_m_is_the_cli() -> None:
     result = subprocess.run([sys.executable, "-m", "ganforge", "list", "loss"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "lsgan" in result.stdout
+
+
+def test_long_metric_phases_report_progress_during_a_run(tiny_spec: Path, tmp_path: Path, plugins: Plugins, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ganforge.training.progress
+
+    plugins.register(MetricPlugin(), "metric-plugin")
+    spec = tmp_path / "with_metric.yaml"
+    spec.write_text(tiny_spec.read_text() + "metrics:\n  - {name: mean-pixel, every: 1 epoch, samples: 8}\n")
+    quiet = run(spec, tmp_path / "quick")
+    assert quiet.exit_code == 0 and "samples" not in quiet.stderr  # a quick evaluation adds no lines
+    monkeypatch.setattr(ganforge.training.progress, "EVALUATION_REPORT_SECONDS", 0.0)  # every phase counts as long
+    result = run(spec, tmp_path / "slow")
+    assert result.exit_code == 0
+    assert result.stderr.count("mean-pixel: generated: 8/8 samples") == 1  # the one epoch of 6 steps

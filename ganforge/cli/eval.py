@@ -10,6 +10,7 @@ import click
 import torch
 
 from ganforge.cli.features import build_component
+from ganforge.cli.progress import make_progress
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import EvalContext, Metric
 from ganforge.provenance import generator_provenance
@@ -51,9 +52,14 @@ def eval_command(run_dir: Path, checkpoint: str, metrics: tuple[str, ...], devic
     values: dict[str, float] = {}
     provenance: dict[str, dict] = {}
     weights = "ema" if trained.uses_ema else "raw"
-    for name, metric in chosen:
-        values.update(metric.evaluate(context))
-        provenance[name] = json.loads(json.dumps({**metric.provenance(context), **generator_provenance(context, weights)}, default=str))
+    progress = make_progress(quiet=False)
+    try:
+        for name, metric in chosen:
+            context.progress = lambda what, done, total, name=name: progress.evaluating(f"{name}: {what}", done, total)
+            values.update(metric.evaluate(context))
+            provenance[name] = json.loads(json.dumps({**metric.provenance(context), **generator_provenance(context, weights)}, default=str))
+    finally:
+        progress.stop()
     if as_json:
         click.echo(json.dumps({"checkpoint": str(trained.checkpoint_path), "step": trained.step, **values, "provenance": provenance}))
         return

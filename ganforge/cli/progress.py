@@ -17,7 +17,7 @@ class RichProgress:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
         self.progress = Progress(
-            TextColumn("[bold]training"),
+            TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -27,10 +27,11 @@ class RichProgress:
         )
         self.task: Any = None
         self._values: dict[str, float] = {}
+        self._phases: dict[str, Any] = {}
 
     def start(self, total: int, done: int) -> None:
         self.progress.start()
-        self.task = self.progress.add_task("train", total=total, completed=done, values="")
+        self.task = self.progress.add_task("training", total=total, completed=done, values="")
 
     def tick(self, step: int) -> None:
         self.progress.update(self.task, completed=step)
@@ -41,6 +42,15 @@ class RichProgress:
 
     def message(self, text: str) -> None:
         self.progress.console.print(text, markup=False, highlight=False)
+
+    def evaluating(self, label: str, done: int, total: int) -> None:
+        """A bar of its own for each metric phase, below training's, gone when the phase ends."""
+        self.progress.start()  # `ganforge eval` shows phases without a training bar
+        if label not in self._phases:
+            self._phases[label] = self.progress.add_task(label, total=total, values="")
+        self.progress.update(self._phases[label], completed=done)
+        if done >= total:
+            self.progress.remove_task(self._phases.pop(label))
 
     def stop(self) -> None:
         self.progress.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -23,6 +23,10 @@ class EvalContext:
     that does nothing special computes the same value on every process; one that asks for
     ``shard=True`` samples gets only its process's share of them, and combines what each
     process computed with :meth:`gather` (rows, in sample order) or :meth:`all_reduce_sum`.
+
+    ``progress``, when set, is told after each batch a metric has consumed how far
+    :meth:`generated` and :meth:`real` are: ``progress(what, done, total)`` with ``what``
+    ``"generated"`` or ``"real <split>"`` (this process's share when sharded).
     """
 
     generator: Generator
@@ -31,6 +35,7 @@ class EvalContext:
     seed: int = 0
     batch_size: int = 250
     ranks: Ranks = field(default_factory=Ranks)
+    progress: Callable[[str, int, int], None] | None = None
 
     def generated(self, n: int, labels: Tensor | None = None, shard: bool = False) -> Iterator[tuple[Tensor, Tensor | None]]:
         """Yield ``(samples in [-1, 1], labels)`` batches, ``n`` samples in all, from a
@@ -51,6 +56,7 @@ class EvalContext:
                 z = z[first - start : stop - start].to(self.device)
                 y = None if labels is None else labels[first:stop].to(self.device)
                 yield as_generated(self.generator(z, y)).samples, y
+                self._report("generated", stop - share.start, len(share))
 
     def real(self, n: int | None = None, split: str = "train", shard: bool = False) -> Iterator[tuple[Tensor, Tensor | None]]:
         """Yield ``(samples in [-1, 1], labels)`` batches of the first ``n`` real samples
@@ -63,6 +69,11 @@ class EvalContext:
             x = to_model_range(data.samples[start:stop].to(self.device))
             y = None if data.labels is None else data.labels[start:stop].to(self.device)
             yield x, y
+            self._report(f"real {split}", stop - share.start, len(share))
+
+    def _report(self, what: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(what, done, total)
 
     def gather(self, rows: Tensor) -> Tensor:
         """Every process's ``rows`` (dim 0) in rank order: from ``shard=True`` batches, all

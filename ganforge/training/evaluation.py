@@ -18,8 +18,12 @@ from ganforge.provenance import record_provenance
 class MetricSchedule:
     """Runs the spec's metrics when due and keeps best.pt by the chosen value."""
 
-    def __init__(self, exp: Experiment, ranks: Ranks, device: torch.device, best_metric: str | None, best_mode: str | None) -> None:
+    def __init__(
+        self, exp: Experiment, ranks: Ranks, device: torch.device, best_metric: str | None, best_mode: str | None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:  # fmt: skip
         self.exp = exp
+        self.progress = progress  # told how far each metric's sampling is (see EvalContext)
         self.ranks = ranks
         self.device = device
         self.best_metric = best_metric
@@ -51,7 +55,7 @@ class MetricSchedule:
         try:
             with torch.random.fork_rng(devices=devices):
                 for scheduled in due:
-                    context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed, ranks=self.ranks)
+                    context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed, ranks=self.ranks, progress=self._reporter(scheduled.name))
                     index = self.exp.metrics.index(scheduled)
                     role = f"metrics.{index}"
                     with attributed(self.exp.owner(role), "evaluate"):
@@ -65,6 +69,12 @@ class MetricSchedule:
         finally:
             generator.train(was_training)
         return distributed.broadcast_object(record), higher_is_better  # rank 0's values decide best.pt everywhere
+
+    def _reporter(self, name: str) -> Callable[[str, int, int], None] | None:
+        progress = self.progress
+        if progress is None:
+            return None
+        return lambda what, done, total: progress(f"{name}: {what}", done, total)
 
     def track_best(self, record: dict[str, float], higher_is_better: dict[str, bool], step: int, save: Callable[[], None]) -> None:
         """Call ``save`` when ``record`` holds a new best of ``train.best_metric`` (by default

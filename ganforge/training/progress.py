@@ -13,7 +13,11 @@ class ProgressReporter(Protocol):
     def tick(self, step: int) -> None: ...
     def update(self, step: int, values: dict[str, float]) -> None: ...
     def message(self, text: str) -> None: ...
+    def evaluating(self, label: str, done: int, total: int) -> None: ...
     def stop(self) -> None: ...
+
+#: seconds a metric's phase runs before plain-line progress reports it, and between its lines
+EVALUATION_REPORT_SECONDS = 15.0
 
 
 def format_values(values: dict[str, Any]) -> str:
@@ -28,6 +32,9 @@ class LineProgress:
         self.total = 0
         self._t0 = time.perf_counter()
         self._step0 = 0
+        self._phase = ""
+        self._phase_reported = 0.0
+        self._phase_lines = 0
 
     def start(self, total: int, done: int) -> None:
         self.total, self._step0, self._t0 = total, done, time.perf_counter()
@@ -41,6 +48,18 @@ class LineProgress:
 
     def message(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
+
+    def evaluating(self, label: str, done: int, total: int) -> None:
+        """A line every :data:`EVALUATION_REPORT_SECONDS` of a long metric phase (and its end);
+        nothing for a phase that finishes sooner, so short evaluations keep logs clean."""
+        now = time.perf_counter()
+        if label != self._phase:
+            self._phase, self._phase_reported, self._phase_lines = label, now, 0
+        if now - self._phase_reported >= EVALUATION_REPORT_SECONDS or (done >= total and self._phase_lines):
+            self._phase_reported, self._phase_lines = now, self._phase_lines + 1
+            print(f"{label}: {done:,}/{total:,} samples", file=self.stream, flush=True)
+        if done >= total:
+            self._phase = ""  # the next evaluation of the same label starts its own phase
 
     def stop(self) -> None:
         pass
@@ -59,6 +78,9 @@ class NoProgress:
         pass
 
     def message(self, text: str) -> None:
+        pass
+
+    def evaluating(self, label: str, done: int, total: int) -> None:
         pass
 
     def stop(self) -> None:

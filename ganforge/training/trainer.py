@@ -89,7 +89,7 @@ class Trainer:
             self.generator, self.discriminator, self.parallel, self.cfg.compile, self.progress.message, (experiment.owner("generator"), d_owner)
         )
         self.losses = LossLog(skip_overflow=self.cfg.precision == "fp16")
-        self.metrics = MetricSchedule(experiment, self.ranks, self.device, self.cfg.best_metric, self.cfg.best_mode)
+        self.metrics = MetricSchedule(experiment, self.ranks, self.device, self.cfg.best_metric, self.cfg.best_mode, self.progress.evaluating)
 
     # ---- public -------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainResult:
