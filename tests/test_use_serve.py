@@ -129,6 +129,8 @@ def test_other_paths_and_methods(server: str) -> None:
     assert (status, kind) == (404, "application/json") and "the routes are /, /classes, /sample" in json.loads(body)["error"]
     status, kind, body = get(server + "sample", method="POST")
     assert (status, kind) == (405, "application/json") and "use GET" in json.loads(body)["error"]
+    status, kind, body = get(server + "upscale", method="POST")  # this run is no super-resolution run
+    assert (status, kind) == (404, "application/json") and "served for super-resolution runs only" in json.loads(body)["error"]
     assert get(server + "classes?x=1")[0] == 400
     assert get(server, method="HEAD")[:2] == (200, "text/html; charset=utf-8") and get(server, method="HEAD")[2] == b""
     assert get(server + "classes", method="HEAD")[:2] == (200, "application/json")

@@ -153,6 +153,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         upscaler = self.server.upscaler
+        if urlsplit(self.path).path == "/upscale" and upscaler is None:
+            self.close_connection = True  # the body is left unread
+            error = "this run's generator does not upscale images (it takes no 'lr' input): /upscale is served for super-resolution runs only"
+            self._json(HTTPStatus.NOT_FOUND, {"error": error}, {"Connection": "close"})
+            return
         if urlsplit(self.path).path != "/upscale" or upscaler is None:
             self.close_connection = True  # the body, if any, is left unread
             self._refuse()
