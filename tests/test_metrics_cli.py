@@ -15,6 +15,8 @@ from ganforge_builtins.classifier import Classifier
 from ganforge_builtins.fid_commands import fid, stats
 from ganforge_builtins.stats import FeatureStats, frechet_distance, load_stats
 
+from .conftest import invoke
+
 
 def image_folder(path, seed: int, count: int = 12, brightness: int = 255):
     path.mkdir()
@@ -146,3 +148,35 @@ def test_fid_warns_when_the_statistics_come_from_different_extractors(tmp_path, 
     assert result.exit_code == 0 and "come from different extractors" in result.stderr
     same = CliRunner().invoke(fid, [str(tmp_path / "a.npz"), str(tmp_path / "a.npz")])
     assert "different extractors" not in same.stderr
+
+
+def test_stats_writes_only_a_new_npz_file(tmp_path, classifier_file) -> None:
+    folder = image_folder(tmp_path / "a", 0)
+    extractor = f"{{name: classifier, weights: {classifier_file}}}"
+    wrong = invoke("stats", str(folder), "--out", str(tmp_path / "ref.npy"), "--extractor", extractor)
+    assert wrong.exit_code == 2
+    assert wrong.stderr.strip() == (
+        f"Error: --out {tmp_path / 'ref.npy'}: statistics files end in .npz (ganforge fid and pytorch-fid recognise them by it); e.g. --out ref.npz"
+    )
+    out = tmp_path / "ref.npz"
+    out.write_bytes(b"mine")
+    refused = invoke("stats", str(folder), "--out", str(out), "--extractor", extractor)
+    assert refused.exit_code == 2 and refused.stderr.strip() == f"Error: {out} exists; pass --overwrite to replace it, or choose another --out"
+    assert out.read_bytes() == b"mine"
+    replaced = invoke("stats", str(folder), "--out", str(out), "--extractor", extractor, "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert load_stats(out).n == 12
+
+
+def test_train_classifier_keeps_an_existing_weights_file(tmp_path, monkeypatch) -> None:
+    import ganforge_builtins.classifier_training as training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before refusing to replace the file")
+
+    monkeypatch.setattr(training, "train_classifier", no_training)
+    out = tmp_path / "clf.pt"
+    out.write_bytes(b"mine")
+    result = invoke("train-classifier", "synthetic", "--out", str(out), "--device", "cpu")
+    assert result.exit_code == 2 and result.stderr.strip() == f"Error: {out} exists; pass --overwrite to replace it, or choose another --out"
+    assert out.read_bytes() == b"mine"

@@ -27,6 +27,15 @@ def test_a_run_directory_holding_a_run_is_refused_in_one_line(tiny_spec: Path, t
     assert ((out / "metrics.jsonl").read_text(), (out / "checkpoints/last.pt").read_bytes()) == before
 
 
+def test_a_run_without_a_checkpoint_is_not_offered_resume(tiny_spec: Path, tmp_path: Path) -> None:
+    out = tmp_path / "killed"
+    out.mkdir()
+    (out / "status.json").write_text(json.dumps({"status": "running", "step": 1, "total_steps": 2}))
+    result = run(tiny_spec, out)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: {out} holds a running run (step 1 of 2), no checkpoint; start again with --overwrite, or choose another --out"
+
+
 def test_overwrite_starts_again_and_removes_the_old_outputs(tiny_spec: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert run(tiny_spec, out, "--set", "train.steps=4", "--set", "train.log_every=1").exit_code == 0

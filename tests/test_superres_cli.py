@@ -100,8 +100,14 @@ def test_two_stages_warm_start_and_interpolation(tmp_path: Path, pixel_run: Path
     result = invoke("upscale", str(tmp_path / "interp"), str(image), "--out", str(tmp_path / "x2.png"))
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "x2.png").size == (22, 18)
-    again = invoke("interpolate-weights", str(pixel_run), str(trained), "--out", str(tmp_path / "interp"))
-    assert again.exit_code == 2 and "already holds a run" in again.output
+    before = (tmp_path / "interp/checkpoints/last.pt").read_bytes()
+    again = invoke("interpolate-weights", str(pixel_run), str(trained), "--alpha", "0.5", "--out", str(tmp_path / "interp"))
+    assert again.exit_code == 2
+    assert again.stderr.strip() == f"Error: {tmp_path / 'interp/checkpoints/last.pt'} exists; pass --overwrite to replace it, or choose another --out"
+    assert (tmp_path / "interp/checkpoints/last.pt").read_bytes() == before
+    replaced = invoke("interpolate-weights", str(pixel_run), str(trained), "--alpha", "0.5", "--out", str(tmp_path / "interp"), "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert [json.loads(line)["interpolation/alpha"] for line in (tmp_path / "interp/metrics.jsonl").read_text().splitlines()] == [0.5]
 
 
 def test_interpolating_different_generators_is_refused(tmp_path: Path, pixel_run: Path, tiny_spec: Path) -> None:
@@ -132,6 +138,16 @@ def test_upscale_images_folders_and_bad_files(tmp_path: Path, pixel_run: Path) -
     a = np.asarray(Image.open(tmp_path / "whole/big.png")).astype(int)
     b = np.asarray(Image.open(tmp_path / "out/big.png")).astype(int)
     assert np.abs(a - b).max() <= 1
+    kept = (tmp_path / "out/big.png").read_bytes()
+    refused = invoke("upscale", str(pixel_run), str(folder / "grey.png"), "--out", str(tmp_path / "out/big.png"))
+    assert refused.exit_code == 2 and f"{tmp_path / 'out/big.png'} exists; pass --overwrite" in refused.stderr
+    assert (tmp_path / "out/big.png").read_bytes() == kept
+    replaced = invoke("upscale", str(pixel_run), str(folder / "grey.png"), "--out", str(tmp_path / "out/big.png"), "--overwrite")
+    assert replaced.exit_code == 0 and Image.open(tmp_path / "out/big.png").size == (20, 24)
+    write_photos(folder, {"big.jpg": (8, 8)})
+    clash = invoke("upscale", str(pixel_run), str(folder), "--out", str(tmp_path / "fresh"))
+    assert clash.exit_code == 2 and f"would both be written to {tmp_path / 'fresh/big.png'}" in clash.stderr
+    assert not (tmp_path / "fresh").exists()
     missing = invoke("upscale", str(pixel_run), str(tmp_path / "nothing.png"), "--out", str(tmp_path / "o.png"))
     assert missing.exit_code == 2 and "does not exist" in missing.output
     sampled = invoke("sample", str(pixel_run), "--out", str(tmp_path / "grid.png"))

@@ -84,6 +84,14 @@ def test_plot_command_draws_losses_and_each_metric(tmp_path: Path) -> None:
             assert len(np.unique(np.asarray(image.convert("L")))) > 10  # something is drawn, not a blank canvas
     other = invoke("plot", str(tmp_path / "run"), "--out", str(tmp_path / "figures"))
     assert other.exit_code == 0 and (tmp_path / "figures" / "losses.png").exists()
+    assert invoke("plot", str(tmp_path / "run")).exit_code == 0  # the run's own plots/ are redrawn
+    (tmp_path / "figures" / "metric_use-brightness.png").write_bytes(b"mine")
+    kept = invoke("plot", str(tmp_path / "run"), "--out", str(tmp_path / "figures"))
+    figure = tmp_path / "figures" / "losses.png"
+    assert kept.exit_code == 2 and kept.stderr.strip() == f"Error: {figure} exists; pass --overwrite to replace it, or choose another --out"
+    assert (tmp_path / "figures" / "metric_use-brightness.png").read_bytes() == b"mine"
+    replaced = invoke("plot", str(tmp_path / "run"), "--out", str(tmp_path / "figures"), "--overwrite")
+    assert replaced.exit_code == 0 and (tmp_path / "figures" / "metric_use-brightness.png").read_bytes() != b"mine"
 
 
 def test_runs_draw_plots_at_the_end_when_matplotlib_is_there(tmp_path: Path) -> None:
@@ -94,6 +102,14 @@ def test_runs_draw_plots_at_the_end_when_matplotlib_is_there(tmp_path: Path) -> 
     assert f"plots: {tmp_path / 'run' / 'plots' / 'losses.png'}" in result.stderr
     with Image.open(tmp_path / "run" / "plots" / "losses.png") as image:
         assert image.size == (1000, 400)
+
+
+def test_a_run_that_logged_nothing_draws_no_plots_and_says_nothing_of_them(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    spec = write_spec(tmp_path, TINY_SPEC)
+    result = invoke("run", str(spec), "--out", str(tmp_path / "run"), "--quiet", "--set", "train.steps=0")
+    assert result.exit_code == 0, result.output
+    assert "plots" not in result.stderr and not (tmp_path / "run" / "plots").exists()
 
 
 def test_without_matplotlib_plot_says_how_to_get_it_and_runs_still_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

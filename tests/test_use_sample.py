@@ -120,3 +120,32 @@ def test_class_for_an_unconditional_run_and_help(runs: dict[str, Path], tmp_path
     assert result.exit_code == 2 and "not class-conditional" in result.stderr
     helptext = invoke("sample", "--help").stdout
     assert "Examples:" in helptext and "--truncation" in helptext and "--spec" in helptext
+
+
+def test_existing_pictures_are_kept_unless_overwrite(runs: dict[str, Path], tmp_path: Path) -> None:
+    grid = tmp_path / "grid.png"
+    grid.write_bytes(b"mine")
+    refused = invoke("sample", str(runs["plain"]), "--n", "4", "--out", str(grid))
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == f"Error: {grid} exists; pass --overwrite to replace it, or choose another --out"
+    assert grid.read_bytes() == b"mine"
+    replaced = invoke("sample", str(runs["plain"]), "--n", "4", "--out", str(grid), "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert opened(grid).size == (2 * 30 + 2, 2 * 30 + 2)
+    folder = tmp_path / "each"
+    assert invoke("sample", str(runs["cond"]), "--n", "2", "--out", f"{folder}/").exit_code == 0
+    (folder / "00001_Sneaker.png").write_bytes(b"mine")
+    again = invoke("sample", str(runs["cond"]), "--n", "3", "--out", f"{folder}/")
+    assert again.exit_code == 2 and f"{folder / '00000_T-shirt-top.png'} exists" in again.stderr
+    assert (folder / "00001_Sneaker.png").read_bytes() == b"mine" and not (folder / "00002_Bag.png").exists()
+    assert invoke("sample", str(runs["cond"]), "--n", "3", "--out", f"{folder}/", "--overwrite").exit_code == 0
+    assert opened(folder / "00001_Sneaker.png").size == (28, 28)
+
+
+def test_a_grid_must_be_a_png_file(runs: dict[str, Path], tmp_path: Path) -> None:
+    result = invoke("sample", str(runs["plain"]), "--out", str(tmp_path / "grid.jpg"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Error: --out {tmp_path / 'grid.jpg'}: a grid is written as PNG; give a file name ending in .png, or a folder ending in / for one PNG per sample"
+    )
+    assert not (tmp_path / "grid.jpg").exists()

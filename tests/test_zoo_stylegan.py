@@ -484,8 +484,8 @@ def test_figures_need_a_generator_that_offers_them(tiny_spec: Path, tmp_path: Pa
 
 
 def test_sample_with_truncation_and_interpolation_use_w(stylegan_run: Path, tmp_path: Path) -> None:
-    for args in (["--truncation", "0.7"], ["--interpolate", "4", "--n", "2", "--truncation", "0.7"]):
-        result = invoke("sample", str(stylegan_run), *args, "--out", str(tmp_path / "s.png"))
+    for i, args in enumerate((["--truncation", "0.7"], ["--interpolate", "4", "--n", "2", "--truncation", "0.7"])):
+        result = invoke("sample", str(stylegan_run), *args, "--out", str(tmp_path / f"s{i}.png"))
         assert result.exit_code == 0, result.output
 
 

@@ -287,6 +287,13 @@ def test_reconstruct_writes_images_beside_their_reconstructions(vae_run: Path, t
     again = tmp_path / "again.png"
     invoke("reconstruct", str(vae_run), "--n", "5", "--out", str(again))
     assert out.read_bytes() == again.read_bytes()  # seeded
+    refused = invoke("reconstruct", str(vae_run), "--n", "2", "--out", str(out))
+    assert refused.exit_code == 2 and refused.stderr.strip() == f"Error: {out} exists; pass --overwrite to replace it, or choose another --out"
+    assert out.read_bytes() == again.read_bytes()
+    assert invoke("reconstruct", str(vae_run), "--n", "2", "--out", str(out), "--overwrite").exit_code == 0
+    assert out.read_bytes() != again.read_bytes()
+    not_png = invoke("reconstruct", str(vae_run), "--out", str(tmp_path / "recon.jpg"))
+    assert not_png.exit_code == 2 and "give a file name ending in .png" in not_png.stderr
 
 
 def test_reconstruct_refuses_a_generator_without_an_encoder(tiny_spec: Path, tmp_path: Path) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.common import overwrite_option
 from ganforge.cli.plotting import write_plots
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), help="Folder for the figures (default RUN_DIR/plots).")
-def plot(run_dir: str, out: str | None) -> None:
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the figures (default RUN_DIR/plots, redrawn each time).")
+@overwrite_option
+def plot(run_dir: str, out: str | None, overwrite: bool) -> None:
     """Draw PNG figures of RUN_DIR's losses and metrics over training.
 
     Writes losses.png (discriminator and generator losses, with each loss term when there
@@ -22,6 +24,9 @@ def plot(run_dir: str, out: str | None) -> None:
     Examples:
       ganforge plot runs/lsgan/20250101-120000
       ganforge plot runs/lsgan/20250101-120000 --out report/figures
+
+    The run's own plots/ are redrawn each time; figures that exist in another --out folder are
+    replaced only with --overwrite.
     """
-    for path in write_plots(run_dir, out):
+    for path in write_plots(run_dir, out, overwrite=overwrite or out is None):
         click.echo(str(path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from ganforge.cli.plotting import write_plots
+from ganforge.cli.plotting import NothingToPlot, write_plots
 from ganforge.training.observers import BaseObserver
 from ganforge.training.rundir import RunDir
 
@@ -21,6 +21,8 @@ class PlotObserver(BaseObserver):
     def on_finish(self, status: str) -> None:
         try:
             written = write_plots(self.run_dir)
+        except NothingToPlot:  # a run stopped before it logged (train.steps=0): no figure, nothing to report
+            return
         except Exception as exc:  # noqa: BLE001 - plots are a convenience: the run's own result matters more
             self.say(f"plots not written: {exc}")
             return

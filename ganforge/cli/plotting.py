@@ -4,11 +4,13 @@ so it works headless and from any thread."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from ganforge.cli.common import refuse_to_replace
 from ganforge.errors import GanforgeError
 from ganforge.training.rundir import RunDir
 
@@ -42,29 +44,35 @@ def series(records: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
     return dict(out)
 
 
-def write_plots(run_dir: RunDir | Path | str, out_dir: Path | str | None = None) -> list[Path]:
+class NothingToPlot(GanforgeError):
+    """The run directory has no metrics.jsonl, or one with no values yet."""
+
+
+def write_plots(run_dir: RunDir | Path | str, out_dir: Path | str | None = None, overwrite: bool = True) -> list[Path]:
     """Draw ``losses.png`` and one ``metric_<name>.png`` per metric into ``out_dir``
-    (default ``<run>/plots``); returns the files written."""
+    (default ``<run>/plots``); returns the files written. With ``overwrite`` false, a figure
+    that already exists is refused before anything is drawn."""
     run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise GanforgeError(MISSING_MATPLOTLIB) from None
     if not run_dir.metrics_path.exists():
-        raise GanforgeError(f"{run_dir.root} has no metrics.jsonl: is it a run directory (ganforge run ... --out DIR)?")
+        raise NothingToPlot(f"{run_dir.root} has no metrics.jsonl: is it a run directory (ganforge run ... --out DIR)?")
     data = series(run_dir.read_log())
     if not data:
-        raise GanforgeError(f"{run_dir.metrics_path} holds no values yet; plot again once the run has logged (train.log_every steps)")
+        raise NothingToPlot(f"{run_dir.metrics_path} holds no values yet; plot again once the run has logged (train.log_every steps)")
     out = Path(out_dir) if out_dir is not None else run_dir.root / "plots"
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
     losses = {k: v for k, v in data.items() if k.startswith("loss/")}
+    figures: list[tuple[Path, Callable[[Path], Path]]] = []
     if losses:
-        written.append(_losses_figure(Figure, losses, out / "losses.png"))
+        figures.append((out / "losses.png", functools.partial(_losses_figure, Figure, losses)))
     for name, points in data.items():
         if not name.startswith("loss/"):
-            written.append(_metric_figure(Figure, name, points, out / f"metric_{_file_safe(name)}.png"))
-    return written
+            figures.append((out / f"metric_{_file_safe(name)}.png", functools.partial(_metric_figure, Figure, name, points)))
+    refuse_to_replace((path for path, _ in figures), overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    return [draw(path) for path, draw in figures]
 
 
 def _losses_figure(figure_class: Any, losses: dict[str, list[tuple[int, float]]], path: Path) -> Path:

@@ -140,10 +140,8 @@ def prepare_run_dir(name: str, out: str | None, resume: str | None, overwrite: b
         return run_dir, False
     if run_dir.holds_run():
         if not overwrite:
-            raise GanforgeError(
-                f"{run_dir.root} holds {run_dir.describe()}; continue it with --resume, "
-                "start again with --overwrite, or choose another --out"
-            )
+            resumable = "continue it with --resume, " if run_dir.last_checkpoint.is_file() else ""
+            raise GanforgeError(f"{run_dir.root} holds {run_dir.describe()}; {resumable}start again with --overwrite, or choose another --out")
         run_dir.clear()
     return run_dir, False
 

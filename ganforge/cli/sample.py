@@ -9,6 +9,7 @@ import click
 import torch
 from torch import Tensor
 
+from ganforge.cli.common import overwrite_option, refuse_to_replace
 from ganforge.cli.sampling import INTERPOLATIONS, Sampler, Samples, sampler_for
 from ganforge.cli.trained import describe, load_from_options, trained_options
 from ganforge.errors import GanforgeError
@@ -33,10 +34,12 @@ DEFAULT_NOISE_LATENTS = 4
 @click.option("--style-mix", is_flag=True, help=f"Style-mixing figure: --n column sources (default {DEFAULT_MIX_COLUMNS}) whose coarse, middle or fine styles are replaced by those of {MIX_ROWS_PER_GROUP} row sources each (StyleGAN).")
 @click.option("--noise-variation", type=click.IntRange(min=2), metavar="K", help=f"K draws of the per-pixel noise for each of --n latents (default {DEFAULT_NOISE_LATENTS}), then the per-pixel standard deviation (StyleGAN).")
 @click.option("--nrow", type=click.IntRange(min=1), help="Images per grid row (default: square, or one column per class, or K).")
+@overwrite_option
 @trained_options
 def sample(
     target: str, count: int | None, out: str, seed: int, class_: str | None, truncation: float | None, interpolate: int | None,
-    interpolation: str, style_mix: bool, noise_variation: int | None, nrow: int | None, checkpoint: str, spec: str | None, device: str, no_ema: bool,
+    interpolation: str, style_mix: bool, noise_variation: int | None, nrow: int | None, overwrite: bool,
+    checkpoint: str, spec: str | None, device: str, no_ema: bool,
 ) -> None:  # fmt: skip
     """Draw samples from the generator of a run (RUN_DIR) or a checkpoint file.
 
@@ -52,11 +55,20 @@ def sample(
       ganforge sample generator.pt --spec specs/lsgan.yaml --out grid.png
       ganforge sample runs/stylegan/20250101-120000 --style-mix --out mix.png
       ganforge sample runs/stylegan/20250101-120000 --noise-variation 8 --n 4 --out noise.png
+
+    Existing files are not replaced unless --overwrite is given.
     """
     if truncation is not None and not truncation > 0:
         raise GanforgeError(f"--truncation must be a positive number such as 0.7, got {truncation}")
     if sum(bool(x) for x in (interpolate, style_mix, noise_variation)) > 1:
         raise GanforgeError("--interpolate, --style-mix and --noise-variation each make their own figure; give one of them")
+    to_folder = out.endswith(("/", os.sep)) or Path(out).is_dir()
+    if to_folder and (style_mix or noise_variation):
+        raise GanforgeError("--style-mix and --noise-variation make one picture; give --out a .png file")
+    if not to_folder:
+        if Path(out).suffix.lower() != ".png":
+            raise GanforgeError(f"--out {out}: a grid is written as PNG; give a file name ending in .png, or a folder ending in / for one PNG per sample")
+        refuse_to_replace([Path(out)], overwrite)
     trained = load_from_options(target, checkpoint, spec, device, no_ema)
     sampler = sampler_for(trained)
     label = sampler.class_index(class_) if class_ is not None else None
@@ -69,10 +81,9 @@ def sample(
     else:
         samples = sampler.sample(count or DEFAULT_COUNT, seed, label, truncation)
     n = samples.images.shape[0]
-    if (style_mix or noise_variation) and (out.endswith(("/", os.sep)) or Path(out).is_dir()):
-        raise GanforgeError("--style-mix and --noise-variation make one picture; give --out a .png file")
-    if out.endswith(("/", os.sep)) or Path(out).is_dir():
+    if to_folder:
         stems = samples.names(sampler.class_names, interpolate)
+        refuse_to_replace((Path(out) / f"{stem}.png" for stem in stems), overwrite)
         write_each(samples.images, Path(out), stems)
         where = f"{n} PNG files in {out}"
     else:

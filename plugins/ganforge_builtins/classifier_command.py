@@ -8,6 +8,7 @@ import click
 import torch
 
 from ganforge.cache import dataset_key
+from ganforge.cli.common import overwrite_option, refuse_to_replace
 from ganforge.files import atomic_write
 
 
@@ -18,7 +19,8 @@ from ganforge.files import atomic_write
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-def train_classifier_command(dataset: str, out: Path, epochs: int, batch_size: int, seed: int, device: str) -> None:
+@overwrite_option
+def train_classifier_command(dataset: str, out: Path, epochs: int, batch_size: int, seed: int, device: str, overwrite: bool) -> None:
     """Train the small domain classifier on DATASET and save it for `{name: classifier, weights: FILE}`.
 
     \b
@@ -29,6 +31,7 @@ def train_classifier_command(dataset: str, out: Path, epochs: int, batch_size: i
     from ganforge.experiment import pick_device
     from ganforge_builtins.classifier_training import train_classifier
 
+    refuse_to_replace([out], overwrite)
     data = build_dataset(dataset)
     trained = train_classifier(data, epochs=epochs, batch_size=batch_size, device=pick_device(device), seed=seed)
     atomic_write(out, lambda f: torch.save(trained.checkpoint(dataset_key(data, "train")), f))

@@ -16,7 +16,9 @@ from torch import Tensor
 
 from ganforge import hookimpl
 from ganforge.cache import dataset_key
+from ganforge.cli.common import overwrite_option, refuse_to_replace
 from ganforge.cli.features import batch_size_option, build_dataset, device_option, extractor_from, extractor_option, weights_option
+from ganforge.errors import GanforgeError
 from ganforge.experiment import pick_device
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.provenance import extractor_provenance, file_digest, ganforge_version
@@ -118,7 +120,8 @@ def fid(paths: tuple[Path, Path], extractor: str, weights: Path | None, batch_si
 @weights_option
 @batch_size_option
 @device_option
-def stats(source: str, out: Path, split: str, samples: int | None, extractor: str, weights: Path | None, batch_size: int, device: str) -> None:
+@overwrite_option
+def stats(source: str, out: Path, split: str, samples: int | None, extractor: str, weights: Path | None, batch_size: int, device: str, overwrite: bool) -> None:
     """Write feature statistics (pytorch-fid's .npz: mu, sigma) of a dataset or an image folder.
 
     SOURCE is a folder of images or a registered dataset: a name (see `ganforge list dataset`)
@@ -136,6 +139,9 @@ def stats(source: str, out: Path, split: str, samples: int | None, extractor: st
       ganforge stats real_images/ --out ref.npz
       ganforge stats real_images/ --out ref.npz --weights ~/weights/pt_inception-2015-12-05-6726825d.pth
     """
+    if out.suffix != ".npz":
+        raise GanforgeError(f"--out {out}: statistics files end in .npz (ganforge fid and pytorch-fid recognise them by it); e.g. --out {out.with_suffix('.npz').name}")
+    refuse_to_replace([out], overwrite)
     target = pick_device(device)
     if Path(source).is_dir():
         network = extractor_from(extractor, weights).prepare(None, target)

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from ganforge import hookimpl
+from ganforge.cli.common import overwrite_option, refuse_to_replace
 from ganforge.errors import GanforgeError
 from ganforge.imaging import to_pil
 from ganforge.interfaces import Generator
@@ -45,6 +46,16 @@ def _targets(source: Path, out_text: str) -> list[tuple[Path, Path]]:
     return [(source, out)]
 
 
+def _one_each(targets: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """``targets``, refused in one line when two sources would be written to one file."""
+    seen: dict[Path, Path] = {}
+    for source, destination in targets:
+        if destination in seen:
+            raise GanforgeError(f"{seen[destination]} and {source} would both be written to {destination}; rename one of them")
+        seen[destination] = source
+    return targets
+
+
 @click.command("upscale")
 @click.argument("target", type=click.Path(exists=True))
 @click.argument("source", type=click.Path())
@@ -54,7 +65,8 @@ def _targets(source: Path, out_text: str) -> list[tuple[Path, Path]]:
 @click.option("--no-ema", is_flag=True, help="Use the raw generator weights even when the run kept an EMA copy.")
 @click.option("--tile", default=128, show_default=True, type=click.IntRange(min=8), help="Low-resolution tile side; larger images are upscaled tile by tile.")
 @click.option("--overlap", default=16, show_default=True, type=click.IntRange(min=0), help="Low-resolution context pixels around each tile.")
-def upscale_command(target: str, source: str, out: str, checkpoint: str, device: str, no_ema: bool, tile: int, overlap: int) -> None:
+@overwrite_option
+def upscale_command(target: str, source: str, out: str, checkpoint: str, device: str, no_ema: bool, tile: int, overlap: int, overwrite: bool) -> None:
     """Upscale an image, or every image of a folder, with a super-resolution run's generator.
 
     \b
@@ -63,15 +75,18 @@ def upscale_command(target: str, source: str, out: str, checkpoint: str, device:
       ganforge upscale runs/srgan photos/ --out upscaled/
     Colour or grey as the run was trained; any size (tiled with overlap when large). An
     unreadable file is reported in one line and the others are still upscaled (exit code 2).
+    Existing files are not replaced unless --overwrite is given.
     """
     from ganforge.cli.loading import load_trained
 
+    targets = _one_each(_targets(Path(source), out))
+    refuse_to_replace((destination for _, destination in targets), overwrite)
     trained = load_trained(target, checkpoint=checkpoint, device=device, prefer_ema=not no_ema)
     generator = trained.generator
     sr_scale(generator, target)
     channels = generator.image_shape[0]
     failed = 0
-    for path, destination in _targets(Path(source), out):
+    for path, destination in targets:
         try:
             image = read_image(path, channels)
         except GanforgeError as exc:
@@ -101,7 +116,8 @@ def blend(a: dict[str, Tensor], b: dict[str, Tensor], alpha: float) -> dict[str,
 @click.option("--alpha", default=0.8, show_default=True, type=click.FloatRange(0.0, 1.0), help="Weight of RUN_B: (1 − alpha)·A + alpha·B.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="The new run directory.")
 @click.option("--checkpoint", default="last", show_default=True, type=click.Choice(["last", "best"]), help="Which checkpoint of each run.")
-def interpolate_weights_command(run_a: str, run_b: str, alpha: float, out: str, checkpoint: str) -> None:
+@overwrite_option
+def interpolate_weights_command(run_a: str, run_b: str, alpha: float, out: str, checkpoint: str, overwrite: bool) -> None:
     """Blend two runs' generators (ESRGAN's network interpolation) into a new run directory.
 
     \b
@@ -129,8 +145,10 @@ def interpolate_weights_command(run_a: str, run_b: str, alpha: float, out: str, 
     if first.get("ema") is not None and second.get("ema") is not None:
         ema = blend(first["ema"], second["ema"], alpha)
     target = RunDir(out)
-    if target.last_checkpoint.exists():
-        raise GanforgeError(f"{out} already holds a run; choose a new --out")
+    record = target.root / "interpolated.json"
+    refuse_to_replace([target.last_checkpoint, target.status_path, target.metrics_path, target.spec_path, record], overwrite)
+    if overwrite:
+        target.clear()
     target.create()
     spec = dict(second["spec"])
     state = {"step": second.get("step", 0), "spec": spec, "generator": blend(first["generator"], second["generator"], alpha), "ema": ema}
@@ -139,7 +157,7 @@ def interpolate_weights_command(run_a: str, run_b: str, alpha: float, out: str, 
     step = int(second.get("step") or 0)
     target.log({"step": step, "interpolation/alpha": alpha})
     target.write_status("finished", step, step)
-    (target.root / "interpolated.json").write_text(json.dumps({"run_a": str(run_a), "run_b": str(run_b), "alpha": alpha, "checkpoint": checkpoint}) + "\n")
+    record.write_text(json.dumps({"run_a": str(run_a), "run_b": str(run_b), "alpha": alpha, "checkpoint": checkpoint}) + "\n")
     click.echo(f"{out}: (1 - {alpha})·{run_a} + {alpha}·{run_b}")
 
 

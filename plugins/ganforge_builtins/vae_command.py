@@ -8,6 +8,7 @@ import click
 import torch
 from torch import Tensor
 
+from ganforge.cli.common import overwrite_option, refuse_to_replace
 from ganforge.cli.trained import describe, load_from_options, trained_options
 from ganforge.errors import GanforgeError
 from ganforge.imaging import write_grid
@@ -45,8 +46,9 @@ def reconstruct_images(generator: Generator, real: Tensor, seed: int = 0) -> Ten
 @click.option("--out", default="recon.png", show_default=True, type=click.Path(dir_okay=False, path_type=Path), help="The PNG grid to write.")
 @click.option("--split", default="test", show_default=True, help="Dataset split the images come from.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the encoder's reparameterised samples.")
+@overwrite_option
 @trained_options
-def reconstruct(target: str, count: int, out: Path, split: str, seed: int, checkpoint: str, spec: str | None, device: str, no_ema: bool) -> None:
+def reconstruct(target: str, count: int, out: Path, split: str, seed: int, overwrite: bool, checkpoint: str, spec: str | None, device: str, no_ema: bool) -> None:
     """Write the first N images of a split beside their reconstructions by a run's VAE.
 
     Each original is followed by its reconstruction, 8 pairs a row. Runs whose generator
@@ -56,6 +58,9 @@ def reconstruct(target: str, count: int, out: Path, split: str, seed: int, check
     Example:
       ganforge reconstruct runs/vae/20250101-120000 --n 32 --out recon.png
     """
+    if out.suffix.lower() != ".png":
+        raise GanforgeError(f"--out {out}: the grid is written as PNG; give a file name ending in .png")
+    refuse_to_replace([out], overwrite)
     trained = load_from_options(target, checkpoint, spec, device, no_ema)
     require_encoder(trained.generator)
     data = trained.experiment.dataset.load(split)
