@@ -35,7 +35,10 @@ def test_list_json_and_patterns() -> None:
     entries = json.loads(invoke("list", "dcgan", "--json").stdout)
     assert {(e["kind"], e["plugin"]) for e in entries} == {("generator", "dcgan"), ("discriminator", "dcgan")}
     assert json.loads(invoke("list", "datasets", "*mnist", "--json").stdout)[0]["name"] == "fashion-mnist"
-    assert "no loss matches 'zzz'" in invoke("list", "loss", "zzz").stdout
+    nothing = invoke("list", "loss", "lsgn")
+    assert nothing.exit_code == 2 and nothing.stderr.strip() == "Error: no loss matches 'lsgn' (did you mean 'lsgan'?); see `ganforge list loss`"
+    assert invoke("list", "generatr").stderr.strip() == "Error: no component matches 'generatr' (did you mean 'generator'?); see `ganforge list`"
+    assert json.loads(invoke("list", "loss", "zzz", "--json").stdout) == []  # for scripts, an empty answer
 
 
 def test_validate_names_each_component_and_plugin(tiny_spec: Path) -> None:

@@ -55,6 +55,14 @@ def test_builtins_come_from_entry_points(plugins: Plugins) -> None:
     assert not plugins.failures
 
 
+def test_every_builtin_summary_is_one_whole_sentence(plugins: Plugins) -> None:
+    """`ganforge list` shows the first docstring line: it must read as a sentence, not a fragment."""
+    builtins = [e for e in plugins.registry.list() if plugins.loaded[e.plugin].distribution == "ganforge"]
+    assert len(builtins) > 50
+    fragments = [f"{e.kind} {e.name}: {e.summary!r}" for e in builtins if not e.summary.endswith((".", ".)"))]
+    assert fragments == []
+
+
 def test_installed_distribution_is_loaded_through_importlib_metadata(site: Path) -> None:
     write_distribution(
         site, "gf-test-extra", "gf_test_extra",

@@ -169,3 +169,21 @@ def test_a_run_resumes_after_its_spec_moves_to_the_new_name(tmp_path: Path, plug
     spec.write_text(spec.read_text().replace("name: half", "name: halved"))
     resumed = invoke("run", str(spec), "--out", str(tmp_path / "run"), "--quiet", "--resume", "--set", "train.steps=3")
     assert resumed.exit_code == 0, resumed.output
+
+
+def test_list_marks_a_contested_name_unusable(plugins: Plugins) -> None:
+    class Twin:
+        __name__ = "twin"
+
+        @hookimpl
+        def register_losses(self, register):
+            register("lsgan", HalfLoss)
+
+    plugins.register(Twin(), "twin")
+    table = invoke("list", "loss", "lsgan")
+    assert table.exit_code == 0, table.output
+    (row,) = [line for line in table.stdout.splitlines() if line.startswith("loss")]
+    assert "lsgan + twin" in row and "unusable: registered by plugins 'lsgan' and 'twin'; disable one with GANFORGE_DISABLE_PLUGINS=NAME" in row
+    (entry,) = json.loads(invoke("list", "loss", "lsgan", "--json").stdout)
+    assert entry["conflict"] == ["lsgan", "twin"]
+    assert json.loads(invoke("list", "loss", "bce", "--json").stdout)[0]["conflict"] is None

@@ -9,9 +9,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ganforge.errors import GanforgeError, did_you_mean
 from ganforge.kinds import KIND_NAMES, find_kind
 from ganforge.plugins import get_plugins
-from ganforge.registry import ComponentInfo
+from ganforge.registry import ComponentInfo, Registry
 from ganforge.requirements import availability
 from ganforge.spec.signature import signature_of
 
@@ -46,12 +47,11 @@ def list_components(kind: str | None, pattern: str, params: bool, as_json: bool)
     plugins = get_plugins()
     entries = plugins.registry.list(kind, pattern)
     if as_json:
-        click.echo(json.dumps([_as_dict(e) for e in entries], indent=2))
+        click.echo(json.dumps([_as_dict(e, plugins.registry) for e in entries], indent=2))
         return
-    console = Console(width=None if sys.stdout.isatty() else 160)
     if not entries:
-        console.print(f"no {kind or 'component'} matches '{pattern}'")
-        return
+        raise GanforgeError(f"no {kind or 'component'} matches '{pattern}'{_closest(plugins.registry, kind, pattern)}; see `ganforge list{f' {kind}' if kind else ''}`")
+    console = Console(width=None if sys.stdout.isatty() else 160)
     table = Table(box=None, pad_edge=False, header_style="bold")
     aliases = any(e.aliases for e in entries)
     needs = {id(e): availability(e.factory) for e in entries}
@@ -64,16 +64,32 @@ def list_components(kind: str | None, pattern: str, params: bool, as_json: bool)
         extra = ((", ".join(entry.aliases),) if aliases else ()) + (
             ("; ".join(what), ("yes" if missing is None else f"no: {missing}") if what else "") if show_needs else ()
         )
-        table.add_row(entry.kind, entry.name, entry.plugin, entry.summary, *extra)
+        contested = plugins.registry.conflicts.get((entry.kind, entry.name))
+        if contested:
+            table.add_row(entry.kind, entry.name, " + ".join(contested), _unusable(contested), *extra)
+        else:
+            table.add_row(entry.kind, entry.name, entry.plugin, entry.summary, *extra)
         if params:
             for p in signature_of(entry.factory).params:
                 table.add_row("", "", "", f"  {p.name}: {p.describe_type()} = {p.describe_default()}", *([""] * len(extra)))
     console.print(table, markup=False, highlight=False)
 
 
-def _as_dict(entry: ComponentInfo) -> dict[str, object]:
+def _closest(registry: Registry, kind: str | None, pattern: str) -> str:
+    """`` (did you mean 'x'?)`` among the names and aliases in reach, kinds included when listing every kind."""
+    candidates = [n for e in registry.list(kind) for n in (e.name, *e.aliases)]
+    return did_you_mean(pattern, candidates if kind else [*KIND_NAMES, *candidates])
+
+
+def _unusable(claimants: list[str]) -> str:
+    plugins = " and ".join(f"'{p}'" for p in claimants)
+    return f"unusable: registered by plugins {plugins}; disable one with GANFORGE_DISABLE_PLUGINS=NAME"
+
+
+def _as_dict(entry: ComponentInfo, registry: Registry) -> dict[str, object]:
     what, missing = availability(entry.factory)
     return {
+        "conflict": registry.conflicts.get((entry.kind, entry.name)),
         "needs": what,
         "available": missing is None,
         "unavailable_because": missing,

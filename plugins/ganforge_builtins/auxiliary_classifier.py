@@ -16,8 +16,10 @@ HEADS = {"class_logits": ("a class head", "class_head"), "twin_class_logits": ("
 
 
 class AuxiliaryClassifierLoss(Loss):
-    """AC-GAN's class term: the discriminator's class head learns to name the class of real
-    images, and the generator is pushed to make images that head names as the class asked for.
+    """AC-GAN's class term: a class head on the discriminator, which the generator must satisfy.
+
+    The discriminator's class head learns to name the class of real images, and the generator
+    is pushed to make images that head names as the class asked for.
 
     Discriminator side: ``weight * CE(class_logits(real), labels)``, plus
     ``fake_weight * CE(class_logits(fake), labels)`` (the paper trains the head on fakes too;

@@ -13,8 +13,10 @@ from ganforge.types import PositiveFloat
 
 
 class ModeSeekingLoss(Loss):
-    """Mode-seeking term (MSGAN): the generator is pushed to make two latents of the same
-    class give different images, against the within-class collapse of conditional GANs.
+    """Mode-seeking term (MSGAN): two latents of one class must give different images.
+
+    The generator is pushed to make two latents of the same class give different images,
+    against the within-class collapse of conditional GANs.
 
     A second batch ``G(z2, labels)`` is drawn with fresh Gaussian latents and the batch's own
     labels (one extra generator pass); with ``ratio = mean|G(z1) - G(z2)| / mean|z1 - z2|``

@@ -157,8 +157,9 @@ class IntraFID(FeatureMetric):
 
 
 class ClassDiversity(IntraFID):
-    """Per-class diversity of a conditional generator relative to real images (higher is more
-    diverse; 1 = as diverse as the real class).
+    """Per-class diversity of a conditional generator relative to real images (1 = as real).
+
+    Higher is more diverse; 1 is as diverse as the real class.
 
     For every class: the root-mean-square distance of features to their class mean,
     sqrt(trace Σ), for samples generated for that class, divided by the same for the real
