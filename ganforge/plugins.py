@@ -68,7 +68,10 @@ class Plugins:
 
     def load_entry_points(self) -> None:
         disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for name in sorted(disabled - set(found.names)):  # a typo here would leave the plugin on without a word
+            self.failures.append(PluginFailure(name, f"{DISABLE_ENV} names it, but no installed plugin is called '{name}'{did_you_mean(name, found.names)}; it disables nothing"))
+        for ep in found:
             if ep.name in disabled or self.manager.has_plugin(ep.name):
                 continue
             dist = ep.dist

@@ -105,9 +105,12 @@ def test_broken_plugin_does_not_break_the_cli(site: Path, plugins: Plugins) -> N
 
 def test_disabled_plugin_is_skipped(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_distribution(site, "gf-test-broken2", "gf_test_broken2", "raise ImportError('x')\n", "broken2")
-    monkeypatch.setenv("GANFORGE_DISABLE_PLUGINS", "broken2, other")
+    monkeypatch.setenv("GANFORGE_DISABLE_PLUGINS", "broken2, lsgn")
     plugins = Plugins.create()
-    assert not plugins.failures and "broken2" not in plugins.loaded
+    assert "broken2" not in plugins.loaded and "lsgan" in plugins.loaded
+    assert [str(f) for f in plugins.failures] == [
+        'plugin "lsgn": GANFORGE_DISABLE_PLUGINS names it, but no installed plugin is called \'lsgn\' (did you mean \'lsgan\'?); it disables nothing'
+    ]
 
 
 def test_duplicate_name_names_both_plugins(plugins: Plugins) -> None:
