@@ -5,6 +5,7 @@ accumulation, warm starts, structured truncation, status and attribution on ever
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -669,15 +670,18 @@ def test_resume_compares_values_not_how_they_were_written(tiny_spec: Path, tmp_p
     assert run(tiny_spec, out, "--set", "train.steps=2").exit_code == 0
     refused = run(tiny_spec, out, "--resume", "--set", "generator.width=16", "--set", "train.steps=4")
     assert refused.exit_code == 2 and "differs from the run's in generator.width;" in refused.output
-    suggested = refused.output.split("resume with the run's own spec: ")[1].split()
-    assert suggested[:3] == ["ganforge", "run", str(out / "spec.yaml")]
-    own = run(out / "spec.yaml", out, "--resume", "--set", "train.steps=3")
+    suggested = shlex.split(refused.stderr.split("resume with the run's own spec: ")[1])
+    assert suggested == ["ganforge", "run", str(out / "spec.yaml"), "--out", str(out), "--resume", "--set", "train.steps=4"]  # the change that may stay, kept
+    own = invoke(*suggested[1:], "--quiet")
     assert own.exit_code == 0, own.output
-    defaults = run(tiny_spec, out, "--resume", "--set", "train.steps=4", "--set", "train.precision=fp32", "--set", "generator.embed_dim=50")
+    assert load_checkpoint(out / "checkpoints/last.pt")["step"] == 4
+    named = run(tiny_spec, out, "--resume", "--set", "generator.width=16", "--set", "train.steps=6", "--set", "metrics=[{name: fid, every: 1}]")
+    assert named.stderr.strip().endswith("--resume --set train.steps=6 (and your change to metrics, as --set or in that file)")
+    defaults = run(tiny_spec, out, "--resume", "--set", "train.steps=5", "--set", "train.precision=fp32", "--set", "generator.embed_dim=50")
     assert defaults.exit_code == 0, defaults.output
     written_out = write_spec(tmp_path, TINY_SPEC.replace("{name: lsgan}", "lsgan").replace("seed: 0\ndevice: cpu\n", ""), "short")
-    assert run(written_out, out, "--resume", "--set", "train.steps=5").exit_code == 0
-    assert load_checkpoint(out / "checkpoints/last.pt")["step"] == 5
+    assert run(written_out, out, "--resume", "--set", "train.steps=6").exit_code == 0
+    assert load_checkpoint(out / "checkpoints/last.pt")["step"] == 6
 
 
 def _with_new_linear() -> Any:

@@ -3,7 +3,10 @@ setting says itself whether it may change (``training.config.resumable``)."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
+
+import yaml
 
 from ganforge.errors import GanforgeError
 from ganforge.registry import Registry
@@ -46,12 +49,33 @@ def check_resumable(
     changed = changed_keys(before, resolved)
     if old is not None:
         wrote = _written_keys(old, before) | _written_keys(written, resolved)
-        changed = [key for key in changed if any(key == w or key.startswith(w + ".") or w.startswith(key + ".") for w in wrote)]
+        changed = [key for key in changed if _covered(key, wrote)]
     if changed:
+        mine = sorted(key for key in _differences(before, resolved) if may_change(key) and _covered(key, _written_keys(written, resolved)))
         raise GanforgeError(
             f"--resume: the spec differs from the run's in {', '.join(changed)}; "
-            f"resume with the run's own spec: ganforge run {run_dir.spec_path} --out {run_dir.root} --resume"
+            f"resume with the run's own spec: ganforge run {run_dir.spec_path} --out {run_dir.root} --resume{_as_sets(mine, resolved)}"
         )
+
+
+def _covered(key: str, written: set[str]) -> bool:
+    return any(key == w or key.startswith(w + ".") or w.startswith(key + ".") for w in written)
+
+
+def _as_sets(keys: list[str], resolved: Any) -> str:
+    """`` --set KEY=VALUE`` for each change that may be kept on resume (``train.steps=40``), so the
+    suggested command does not drop them; values that are not scalars are named instead."""
+    sets, others = [], []
+    for key in keys:
+        value: Any = resolved
+        for part in key.split("."):
+            value = value[int(part)] if isinstance(value, list) else value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            text = yaml.safe_dump(value).strip().removesuffix("...").strip()  # a YAML scalar, as --set reads it
+            sets.append(f" --set {shlex.quote(f'{key}={text}')}")
+        else:
+            others.append(key)
+    return "".join(sets) + (f" (and your change to {', '.join(others)}, as --set or in that file)" if others else "")
 
 
 def _written_keys(written: Any, resolved: Any, prefix: str = "") -> set[str]:
