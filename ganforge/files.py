@@ -26,13 +26,13 @@ class WriteError(GanforgeError):
     """A file could not be written (disk full, read-only or missing directory, permissions).
     The previous file at that path, if any, is intact."""
 
-    def __init__(self, path: Path | str, cause: OSError) -> None:
+    def __init__(self, path: Path | str, cause: OSError, message: str | None = None) -> None:
         self.path = Path(path)
         self.cause = cause
         reason = cause.strerror or str(cause) or type(cause).__name__
         if cause.errno == errno.ENOSPC:
             reason = "no space left on device"
-        super().__init__(f"cannot write {self.path}: {reason}; the previous file there (if any) is intact")
+        super().__init__(message or f"cannot write {self.path}: {reason}; the previous file there (if any) is intact")
 
 
 def current_umask() -> int:
@@ -69,6 +69,16 @@ class _Recording:
         return getattr(self.file, name)
 
 
+def make_directory(path: Path) -> Path:
+    """``mkdir -p path``, or a :class:`WriteError` in one line (a file in the way, not permitted)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        raise WriteError(path, exc, f"cannot make the folder {path}: {blocker} is a file" if blocker else None) from None
+    return path
+
+
 def atomic_write(path: Path | str, write: Callable[[IO[bytes]], object], *, sync: bool = True) -> None:
     """Create or replace ``path`` with what ``write(file)`` writes into a binary file.
 
@@ -78,8 +88,8 @@ def atomic_write(path: Path | str, write: Callable[[IO[bytes]], object], *, sync
     are not failed writes propagate unchanged.
     """
     path = Path(path)
+    make_directory(path.parent)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise WriteError(path, exc) from None

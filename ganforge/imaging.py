@@ -14,7 +14,7 @@ from torch import Tensor
 from torchvision.utils import make_grid
 
 from ganforge.errors import GanforgeError
-from ganforge.files import atomic_write
+from ganforge.files import atomic_write, make_directory
 from ganforge.interfaces import Dataset
 
 #: pixels between grid cells
@@ -72,7 +72,7 @@ def write_each(samples: Tensor, directory: Path, stems: Sequence[str]) -> list[P
         raise GanforgeError(
             f"one PNG per sample needs images (N, 1 or 3, H, W); these samples have shape {tuple(samples.shape[1:])}; write one picture instead (--out samples.png)"
         )
-    directory.mkdir(parents=True, exist_ok=True)
+    make_directory(directory)
     paths = []
     for image, stem in zip(samples, stems):
         path = directory / f"{stem}.png"

@@ -109,8 +109,13 @@ def test_a_failing_sync_or_rename_is_a_write_error(tmp_path: Path, monkeypatch: 
 
 def test_a_directory_that_cannot_be_made_is_a_write_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
-    with pytest.raises(WriteError, match="cannot write .*file/stats.npz: "):
+    with pytest.raises(WriteError) as caught:
         save_stats(stats(), tmp_path / "file" / "stats.npz")
+    assert str(caught.value) == f"cannot make the folder {tmp_path / 'file'}: {tmp_path / 'file'} is a file"
+    (tmp_path / "locked").mkdir(mode=0o500)
+    if os.geteuid() != 0:  # root writes anywhere
+        with pytest.raises(WriteError, match="cannot write .*locked/sub: Permission denied; "):
+            save_stats(stats(), tmp_path / "locked" / "sub" / "stats.npz")
 
 
 def test_errors_of_the_writer_itself_propagate(tmp_path: Path) -> None:

@@ -180,3 +180,11 @@ def test_train_classifier_keeps_an_existing_weights_file(tmp_path, monkeypatch) 
     result = invoke("train-classifier", "synthetic", "--out", str(out), "--device", "cpu")
     assert result.exit_code == 2 and result.stderr.strip() == f"Error: {out} exists; pass --overwrite to replace it, or choose another --out"
     assert out.read_bytes() == b"mine"
+
+
+def test_stats_of_a_folder_that_is_not_there_says_so(tmp_path) -> None:
+    result = invoke("stats", str(tmp_path / "nothere"), "--out", str(tmp_path / "x.npz"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: {tmp_path / 'nothere'}: no such folder; SOURCE is a folder of images or a dataset (see `ganforge list dataset`)"
+    (tmp_path / "a.png").write_bytes(b"")
+    assert "a.png: not a folder;" in invoke("stats", str(tmp_path / "a.png"), "--out", str(tmp_path / "x.npz")).stderr

@@ -110,5 +110,5 @@ def test_an_out_folder_that_cannot_be_made_is_one_line(tiny_spec: Path, tmp_path
     (tmp_path / "afile").write_text("mine")
     result = run(tiny_spec, tmp_path / "afile" / "sub")
     assert result.exit_code == 2
-    assert result.stderr.strip().splitlines()[-1] == f"Error: cannot write {tmp_path / 'afile/sub/samples'}: Not a directory; the previous file there (if any) is intact"
+    assert result.stderr.strip().splitlines()[-1] == f"Error: cannot make the folder {tmp_path / 'afile/sub/samples'}: {tmp_path / 'afile'} is a file"
     assert (tmp_path / "afile").read_text() == "mine"

@@ -144,6 +144,10 @@ def test_upscale_images_folders_and_bad_files(tmp_path: Path, pixel_run: Path) -
     assert (tmp_path / "out/big.png").read_bytes() == kept
     replaced = invoke("upscale", str(pixel_run), str(folder / "grey.png"), "--out", str(tmp_path / "out/big.png"), "--overwrite")
     assert replaced.exit_code == 0 and Image.open(tmp_path / "out/big.png").size == (20, 24)
+    as_jpeg = invoke("upscale", str(pixel_run), str(folder / "grey.png"), "--out", str(tmp_path / "out/grey.JPG"))
+    assert as_jpeg.exit_code == 0 and Image.open(tmp_path / "out/grey.JPG").format == "JPEG"  # the format its name says
+    under_a_file = invoke("upscale", str(pixel_run), str(folder / "grey.png"), "--out", str(tmp_path / "out/big.png/x.png"))
+    assert under_a_file.exit_code == 2 and under_a_file.stderr.strip() == f"Error: cannot make the folder {tmp_path / 'out/big.png'}: {tmp_path / 'out/big.png'} is a file"
     write_photos(folder, {"big.jpg": (8, 8)})
     clash = invoke("upscale", str(pixel_run), str(folder), "--out", str(tmp_path / "fresh"))
     assert clash.exit_code == 2 and f"would both be written to {tmp_path / 'fresh/big.png'}" in clash.stderr

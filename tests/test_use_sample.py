@@ -149,3 +149,11 @@ def test_a_grid_must_be_a_png_file(runs: dict[str, Path], tmp_path: Path) -> Non
         f"Error: --out {tmp_path / 'grid.jpg'}: a grid is written as PNG; give a file name ending in .png, or a folder ending in / for one PNG per sample"
     )
     assert not (tmp_path / "grid.jpg").exists()
+
+
+def test_a_folder_that_cannot_be_made_is_one_line(runs: dict[str, Path], tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("mine")
+    result = invoke("sample", str(runs["plain"]), "--n", "2", "--out", f"{tmp_path / 'afile'}/")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: cannot make the folder {tmp_path / 'afile'}: {tmp_path / 'afile'} is a file"
+    assert (tmp_path / "afile").read_text() == "mine"

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from ganforge.cli.common import refuse_to_replace
 from ganforge.errors import GanforgeError
+from ganforge.files import make_directory
 from ganforge.training.rundir import RunDir
 
 MISSING_MATPLOTLIB = "plots need matplotlib, which is not installed: pip install 'ganforge[plot]' (or pip install matplotlib)"
@@ -71,7 +72,7 @@ def write_plots(run_dir: RunDir | Path | str, out_dir: Path | str | None = None,
         if not name.startswith("loss/"):
             figures.append((out / f"metric_{_file_safe(name)}.png", functools.partial(_metric_figure, Figure, name, points)))
     refuse_to_replace((path for path, _ in figures), overwrite)
-    out.mkdir(parents=True, exist_ok=True)
+    make_directory(out)
     return [draw(path) for path, draw in figures]
 
 

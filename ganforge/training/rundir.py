@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from ganforge.files import WriteError, atomic_write_text
+from ganforge.files import WriteError, atomic_write_text, make_directory
 
 STATUSES = ("running", "finished", "interrupted", "diverged", "failed")
 
@@ -98,10 +98,7 @@ class RunDir:
         """Make the run's folders, and remove what a hard-killed writer of this run left half-written
         (``checkpoints/.last.pt.XXXX.tmp``: the previous file beside it is intact)."""
         for folder in (self.samples_dir, self.last_checkpoint.parent):
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:  # --out under a file, or where the user may not write
-                raise WriteError(folder, exc) from None
+            make_directory(folder)  # --out under a file, or where the user may not write: one line
         for folder in (self.last_checkpoint.parent, self.root):
             for torn in folder.glob(".*.tmp"):
                 torn.unlink(missing_ok=True)

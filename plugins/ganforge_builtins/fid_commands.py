@@ -6,6 +6,7 @@ Registered through ``register_commands`` like any plugin's commands."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -142,6 +143,8 @@ def stats(source: str, out: Path, split: str, samples: int | None, extractor: st
     if out.suffix != ".npz":
         raise GanforgeError(f"--out {out}: statistics files end in .npz (ganforge fid and pytorch-fid recognise them by it); e.g. --out {out.with_suffix('.npz').name}")
     refuse_to_replace([out], overwrite)
+    if not source.lstrip().startswith("{") and ("/" in source or os.sep in source) and not Path(source).is_dir():
+        raise GanforgeError(f"{source}: {'not a folder' if Path(source).exists() else 'no such folder'}; SOURCE is a folder of images or a dataset (see `ganforge list dataset`)")
     target = pick_device(device)
     if Path(source).is_dir():
         network = extractor_from(extractor, weights).prepare(None, target)

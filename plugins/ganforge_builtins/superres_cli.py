@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
 
 import click
 import torch
+from PIL import Image
 from torch import Tensor
 
 from ganforge import hookimpl
 from ganforge.cli.common import overwrite_option, refuse_to_replace
 from ganforge.errors import GanforgeError
+from ganforge.files import atomic_write
 from ganforge.imaging import to_pil
 from ganforge.interfaces import Generator
 from ganforge.serving.tiling import image_to_image_scale, upscale_image
@@ -94,8 +97,8 @@ def upscale_command(target: str, source: str, out: str, checkpoint: str, device:
             failed += 1
             continue
         result = upscale_image(generator, image, "lr", tile, overlap)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        to_pil(result).save(destination)
+        save = functools.partial(to_pil(result).save, format=Image.registered_extensions()[destination.suffix.lower()])
+        atomic_write(destination, save, sync=False)
         click.echo(f"{path} ({image.shape[2]}x{image.shape[1]}) -> {destination} ({result.shape[2]}x{result.shape[1]})")
     if failed:
         raise click.exceptions.Exit(2)
