@@ -84,6 +84,21 @@ def test_new_plugin_refuses_bad_names_taken_names_and_full_folders(tmp_path: Pat
     assert invoke("new-plugin", "fresh", "--kind", "sampler").exit_code == 2
 
 
+def test_new_plugin_takes_the_kind_first_as_list_does(tmp_path: Path) -> None:
+    result = invoke("new-plugin", "losses", "focal-bce", "--out", str(tmp_path / "a"))
+    assert result.exit_code == 0, result.output
+    assert "register_losses" in (tmp_path / "a/src/ganforge_focal_bce/plugin.py").read_text()
+    for words, message in (
+        (("focal-bce",), "give the kind of 'focal-bce': ganforge new-plugin KIND focal-bce (KIND is one of generator, "),
+        (("los", "focal-bce"), "unknown kind 'los' (did you mean 'loss'?)"),
+        (("loss", "focal-bce", "--kind", "metric"), "KIND loss and --kind metric disagree"),
+        (("loss", "focal-bce", "extra"), "new-plugin takes [KIND] NAME, got 3 words"),
+    ):
+        refused = invoke("new-plugin", *words, "--out", str(tmp_path / "b"))
+        assert refused.exit_code == 2 and refused.stderr.startswith(f"Error: {message}"), refused.stderr
+    assert not (tmp_path / "b").exists()
+
+
 @pytest.fixture
 def scaffolds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """One package per kind written by the CLI, importable from its src/ folder."""
