@@ -87,6 +87,19 @@ def test_best_follows_the_spec_and_unknown_directions_show_no_best(tmp_path: Pat
     assert summarize(unknown, plugins.registry).metrics["other"].best is None
 
 
+def test_training_state_logged_with_the_losses_is_no_metric(tmp_path: Path, plugins: Plugins) -> None:
+    """ADA's p and scheduled learning rates are logged beside the losses; the table's metric
+    columns are the metric evaluations, so p is neither shown nor given fid's direction."""
+    run = fake_run(tmp_path, "ada", "finished", 4, [
+        {"step": 2, "epoch": 0, "loss/d": 0.5, "loss/g": 0.7, "augment/p": 0.1, "lr/generator": 0.002},
+        {"step": 2, "epoch": 0, "fid": 80.0},
+        {"step": 4, "epoch": 0, "loss/d": 0.4, "loss/g": 0.8, "augment/p": 0.2, "lr/generator": 0.001},
+        {"step": 4, "epoch": 0, "fid": 70.0},
+    ], metrics=[{"name": "fid"}])  # fmt: skip
+    metrics = summarize(run, plugins.registry).metrics
+    assert list(metrics) == ["fid"] and (metrics["fid"].last, metrics["fid"].best) == (70.0, 70.0)
+
+
 def test_table_sorted_by_a_metric(sweep: Path) -> None:
     result = invoke("runs", str(sweep), "--sort", "use-brightness")
     assert result.exit_code == 0, result.output

@@ -137,10 +137,11 @@ def sort_runs(runs: list[RunSummary], metric: str | None) -> list[RunSummary]:
 
 
 def _metric_summaries(records: list[dict[str, Any]], spec: dict[str, Any], registry: Registry | None) -> dict[str, MetricSummary]:
+    # metric evaluations are records of their own; the training log's records carry the losses
+    # and beside them training state (lr/..., augment/p), which is no metric
+    evaluations = [r for r in records if not any(str(k).startswith("loss/") for k in r)]
     out = {}
-    for name, points in series(records).items():
-        if name.startswith("loss/"):
-            continue
+    for name, points in series(evaluations).items():
         values = [v for _, v in points]
         direction = _direction(name, spec, registry)
         best = None if direction is None else (max(values) if direction else min(values))
