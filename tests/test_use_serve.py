@@ -201,5 +201,7 @@ def test_busy_port_is_explained(trained: dict[str, Path]) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = invoke("serve", str(trained["plain"]), "--port", str(port), "--device", "cpu")
-    assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+    assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr and "pick another --port" in result.stderr
+    unknown = invoke("serve", str(trained["plain"]), "--host", "192.0.2.1", "--port", "0", "--device", "cpu")
+    assert unknown.exit_code == 2 and "cannot listen on 192.0.2.1:0" in unknown.stderr and "check --host" in unknown.stderr
     assert "Examples:" in invoke("serve", "--help").stdout

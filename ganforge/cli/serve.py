@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import click
 
 from ganforge.cli.loading import TrainedGenerator
@@ -46,7 +48,8 @@ def serve(
         upscaler = Upscaler(trained.generator, max_bytes, max_pixels) if image_to_image_scale(trained.generator, "lr") else None
         server = SampleServer((host, port), sampler, page_info(trained, sampler.class_names), trained.experiment.dataset, log, upscaler)
     except OSError as exc:
-        raise GanforgeError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port (0 picks a free one)") from None
+        fix = "pick another --port (0 picks a free one)" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "check --host (an address or name of this machine, e.g. 127.0.0.1 or 0.0.0.0)"
+        raise GanforgeError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); {fix}") from None
     click.echo(f"serving {describe(trained)} on {server.url} (Ctrl-C to stop)", err=True)
     try:
         received = server.serve_until_signalled()
