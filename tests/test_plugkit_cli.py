@@ -70,6 +70,10 @@ def test_plugin_registering_a_taken_name_is_listed_with_the_clash(plugins: Plugi
     row = rows()["clash"]
     assert row["status"] == "problems" and row["components"] == ["loss half"]
     assert row["errors"] == ["loss 'lsgan' is registered by both plugin 'lsgan' and plugin 'clash'"]
+    holder = rows()["lsgan"]  # loaded first, but its name is just as unusable
+    assert holder["status"] == "problems" and holder["errors"] == [
+        "loss 'lsgan' is also registered by plugin 'clash': no spec can use it until one is disabled (GANFORGE_DISABLE_PLUGINS=NAME)"
+    ]
 
 
 def test_new_plugin_refuses_bad_names_taken_names_and_full_folders(tmp_path: Path, plugins: Plugins) -> None:

@@ -53,6 +53,10 @@ def plugin_rows(plugins: Plugins) -> list[PluginRow]:
     for failure in plugins.failures:
         row = rows.setdefault(failure.plugin, PluginRow(failure.plugin, None, None, None, "failed"))
         row.errors.append(failure.message)
+    for (kind, name), (holder, *others) in registry.conflicts.items():
+        if holder in rows:  # the refusal was reported against the later plugin; the name is unusable for both
+            rivals = " and ".join(f"'{p}'" for p in others)
+            rows[holder].errors.append(f"{kind} '{name}' is also registered by plugin {rivals}: no spec can use it until one is disabled (GANFORGE_DISABLE_PLUGINS=NAME)")
     for row in rows.values():
         if row.status == "loaded" and row.name not in plugins.loaded:
             row.status = "failed"
