@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -102,6 +103,19 @@ def test_runs_draw_plots_at_the_end_when_matplotlib_is_there(tmp_path: Path) -> 
     assert f"plots: {tmp_path / 'run' / 'plots' / 'losses.png'}" in result.stderr
     with Image.open(tmp_path / "run" / "plots" / "losses.png") as image:
         assert image.size == (1000, 400)
+
+
+def test_a_short_log_is_drawn_with_dots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that logged once has one point per loss: a line through it would draw nothing."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    drawn: list[Any] = []
+    monkeypatch.setattr(Figure, "savefig", lambda figure, path, **kwargs: drawn.append(figure))
+    (tmp_path / "metrics.jsonl").write_text('{"step": 2, "epoch": 0, "loss/d": 0.5, "loss/g": 0.7, "loss/g/bce": 0.7}\n')
+    assert invoke("plot", str(tmp_path)).exit_code == 0
+    lines = [line for axes in drawn[0].axes for line in axes.lines]
+    assert len(lines) == 3 and all(len(line.get_xdata()) == 1 and line.get_marker() == "o" for line in lines)
 
 
 def test_a_run_that_logged_nothing_draws_no_plots_and_says_nothing_of_them(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from ganforge.files import make_directory
 from ganforge.training.rundir import RunDir
 
 MISSING_MATPLOTLIB = "plots need matplotlib, which is not installed: pip install 'ganforge[plot]' (or pip install matplotlib)"
+#: series shorter than this are drawn with a dot at each value
+FEW_POINTS = 10
 #: record keys that are positions, not values
 POSITION_KEYS = ("step", "epoch")
 
@@ -87,6 +89,8 @@ def _losses_figure(figure_class: Any, losses: dict[str, list[tuple[int, float]]]
             if name == total or name.startswith(total + "/"):
                 label = "total" if name == total else name[len(total) + 1 :]
                 style = {"linewidth": 2.0} if name == total else {"linewidth": 1.0, "linestyle": "--"}
+                if len(points) < FEW_POINTS:  # a line through one point draws nothing; dots show a short run's values
+                    style.update(marker="o", markersize=3)
                 axes.plot(*zip(*points), label=label, **style)
         axes.set_title(f"{title} loss")
         axes.set_xlabel("step")
