@@ -52,6 +52,7 @@ CORPUS: list[tuple[str, str | bytes, str, int]] = [
     ("image-size-tiny", sub(DATA, "{name: synthetic, size: 64, batch_size: 16, image_size: 2}"), "data.image_size: expected int >= 4, got 2", 1),
     ("r1-gamma-negative", TINY_SPEC + "penalties: [{name: r1, gamma: -1.0}]\n", "penalties.0.gamma: expected float >= 0, got -1.0", 1),
     ("metric-every-zero", TINY_SPEC + "metrics: [{name: kid, every: 0}]\n", "metrics.0.every: every must be a number of steps", 1),
+    ("metric-every-missing", TINY_SPEC + "metrics: [{name: kid}]\n", "metrics.0: missing every: how often to compute kid, in steps (every: 500) or epochs (every: 1 epoch)", 1),
     ("metric-samples-one", TINY_SPEC + "metrics: [{name: fid, samples: 1, every: 2}]\n", "metrics.0.samples: expected int >= 2, got 1", 1),
     ("three-ranges-at-once", sub(TRAIN, "{steps: -1, log_every: 0, ema: 2.0}"), "train.", 3),
     # huge numbers

@@ -108,7 +108,9 @@ class _Resolver:
         out["optimizers"] = self.optimizers()
         out["train"] = self.settings("train", TrainConfig)
         for i, metric in enumerate(out["metrics"]):
-            if metric and not _valid_every(metric.get("every")):
+            if metric and metric.get("every") is None:
+                self.fail(f"missing every: how often to compute {metric.get('name')}, in steps (every: 500) or epochs (every: 1 epoch)", ("metrics", i))
+            elif metric and not _valid_every(metric.get("every")):
                 self.fail("every must be a number of steps (e.g. 500) or of epochs (e.g. '1 epoch')", ("metrics", i, "every"))
         batch_size, accumulate = (out.get("data") or {}).get("batch_size"), out["train"].get("accumulate")
         if isinstance(batch_size, int) and isinstance(accumulate, int) and accumulate > 1 and batch_size % accumulate:
