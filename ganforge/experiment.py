@@ -92,6 +92,9 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
     metrics = [
         _schedule(m, builder.build("metric", m, ("metrics", i), f"metrics.{i}")) for i, m in enumerate(resolved["metrics"])
     ]
+    for i, scheduled in enumerate(metrics):
+        if (unfit := scheduled.metric.check(generator, dataset)) is not None:
+            raise spec.error(f"{describe_component('metric', scheduled.name, builder.components[f'metrics.{i}'].plugin)} {unfit}", ("metrics", i))
     return Experiment(
         name=resolved["name"],
         resolved=resolved,

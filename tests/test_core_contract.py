@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganforge import Augment, Batch, Dataset, DataSplit, Discriminator, Generator, GeneratorOutput, Loss, hookimpl
+from ganforge import Augment, Batch, Dataset, DataSplit, Discriminator, Generator, GeneratorOutput, Loss, Metric, hookimpl
+from ganforge.errors import GanforgeError
 from ganforge.plugins import Plugins
 from ganforge.training.checkpoint import load_checkpoint
 
@@ -598,11 +599,44 @@ train: {steps: 2}
     assert json.loads((tmp_path / "run/status.json").read_text())["status"] == "failed"
 
 
-def test_a_ganforge_error_mid_run_writes_failed_status(tiny_spec: Path, tmp_path: Path) -> None:
-    result = run(tiny_spec, tmp_path / "run", "--set", "metrics=[{name: accuracy, samples: 16, every: 2}]")
+class NoReference(Metric):
+    """A metric that finds out only when it runs that it cannot (a reference it cannot read)."""
+
+    def evaluate(self, context: Any) -> dict[str, float]:
+        raise GanforgeError("no-reference: the reference statistics cannot be read")
+
+
+class NoReferencePlugin:
+    @hookimpl
+    def register_metrics(self, register: Any) -> None:
+        register("no-reference", NoReference)
+
+
+def test_a_ganforge_error_mid_run_writes_failed_status(tiny_spec: Path, tmp_path: Path, plugins: Plugins) -> None:
+    plugins.register(NoReferencePlugin(), "no-reference")
+    result = run(tiny_spec, tmp_path / "run", "--set", "metrics=[{name: no-reference, every: 2}]")
     assert result.exit_code != 0
     status = json.loads((tmp_path / "run/status.json").read_text())
-    assert status["status"] == "failed" and status["message"]
+    assert status["status"] == "failed" and "the reference statistics cannot be read" in status["message"]
+
+
+@pytest.mark.parametrize(
+    ("metric", "unfit"),
+    [
+        ("accuracy", "metric 'accuracy' (plugin metrics) needs a conditional generator (one with num_classes); this one is unconditional"),
+        ("intra-fid", "metric 'intra-fid' (plugin research-metrics) needs a conditional generator (one with num_classes); use 'fid' for an unconditional one"),
+        ("elbo", "metric 'elbo' (plugin vae) needs a generator with an encoder (one that reads 'real', e.g. vae); DCGANGenerator has none"),
+    ],
+)
+def test_a_metric_that_cannot_measure_the_generator_is_a_spec_error(tiny_spec: Path, tmp_path: Path, metric: str, unfit: str) -> None:
+    """Caught by validate and before a run starts, not at the first evaluation hours in."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(tiny_spec.read_text() + f"metrics:\n  - {{name: {metric}, every: 2}}\n")
+    line = len(spec.read_text().splitlines())
+    validated = invoke("validate", str(spec))
+    assert validated.exit_code == 2 and validated.stderr.strip() == f"Error: {spec}:{line}: metrics.0: {unfit}"
+    started = run(spec, tmp_path / "run")
+    assert started.exit_code == 2 and not (tmp_path / "run").exists()
 
 
 def test_status_follows_the_checkpoints_then_says_how_the_run_ended(tiny_spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -88,7 +88,7 @@ def _losses_figure(figure_class: Any, losses: dict[str, list[tuple[int, float]]]
         for name, points in sorted(losses.items()):
             if name == total or name.startswith(total + "/"):
                 label = "total" if name == total else name[len(total) + 1 :]
-                style = {"linewidth": 2.0} if name == total else {"linewidth": 1.0, "linestyle": "--"}
+                style: dict[str, Any] = {"linewidth": 2.0} if name == total else {"linewidth": 1.0, "linestyle": "--"}
                 if len(points) < FEW_POINTS:  # a line through one point draws nothing; dots show a short run's values
                     style.update(marker="o", markersize=3)
                 axes.plot(*zip(*points), label=label, **style)

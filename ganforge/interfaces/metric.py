@@ -97,6 +97,12 @@ class Metric:
     def evaluate(self, context: EvalContext) -> dict[str, float]:  # pragma: no cover
         raise NotImplementedError
 
+    def check(self, generator: Generator, dataset: Dataset) -> str | None:
+        """Why this metric cannot measure ``generator`` on ``dataset`` (e.g. "needs a conditional
+        generator"), or None. Asked when the experiment is built, so ``ganforge validate`` and
+        the start of a run say it, not the first evaluation hours later. Cheap: build nothing."""
+        return None
+
     def provenance(self, context: EvalContext) -> dict[str, Any]:
         """How this metric's values are computed, as a JSON-able dict (see
         :mod:`ganforge.provenance`); called after :meth:`evaluate` with the same context.

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Callable, Iterable, Iterator, TypeVar
 import torch
 from torch import Tensor
 
-from ganforge import EvalContext, FeatureExtractor, Metric, distributed, hookimpl
+from ganforge import EvalContext, FeatureExtractor, Generator, Metric, distributed, hookimpl
 from ganforge.cache import cache_dir, dataset_key
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset
@@ -377,10 +377,13 @@ class ClassificationAccuracy(FeatureMetric):
         self.reference_split = reference_split
         self.per_class = per_class
 
+    def check(self, generator: Generator, dataset: Dataset) -> str | None:
+        return None if generator.num_classes else "needs a conditional generator (one with num_classes); this one is unconditional"
+
     def evaluate(self, context: EvalContext) -> dict[str, float]:
+        if (unfit := self.check(context.generator, context.dataset)) is not None:
+            raise GanforgeError(f"metric 'accuracy' {unfit}")
         num_classes = context.generator.num_classes
-        if not num_classes:
-            raise GanforgeError("metric 'accuracy' needs a conditional generator (one with num_classes); remove it from `metrics:`")
         extractor = self.extractor(context)
         if extractor.num_classes != num_classes:
             raise GanforgeError(f"accuracy: the classifier knows {extractor.num_classes} classes, the generator {num_classes}")

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Iterator
 import torch
 from torch import Tensor
 
-from ganforge import EvalContext, FeatureExtractor, hookimpl
+from ganforge import Dataset, EvalContext, FeatureExtractor, Generator, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge_builtins.metrics import FeatureMetric, NeighbourMetric, _features, _gathered
 from ganforge_builtins.stats import FeatureStats, FrechetReference, RunningStats, density_coverage, mmd_rbf
@@ -83,10 +83,13 @@ class IntraFID(FeatureMetric):
         self.reference_samples_per_class = reference_samples_per_class
         self.per_class = per_class
 
+    def check(self, generator: Generator, dataset: Dataset) -> str | None:
+        return None if generator.num_classes else "needs a conditional generator (one with num_classes); use 'fid' for an unconditional one"
+
     def _classes(self, context: EvalContext) -> int:
+        if (unfit := self.check(context.generator, context.dataset)) is not None:
+            raise GanforgeError(f"metric '{self.metric_name}' {unfit}")
         num_classes = context.generator.num_classes
-        if not num_classes:
-            raise GanforgeError(f"metric '{self.metric_name}' needs a conditional generator (one with num_classes); use 'fid' for an unconditional one")
         labels = context.dataset.load(self.reference_split).labels
         if labels is None:
             raise GanforgeError(f"metric '{self.metric_name}' needs labelled data; the dataset's '{self.reference_split}' split has no labels")
