@@ -964,3 +964,12 @@ def test_a_resumed_run_removes_what_a_killed_writer_left_half_written(tiny_spec:
     keep.write_text("mine")
     assert run(tiny_spec, tmp_path / "run", "--resume").exit_code == 0
     assert not torn.exists() and keep.read_text() == "mine"
+
+
+def test_a_term_that_needs_the_missing_discriminator_is_named(tiny_spec: Path, tmp_path: Path) -> None:
+    result = run(tiny_spec, tmp_path / "run", "--set", "discriminator=null")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: loss 'lsgan' (plugin lsgan) needs a discriminator, and the spec has discriminator: null; add one or drop the term"
+    )
+    assert json.loads((tmp_path / "run/status.json").read_text())["status"] == "failed"

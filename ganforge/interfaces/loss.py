@@ -19,6 +19,10 @@ from ganforge.interfaces.networks import DiscriminatorOutput, as_output
 Phase = Literal["discriminator", "generator"]
 
 
+class NoDiscriminator(GanforgeError):
+    """A term asked for discriminator scores in a run without a discriminator."""
+
+
 class Batch:
     """Everything one update knows; discriminator outputs are computed on first use and cached.
 
@@ -72,7 +76,7 @@ class Batch:
         """Run the discriminator on any images (e.g. gradient-penalty interpolates), augmented
         by the spec's ``augment`` when there is one."""
         if self.discriminator is None:
-            raise GanforgeError("this loss term needs a discriminator, and the spec has discriminator: null; add one or drop the term")
+            raise NoDiscriminator("this loss term needs a discriminator, and the spec has discriminator: null; add one or drop the term")
         network = self.discriminator
         if images.is_leaf and images.requires_grad:
             # a penalty's input, differentiated twice: compiled graphs have no double backward

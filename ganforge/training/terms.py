@@ -8,6 +8,7 @@ from torch import Tensor
 
 from ganforge.errors import ComponentError, attributed
 from ganforge.interfaces import Batch, Loss
+from ganforge.interfaces.loss import NoDiscriminator
 
 
 @dataclass
@@ -38,8 +39,11 @@ class Term:
         if not weight:
             return None
         method = self.loss.discriminator_loss if side == "discriminator" else self.loss.generator_loss
-        with attributed(self.owner, f"{side}_loss"):
-            value = method(batch)
+        try:
+            with attributed(self.owner, f"{side}_loss"):
+                value = method(batch)
+        except NoDiscriminator as exc:  # the batch cannot tell which term asked
+            raise NoDiscriminator(str(exc).replace("this loss term", self.owner, 1)) from None
         if value is None:
             return None
         if not isinstance(value, Tensor) or value.ndim != 0:
