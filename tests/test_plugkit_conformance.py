@@ -186,10 +186,26 @@ class TensorMetric(Metric):
         return {"score": torch.tensor(1.0)}
 
 
+class PickyMetric(Metric):
+    """Measures conditional generators only; its check returns a bool by mistake."""
+
+    def check(self, generator, dataset):
+        return bool(generator.num_classes) or "needs a conditional generator"
+
+    def evaluate(self, context):
+        return {"score": 1.0}
+
+
 def test_metric_problems() -> None:
     with pytest.raises(ConformanceError) as excinfo:
         check_metric(TensorMetric)
     assert "return plain Python floats" in problems(excinfo)["evaluate"]
+    with pytest.raises(ConformanceError) as excinfo:
+        check_metric(PickyMetric)
+    assert "check says it cannot measure the kit's generator: needs a conditional generator; pass setup=Setup(...)" in problems(excinfo)["check"]
+    with pytest.raises(ConformanceError) as excinfo:
+        check_metric(PickyMetric, setup=Setup(num_classes=4))
+    assert "check must return None or a reason (a non-empty str), got True" in problems(excinfo)["check"]
 
 
 class TrainingModeExtractor(FeatureExtractor):

@@ -39,6 +39,13 @@ def check_metric(factory: Callable[..., Metric], /, *, setup: Setup | None = Non
     dataset = _dataset(setup)
     generator = _generator(setup, dataset)
     context = EvalContext(generator, dataset, torch.device(setup.device), seed=setup.seed, batch_size=max(setup.batch_size, 2) * 8)
+    found = len(checker.problems)
+    with checker.check("check"):
+        unfit = metric.check(generator, dataset)
+        expect(unfit is None or (isinstance(unfit, str) and bool(unfit)), f"check must return None or a reason (a non-empty str), got {unfit!r}")
+        expect(not unfit, f"check says it cannot measure the kit's generator: {unfit}; pass setup=Setup(...) with one it can")
+    if len(checker.problems) > found:
+        checker.finish()
     before = {k: v.clone() for k, v in generator.state_dict().items()}
     values: dict[str, float] = {}
     found = len(checker.problems)
