@@ -53,6 +53,7 @@ CORPUS: list[tuple[str, str | bytes, str, int]] = [
     ("r1-gamma-negative", TINY_SPEC + "penalties: [{name: r1, gamma: -1.0}]\n", "penalties.0.gamma: expected float >= 0, got -1.0", 1),
     ("metric-every-zero", TINY_SPEC + "metrics: [{name: kid, every: 0}]\n", "metrics.0.every: every must be a number of steps", 1),
     ("metric-every-missing", TINY_SPEC + "metrics: [{name: kid}]\n", "metrics.0: missing every: how often to compute kid, in steps (every: 500) or epochs (every: 1 epoch)", 1),
+    ("name-a-path", TINY_SPEC + "name: ../../escape\n", "name: expected one word of letters, digits, '.', '_' or '-' (runs go to runs/NAME/), got '../../escape'", 1),
     ("metric-samples-one", TINY_SPEC + "metrics: [{name: fid, samples: 1, every: 2}]\n", "metrics.0.samples: expected int >= 2, got 1", 1),
     ("three-ranges-at-once", sub(TRAIN, "{steps: -1, log_every: 0, ema: 2.0}"), "train.", 3),
     # huge numbers

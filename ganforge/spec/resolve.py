@@ -53,6 +53,7 @@ DEFAULT_OPTIMIZER: dict[str, Any] = {"name": "Adam", "lr": 2.0e-4, "betas": [0.5
 #: optimizer keys for ganforge: a torch.optim.lr_scheduler and a linear warm-up in steps.
 OPTIMIZER_RESERVED = ("schedule", "warmup")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _EVERY = re.compile(r"^\s*(\d+)\s*epochs?\s*$|^\s*epoch\s*$")
 
 
@@ -86,6 +87,8 @@ class _Resolver:
             if key not in SECTIONS:
                 self.fail(f"unknown section '{key}'{did_you_mean(str(key), SECTIONS)}", (key,))
         out: dict[str, Any] = {"name": self.spec.name}
+        if "name" in data and not _NAME.fullmatch(str(data["name"])):  # it names the folder runs/NAME/
+            self.fail(f"expected one word of letters, digits, '.', '_' or '-' (runs go to runs/NAME/), got {data['name']!r}", ("name",))
         out["seed"] = self.scalar("seed", SEED, 0)
         out["device"] = self.scalar("device", str, "auto")
         if isinstance(out["device"], str) and not _DEVICE.match(out["device"]):
