@@ -183,7 +183,7 @@ def test_list_marks_a_contested_name_unusable(plugins: Plugins) -> None:
     table = invoke("list", "loss", "lsgan")
     assert table.exit_code == 0, table.output
     (row,) = [line for line in table.stdout.splitlines() if line.startswith("loss")]
-    assert "lsgan + twin" in row and "unusable: registered by plugins 'lsgan' and 'twin'; disable one with GANFORGE_DISABLE_PLUGINS=NAME" in row
+    assert "lsgan + twin" in row and "unusable: loss 'lsgan' is registered by plugins 'lsgan' and 'twin'; disable one with GANFORGE_DISABLE_PLUGINS=NAME" in row
     (entry,) = json.loads(invoke("list", "loss", "lsgan", "--json").stdout)
     assert entry["conflict"] == ["lsgan", "twin"]
     assert json.loads(invoke("list", "loss", "bce", "--json").stdout)[0]["conflict"] is None

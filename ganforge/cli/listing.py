@@ -12,7 +12,7 @@ from rich.table import Table
 from ganforge.errors import GanforgeError, did_you_mean
 from ganforge.kinds import KIND_NAMES, find_kind
 from ganforge.plugins import get_plugins
-from ganforge.registry import ComponentInfo, Registry
+from ganforge.registry import ComponentInfo, DuplicateComponentError, Registry
 from ganforge.requirements import availability
 from ganforge.spec.signature import signature_of
 
@@ -66,7 +66,7 @@ def list_components(kind: str | None, pattern: str, params: bool, as_json: bool)
         )
         contested = plugins.registry.conflicts.get((entry.kind, entry.name))
         if contested:
-            table.add_row(entry.kind, entry.name, " + ".join(contested), _unusable(contested), *extra)
+            table.add_row(entry.kind, entry.name, " + ".join(contested), _unusable(plugins.registry, entry), *extra)
         else:
             table.add_row(entry.kind, entry.name, entry.plugin, entry.summary, *extra)
         if params:
@@ -81,9 +81,13 @@ def _closest(registry: Registry, kind: str | None, pattern: str) -> str:
     return did_you_mean(pattern, candidates if kind else [*KIND_NAMES, *candidates])
 
 
-def _unusable(claimants: list[str]) -> str:
-    plugins = " and ".join(f"'{p}'" for p in claimants)
-    return f"unusable: registered by plugins {plugins}; disable one with GANFORGE_DISABLE_PLUGINS=NAME"
+def _unusable(registry: Registry, entry: ComponentInfo) -> str:
+    """What a spec naming a contested ``entry`` is told, as its summary."""
+    try:
+        registry.get(entry.kind, entry.name)
+    except DuplicateComponentError as exc:
+        return f"unusable: {exc}"
+    return entry.summary
 
 
 def _as_dict(entry: ComponentInfo, registry: Registry) -> dict[str, object]:
