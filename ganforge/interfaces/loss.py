@@ -22,6 +22,9 @@ Phase = Literal["discriminator", "generator"]
 class NoDiscriminator(GanforgeError):
     """A term asked for discriminator scores in a run without a discriminator."""
 
+    def __init__(self, term: str = "this loss term") -> None:
+        super().__init__(f"{term} needs a discriminator, and the spec has discriminator: null; add one or drop the term")
+
 
 class Batch:
     """Everything one update knows; discriminator outputs are computed on first use and cached.
@@ -76,7 +79,7 @@ class Batch:
         """Run the discriminator on any images (e.g. gradient-penalty interpolates), augmented
         by the spec's ``augment`` when there is one."""
         if self.discriminator is None:
-            raise NoDiscriminator("this loss term needs a discriminator, and the spec has discriminator: null; add one or drop the term")
+            raise NoDiscriminator()
         network = self.discriminator
         if images.is_leaf and images.requires_grad:
             # a penalty's input, differentiated twice: compiled graphs have no double backward

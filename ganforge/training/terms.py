@@ -42,8 +42,8 @@ class Term:
         try:
             with attributed(self.owner, f"{side}_loss"):
                 value = method(batch)
-        except NoDiscriminator as exc:  # the batch cannot tell which term asked
-            raise NoDiscriminator(str(exc).replace("this loss term", self.owner, 1)) from None
+        except NoDiscriminator:  # the batch cannot tell which term asked
+            raise NoDiscriminator(self.owner) from None
         if value is None:
             return None
         if not isinstance(value, Tensor) or value.ndim != 0:
