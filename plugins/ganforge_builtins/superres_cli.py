@@ -15,7 +15,7 @@ from torch import Tensor
 from ganforge import hookimpl
 from ganforge.cli.common import overwrite_option, refuse_to_replace
 from ganforge.errors import GanforgeError
-from ganforge.files import atomic_write
+from ganforge.files import atomic_write, atomic_write_text
 from ganforge.imaging import to_pil
 from ganforge.interfaces import Generator
 from ganforge.serving.tiling import image_to_image_scale, upscale_image
@@ -160,7 +160,7 @@ def interpolate_weights_command(run_a: str, run_b: str, alpha: float, out: str, 
     step = int(second.get("step") or 0)
     target.log({"step": step, "interpolation/alpha": alpha})
     target.write_status("finished", step, step)
-    record.write_text(json.dumps({"run_a": str(run_a), "run_b": str(run_b), "alpha": alpha, "checkpoint": checkpoint}) + "\n")
+    atomic_write_text(record, json.dumps({"run_a": str(run_a), "run_b": str(run_b), "alpha": alpha, "checkpoint": checkpoint}) + "\n")
     click.echo(f"{out}: (1 - {alpha})·{run_a} + {alpha}·{run_b}")
 
 
