@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from ganforge.cli.progress import RichProgress
@@ -45,6 +47,28 @@ def test_validate_names_each_component_and_plugin(tiny_spec: Path) -> None:
     result = invoke("validate", str(tiny_spec))
     assert result.exit_code == 0
     assert "OK — data synthetic (plugin synthetic), generator dcgan (plugin dcgan)" in result.stdout
+
+
+def test_validate_steps_trains_in_a_scratch_directory_and_keeps_nothing(tiny_spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    tempfile.tempdir = None  # read TMPDIR again
+    try:
+        result = invoke("validate", str(tiny_spec), "--steps", "3")
+        assert result.exit_code == 0, result.output
+        line = result.stdout.strip().splitlines()[-1]
+        assert line.startswith("trained 3 steps in a scratch directory (removed): ") and " ms a step on cpu; the spec's 6 steps would take about " in line
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml", "tmp"] and list((tmp_path / "tmp").iterdir()) == []  # no run, no scratch left
+        missing = invoke("validate", str(tiny_spec), "--steps", "1", "--set", "discriminator=null")
+        assert missing.exit_code == 2 and missing.stderr.strip() == (
+            "Error: loss 'lsgan' (plugin lsgan) needs a discriminator, and the spec has discriminator: null; add one or drop the term"
+        )
+        exploding = invoke("validate", str(tiny_spec), "--steps", "3", "--set", "optimizers.generator.lr=1e30", "--set", "optimizers.discriminator.lr=1e30")
+        assert exploding.exit_code == 2 and "of the scratch run; lower the learning rates or check the loss" in exploding.stderr
+        assert list((tmp_path / "tmp").iterdir()) == []
+    finally:
+        tempfile.tempdir = None
 
 
 def test_unreadable_spec_is_one_line(tmp_path: Path) -> None:
