@@ -8,11 +8,12 @@ from typing import Any, Callable
 from ganforge.kinds import KINDS
 from ganforge.plugins import Plugins, get_plugins
 from ganforge.registry import ComponentInfo
+from ganforge.requirements import availability
 from ganforge.spec.signature import INJECTED, signature_of
 from ganforge.spec.types import nested_kind
 from ganforge.testing.constructor import Setup
 from ganforge.testing.failures import ComponentUnavailable, ConformanceError
-from ganforge.testing.fakes import RandomFeatures
+from ganforge.testing.fakes import RandomFeatures, TinyImages
 
 #: kind -> the check for that kind (from :data:`ganforge.kinds.KINDS`).
 CHECKS: dict[str, Callable[..., None]] = {kind.name: kind.load_check() for kind in KINDS}
@@ -66,6 +67,8 @@ def offline_params(info: ComponentInfo) -> dict[str, Any]:
             params["download"] = False
         elif nested_kind(p.hint) == "extractor":
             params[p.name] = RandomFeatures()
+        elif nested_kind(p.hint) == "dataset" and not p.required:
+            params[p.name] = TinyImages((3, 32, 32), size=8)  # a dataset that wraps another (super-resolution)
     return params
 
 
@@ -100,12 +103,25 @@ def check_installed(plugins: Plugins | None = None, only: tuple[str, ...] = ()) 
         if required:
             results.append(InstalledCheck(what, info.plugin, "skipped", f"needs {', '.join(required)}; check it in the plugin's tests"))
             continue
+        params = offline_params(info)
+        if "a conditional generator" in availability(info.factory)[0]:  # what the component says it needs
+            params["setup"] = Setup(num_classes=4)
         try:
-            CHECKS[info.kind](info.factory, **offline_params(info))
+            CHECKS[info.kind](info.factory, **params)
         except ComponentUnavailable as exc:
             results.append(InstalledCheck(what, info.plugin, "skipped", exc.problems[0][1]))
         except ConformanceError as exc:
-            results.append(InstalledCheck(what, info.plugin, "failed", str(exc)))
+            refusals = {message for _, message in exc.problems if message.startswith("raised GanforgeError: ")}
+            stand_ins = [k for k in params if k not in ("download", "setup")]
+            if stand_ins and [check for check, _ in exc.problems] == ["construct"]:  # refused the kit's stand-in for a parameter
+                results.append(InstalledCheck(what, info.plugin, "skipped", f"needs a real {', '.join(stand_ins)} ({exc.problems[0][1]}); check it in the plugin's tests"))
+            elif len(refusals) == 1 and len(refusals) == len({m for _, m in exc.problems}):
+                # one user-facing refusal of the kit's default networks (an encoder, a class head): the
+                # component's own word that it needs another setup, which its plugin's tests give it
+                reason = refusals.pop().removeprefix("raised GanforgeError: ")
+                results.append(InstalledCheck(what, info.plugin, "skipped", f"needs a setup the kit's default lacks ({reason}); check it in the plugin's tests"))
+            else:
+                results.append(InstalledCheck(what, info.plugin, "failed", str(exc)))
         else:
             results.append(InstalledCheck(what, info.plugin, "passed"))
     return results
