@@ -313,5 +313,5 @@ class Trainer:
         if self.state.stop_signal is not None:
             return True
         self.state.stop_signal = signum
-        self.progress.message(f"{signal.Signals(signum).name}: finishing step {self.state.step + 1}, then saving a checkpoint")
+        self.progress.message(f"{signal.Signals(signum).name}: finishing the current step, then saving a checkpoint (a second one stops at once)")
         return False
