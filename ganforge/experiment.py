@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ganforge.errors import GanforgeError, describe_component
-from ganforge.interfaces import Augment, Dataset, Discriminator, Generator, Metric
+from ganforge.interfaces import Augment, Dataset, Discriminator, Generator, Loss, Metric
 from ganforge.registry import ComponentInfo, Registry
 from ganforge.seeding import seed_everything
 from ganforge.spec.loader import Key, Spec
@@ -84,6 +84,10 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
     terms = [_term(builder.build("loss", resolved["loss"], ("loss",)), resolved["loss"], "loss", builder)]
     for i, entry in enumerate(resolved["penalties"]):
         terms.append(_term(builder.build("loss", entry, ("penalties", i), f"penalties.{i}"), entry, f"penalties.{i}", builder))
+    if discriminator is None:  # its phase never runs: a term that trains it would be dropped without a word
+        for key, term in zip([("loss",), *(("penalties", i) for i in range(len(resolved["penalties"])))], terms):
+            if type(term.loss).discriminator_loss is not Loss.discriminator_loss:
+                raise spec.error(f"{term.owner} trains the discriminator, and the spec has discriminator: null; add a discriminator or drop the term", key)
     for role, network in (("generator", generator), ("discriminator", discriminator)):
         info = builder.components.get(role)
         for term in network.loss_terms() if network is not None else ():

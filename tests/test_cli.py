@@ -11,9 +11,11 @@ import pytest
 from rich.console import Console
 
 from ganforge.cli.progress import RichProgress
+from ganforge.plugins import Plugins
 from ganforge.training.progress import LineProgress
 
 from .conftest import invoke
+from .test_core_contract import ScoresOnlyPlugin
 
 
 def test_list_shows_kind_name_plugin_and_summary() -> None:
@@ -49,7 +51,9 @@ def test_validate_names_each_component_and_plugin(tiny_spec: Path) -> None:
     assert "OK — data synthetic (plugin synthetic), generator dcgan (plugin dcgan)" in result.stdout
 
 
-def test_validate_steps_trains_in_a_scratch_directory_and_keeps_nothing(tiny_spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validate_steps_trains_in_a_scratch_directory_and_keeps_nothing(
+    tiny_spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plugins: Plugins
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
@@ -60,9 +64,10 @@ def test_validate_steps_trains_in_a_scratch_directory_and_keeps_nothing(tiny_spe
         line = result.stdout.strip().splitlines()[-1]
         assert line.startswith("trained 3 steps in a scratch directory (removed): ") and " ms a step on cpu; the spec's 6 steps would take about " in line
         assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml", "tmp"] and list((tmp_path / "tmp").iterdir()) == []  # no run, no scratch left
-        missing = invoke("validate", str(tiny_spec), "--steps", "1", "--set", "discriminator=null")
+        plugins.register(ScoresOnlyPlugin(), "scores-only")  # a generator term reading scores: only a step finds D missing
+        missing = invoke("validate", str(tiny_spec), "--steps", "1", "--set", "discriminator=null", "--set", "loss=scores-only")
         assert missing.exit_code == 2 and missing.stderr.strip() == (
-            "Error: loss 'lsgan' (plugin lsgan) needs a discriminator, and the spec has discriminator: null; add one or drop the term"
+            "Error: loss 'scores-only' (plugin scores-only) needs a discriminator, and the spec has discriminator: null; add one or drop the term"
         )
         exploding = invoke("validate", str(tiny_spec), "--steps", "3", "--set", "optimizers.generator.lr=1e30", "--set", "optimizers.discriminator.lr=1e30")
         assert exploding.exit_code == 2 and "of the scratch run; lower the learning rates or check the loss" in exploding.stderr

@@ -324,8 +324,8 @@ data: {name: paired-squares, batch_size: 16}
 train: {steps: 2}
 """)
     result = run(spec, tmp_path / "run")
-    assert result.exit_code != 0 and "discriminator: null" in result.output
-    assert json.loads((tmp_path / "run/status.json").read_text())["status"] == "failed"
+    assert result.exit_code == 2 and "trains the discriminator, and the spec has discriminator: null" in result.stderr
+    assert not (tmp_path / "run").exists()  # refused with the spec, before a run directory
 
 
 # ---- augmentation -------------------------------------------------------------------------------------
@@ -966,10 +966,36 @@ def test_a_resumed_run_removes_what_a_killed_writer_left_half_written(tiny_spec:
     assert not torn.exists() and keep.read_text() == "mine"
 
 
-def test_a_term_that_needs_the_missing_discriminator_is_named(tiny_spec: Path, tmp_path: Path) -> None:
+class ScoresOnly(Loss):
+    """A generator-side term that reads the discriminator's scores (and trains no discriminator)."""
+
+    def generator_loss(self, batch: Batch) -> Tensor:
+        return -batch.fake_scores().mean()
+
+
+class ScoresOnlyPlugin:
+    @hookimpl
+    def register_losses(self, register: Any) -> None:
+        register("scores-only", ScoresOnly)
+
+
+def test_a_term_that_trains_the_missing_discriminator_is_a_spec_error(tiny_spec: Path, tmp_path: Path) -> None:
+    """Its phase never runs without a discriminator: the term would be dropped without a word."""
+    line = next(i for i, text in enumerate(tiny_spec.read_text().splitlines(), 1) if text.startswith("loss:"))
     result = run(tiny_spec, tmp_path / "run", "--set", "discriminator=null")
+    assert result.exit_code == 2 and result.stderr.strip() == (
+        f"Error: {tiny_spec}:{line}: loss: loss 'lsgan' (plugin lsgan) trains the discriminator, and the spec has discriminator: null; add a discriminator or drop the term"
+    ), result.stderr
+    assert not (tmp_path / "run").exists()
+    penalty = run(tiny_spec, tmp_path / "run", "--set", "discriminator=null", "--set", "loss=pixel", "--set", "penalties=[{name: r1}]")
+    assert penalty.exit_code == 2 and "penalties.0: loss 'r1' (plugin r1) trains the discriminator" in penalty.stderr
+
+
+def test_a_generator_term_that_reads_the_missing_discriminator_is_named(tiny_spec: Path, tmp_path: Path, plugins: Plugins) -> None:
+    plugins.register(ScoresOnlyPlugin(), "scores-only")
+    result = run(tiny_spec, tmp_path / "run", "--set", "discriminator=null", "--set", "loss=scores-only")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        "Error: loss 'lsgan' (plugin lsgan) needs a discriminator, and the spec has discriminator: null; add one or drop the term"
+        "Error: loss 'scores-only' (plugin scores-only) needs a discriminator, and the spec has discriminator: null; add one or drop the term"
     )
     assert json.loads((tmp_path / "run/status.json").read_text())["status"] == "failed"
