@@ -35,6 +35,16 @@ def test_extractors_say_which_weights_they_need_and_find_them(no_weights) -> Non
     assert listed("extractor")["inception-v3"]["available"]
 
 
+def test_vgg19_and_lpips_say_they_need_vgg_weights(no_weights) -> None:
+    vgg19 = listed("extractor")["vgg19"]
+    assert vgg19["needs"] == ["weights vgg19-dcbb9e9d.pth (none with pretrained: false)"] and not vgg19["available"]
+    lpips = listed("metric")["lpips"]
+    assert lpips["needs"] == ["weights vgg16-397923af.pth", "weights vgg.pth"] and not lpips["available"]
+    for name in ("vgg19-dcbb9e9d.pth", "vgg16-397923af.pth", "vgg.pth"):
+        (no_weights / name).write_bytes(b"")
+    assert listed("extractor")["vgg19"]["available"] and listed("metric")["lpips"]["available"]
+
+
 def test_vit_extractors_and_cmmd_need_the_extra_and_their_weights(no_weights) -> None:
     pytest.importorskip("timm")
     entries = listed("extractor")

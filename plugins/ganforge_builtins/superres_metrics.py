@@ -10,6 +10,7 @@ from torch import Tensor
 from ganforge import EvalContext, FeatureExtractor, Metric, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import as_generated, to_model_range
+from ganforge.requirements import Need
 from ganforge_builtins import sr_quality
 from ganforge_builtins.superres_data import bicubic_upsample
 
@@ -111,6 +112,13 @@ class LPIPS(_PairedMetric):
 
     key = "lpips"
     higher_is_better = False
+
+    @classmethod
+    def requirements(cls) -> list[Need]:
+        """What the default extractor, ``lpips-vgg16``, needs (nothing when another is given)."""
+        from ganforge_builtins.lpips import LPIPSFeatures
+
+        return LPIPSFeatures.requirements()
 
     def __init__(self, extractor: FeatureExtractor | None = None, split: str = "test", border: int | None = None, samples: int | None = None) -> None:
         super().__init__(split, border, samples)

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from ganforge import hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.hook_extractor import HookExtractor, to_unit_range
+from ganforge.requirements import Need, weights_missing
 from ganforge.weights import find_weights, load_state_dict
 
 VGG19_WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
@@ -53,6 +54,11 @@ class VGG19(HookExtractor):
             random network), without any file.
         seed: seed of the random weights when not pretrained.
     """
+
+    @classmethod
+    def requirements(cls) -> list[Need]:
+        """The ImageNet weights file, unless ``pretrained: false`` (downloaded on first use when online)."""
+        return [Need(f"weights {VGG19_WEIGHTS_FILE} (none with pretrained: false)", weights_missing(VGG19_WEIGHTS_FILE))]
 
     def __init__(self, layers: Sequence[str] | str = "relu5_4", weights: str | None = None, pretrained: bool = True, seed: int = 0) -> None:
         super().__init__(vgg19_features(), [layers] if isinstance(layers, str) else list(layers))
