@@ -85,8 +85,8 @@ def bench_distance(n: int, d: int, reps: int, device: torch.device) -> dict:
 
 
 def bench_extraction(images: int, batch: int, reps: int, device: torch.device) -> dict:
-    from ganforge_builtins.fid_inception_net import fid_inception_v3
-    from ganforge_builtins.inception import InceptionV3
+    from ganforge_builtins.extractors._fid_inception_net import fid_inception_v3
+    from ganforge_builtins.extractors.inception import InceptionV3
 
     torch.manual_seed(0)
     plain = fid_inception_v3().eval()
@@ -169,7 +169,7 @@ def random_fid_inception() -> torch.nn.Module:
     """The FID Inception-v3 with seeded random weights scaled to keep activations of order 1
     (He initialisation of every convolution; PyTorch's default shrinks them to ~1e-7 over
     the network's depth, and the FID with them)."""
-    from ganforge_builtins.fid_inception_net import fid_inception_v3
+    from ganforge_builtins.extractors._fid_inception_net import fid_inception_v3
 
     torch.manual_seed(0)
     network = fid_inception_v3()
@@ -188,10 +188,10 @@ def bench_against_pytorch_fid(images: int, batch: int, folders: list[str] | None
     from pytorch_fid.fid_score import calculate_activation_statistics, calculate_frechet_distance
     from pytorch_fid.inception import InceptionV3 as PytorchFidInception
 
-    from ganforge_builtins.fid_commands import statistics
-    from ganforge_builtins.fid_inception_net import FID_WEIGHTS_FILE
-    from ganforge_builtins.image_files import image_batches, image_files
-    from ganforge_builtins.inception import InceptionV3
+    from ganforge_builtins.data.image_files import image_batches, image_files
+    from ganforge_builtins.extractors._fid_inception_net import FID_WEIGHTS_FILE
+    from ganforge_builtins.extractors.inception import InceptionV3
+    from ganforge_builtins.fid.commands import statistics
     from ganforge_builtins.stats import frechet_distance
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -241,9 +241,9 @@ def bench_against_torch_fidelity(images: int, batch: int, folders: list[str] | N
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
     from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
-    from ganforge_builtins.fid_commands import statistics
-    from ganforge_builtins.image_files import image_batches, image_files
-    from ganforge_builtins.inception import InceptionV3
+    from ganforge_builtins.data.image_files import image_batches, image_files
+    from ganforge_builtins.extractors.inception import InceptionV3
+    from ganforge_builtins.fid.commands import statistics
     from ganforge_builtins.stats import frechet_distance
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -295,9 +295,9 @@ def bench_against_torchmetrics(images: int, batch: int, folders: list[str] | Non
     accumulates in float64 and takes the eigenvalues of Σ₁Σ₂)."""
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    from ganforge_builtins.fid_commands import statistics
-    from ganforge_builtins.image_files import image_batches, image_files
-    from ganforge_builtins.inception import InceptionV3
+    from ganforge_builtins.data.image_files import image_batches, image_files
+    from ganforge_builtins.extractors.inception import InceptionV3
+    from ganforge_builtins.fid.commands import statistics
     from ganforge_builtins.stats import frechet_distance
 
     with tempfile.TemporaryDirectory() as tmp:

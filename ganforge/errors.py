@@ -41,7 +41,7 @@ class ComponentError(GanforgeError):
 @contextmanager
 def attributed(owner: str, action: str) -> Iterator[None]:
     """Re-raise an unexpected exception from a component as one line naming it:
-    ``loss 'bce' (plugin ganforge_builtins.minimax) failed in generator_loss: RuntimeError: ...``.
+    ``loss 'bce' (plugin ganforge_builtins.losses.minimax) failed in generator_loss: RuntimeError: ...``.
     ``owner`` is what :func:`describe_component` returns; the original stays as ``__cause__``
     (shown with ``--debug``)."""
     try:
@@ -54,7 +54,7 @@ def attributed(owner: str, action: str) -> Iterator[None]:
 
 
 def describe_component(kind: str, name: str, plugin: str) -> str:
-    """``loss 'bce' (plugin ganforge_builtins.minimax)``: how errors name a component."""
+    """``loss 'bce' (plugin ganforge_builtins.losses.minimax)``: how errors name a component."""
     return f"{kind} '{name}' (plugin {plugin})"
 
 

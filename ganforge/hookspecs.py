@@ -3,6 +3,8 @@ from :data:`ganforge.kinds.KINDS`), plus CLI commands."""
 
 from __future__ import annotations
 
+import functools
+from types import ModuleType, SimpleNamespace
 from typing import Any, Callable, Protocol, Sequence
 
 import pluggy
@@ -39,3 +41,28 @@ del _kind
 @hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``ganforge`` click group."""
+
+
+def combine(*modules: ModuleType) -> SimpleNamespace:
+    """One plugin made of several modules' hook implementations, each hook calling the modules'
+    implementations in the order given.
+
+    A package with one module per component registers under one name this way (its entry point
+    names ``package:plugin`` where ``plugin = combine(module_a, module_b)``); ganforge's built-in
+    families do exactly that. A misspelt hook in any module is kept, so the plugin manager still
+    reports it."""
+    by_hook: dict[str, list[Callable[..., None]]] = {}
+    for module in modules:
+        for name, value in vars(module).items():
+            if callable(value) and hasattr(value, "ganforge_impl"):
+                by_hook.setdefault(name, []).append(value)
+    return SimpleNamespace(**{name: _chained(impls) for name, impls in by_hook.items()})
+
+
+def _chained(impls: list[Callable[..., None]]) -> Callable[..., None]:
+    @functools.wraps(impls[0])  # pluggy reads the hook's argument names through __wrapped__
+    def call(**kwargs: Any) -> None:
+        for impl in impls:
+            impl(**kwargs)
+
+    return hookimpl(call)

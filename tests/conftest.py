@@ -39,8 +39,8 @@ def plugins() -> Iterator[Plugins]:
 @pytest.fixture
 def classifier_file(tmp_path: Path) -> str:
     """A small randomly initialised domain classifier saved as the classifier extractor's weights file."""
-    from ganforge_builtins.classifier_net import SmallClassifierNet
-    from ganforge_builtins.classifier_training import TrainedClassifier
+    from ganforge_builtins.classifier.net import SmallClassifierNet
+    from ganforge_builtins.classifier.training import TrainedClassifier
 
     torch.manual_seed(0)
     path = tmp_path / "clf.pt"

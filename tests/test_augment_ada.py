@@ -8,7 +8,7 @@ import torch
 
 from ganforge.plugins import Plugins
 from ganforge.testing import check_augment
-from ganforge_builtins.ada import ADA, rotate90, translate_reflect
+from ganforge_builtins.augments.ada import ADA, rotate90, translate_reflect
 
 
 def images(n: int = 16, shape: tuple[int, int, int] = (3, 8, 8), seed: int = 0) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 
 from ganforge.plugins import Plugins
 from ganforge.testing import check_augment
-from ganforge_builtins.diffaugment import DiffAugment, cut, translate
+from ganforge_builtins.augments.diffaugment import DiffAugment, cut, translate
 
 
 def images(n: int = 6, shape: tuple[int, int, int] = (3, 8, 8), seed: int = 0) -> torch.Tensor:

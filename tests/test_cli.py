@@ -22,8 +22,8 @@ def test_list_shows_kind_name_plugin_and_summary() -> None:
     result = invoke("list")
     assert result.exit_code == 0
     rows = [line.rstrip().split(None, 3) for line in result.stdout.splitlines()[1:]]
-    assert ["loss", "lsgan", "lsgan"] in [r[:3] for r in rows]
-    assert ["dataset", "fashion-mnist", "idx-datasets", "Fashion-MNIST clothing images, 28x28 grey, 10 classes."] in rows
+    assert ["loss", "lsgan", "losses"] in [r[:3] for r in rows]
+    assert ["dataset", "fashion-mnist", "data", "Fashion-MNIST clothing images, 28x28 grey, 10 classes."] in rows
 
 
 def test_list_params_shows_types_and_defaults() -> None:
@@ -37,7 +37,7 @@ def test_list_params_shows_types_and_defaults() -> None:
 
 def test_list_json_and_patterns() -> None:
     entries = json.loads(invoke("list", "dcgan", "--json").stdout)
-    assert {(e["kind"], e["plugin"]) for e in entries} == {("generator", "dcgan"), ("discriminator", "dcgan")}
+    assert {(e["kind"], e["plugin"]) for e in entries} == {("generator", "networks"), ("discriminator", "networks")}
     assert json.loads(invoke("list", "datasets", "*mnist", "--json").stdout)[0]["name"] == "fashion-mnist"
     nothing = invoke("list", "loss", "lsgn")
     assert nothing.exit_code == 2 and nothing.stderr.strip() == "Error: no loss matches 'lsgn' (did you mean 'lsgan'?); see `ganforge list loss`"
@@ -48,7 +48,7 @@ def test_list_json_and_patterns() -> None:
 def test_validate_names_each_component_and_plugin(tiny_spec: Path) -> None:
     result = invoke("validate", str(tiny_spec))
     assert result.exit_code == 0
-    assert "OK — data synthetic (plugin synthetic), generator dcgan (plugin dcgan)" in result.stdout
+    assert "OK — data synthetic (plugin data), generator dcgan (plugin networks)" in result.stdout
 
 
 def test_validate_steps_trains_in_a_scratch_directory_and_keeps_nothing(

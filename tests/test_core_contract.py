@@ -554,7 +554,7 @@ def test_init_from_a_different_architecture_is_one_line(tiny_spec: Path, tmp_pat
 
 def test_infogan_truncates_its_noise_and_keeps_its_codes() -> None:
     from ganforge.cli.sampling import truncated_latent
-    from ganforge_builtins.infogan import InfoGANGenerator
+    from ganforge_builtins.networks.infogan import InfoGANGenerator
 
     generator = InfoGANGenerator((1, 28, 28), noise_dim=16, categorical=(10,), continuous=2, width=8)
     latent = truncated_latent(generator, 256, 0.5, torch.Generator().manual_seed(0))
@@ -624,7 +624,7 @@ def test_a_ganforge_error_mid_run_writes_failed_status(tiny_spec: Path, tmp_path
     ("metric", "unfit"),
     [
         ("accuracy", "metric 'accuracy' (plugin metrics) needs a conditional generator (one with num_classes); this one is unconditional"),
-        ("intra-fid", "metric 'intra-fid' (plugin research-metrics) needs a conditional generator (one with num_classes); use 'fid' for an unconditional one"),
+        ("intra-fid", "metric 'intra-fid' (plugin metrics) needs a conditional generator (one with num_classes); use 'fid' for an unconditional one"),
         ("elbo", "metric 'elbo' (plugin vae) needs a generator with an encoder (one that reads 'real', e.g. vae); DCGANGenerator has none"),
     ],
 )
@@ -924,7 +924,7 @@ def test_a_constructor_that_fails_deep_in_torch_is_one_spec_line(tiny_spec: Path
     result = run(tiny_spec, tmp_path / "run", "--set", "generator.width=1000000000000000000000000000000")
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and "generator: generator 'dcgan' (plugin dcgan) rejected its parameters" in lines[0]
+    assert len(lines) == 1 and "generator: generator 'dcgan' (plugin networks) rejected its parameters" in lines[0]
     assert not (tmp_path / "run").exists()
 
 
@@ -984,11 +984,11 @@ def test_a_term_that_trains_the_missing_discriminator_is_a_spec_error(tiny_spec:
     line = next(i for i, text in enumerate(tiny_spec.read_text().splitlines(), 1) if text.startswith("loss:"))
     result = run(tiny_spec, tmp_path / "run", "--set", "discriminator=null")
     assert result.exit_code == 2 and result.stderr.strip() == (
-        f"Error: {tiny_spec}:{line}: loss: loss 'lsgan' (plugin lsgan) trains the discriminator, and the spec has discriminator: null; add a discriminator or drop the term"
+        f"Error: {tiny_spec}:{line}: loss: loss 'lsgan' (plugin losses) trains the discriminator, and the spec has discriminator: null; add a discriminator or drop the term"
     ), result.stderr
     assert not (tmp_path / "run").exists()
     penalty = run(tiny_spec, tmp_path / "run", "--set", "discriminator=null", "--set", "loss=pixel", "--set", "penalties=[{name: r1}]")
-    assert penalty.exit_code == 2 and "penalties.0: loss 'r1' (plugin r1) trains the discriminator" in penalty.stderr
+    assert penalty.exit_code == 2 and "penalties.0: loss 'r1' (plugin losses) trains the discriminator" in penalty.stderr
 
 
 def test_a_generator_term_that_reads_the_missing_discriminator_is_named(tiny_spec: Path, tmp_path: Path, plugins: Plugins) -> None:

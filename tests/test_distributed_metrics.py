@@ -12,9 +12,9 @@ import torch
 from torch import Tensor
 
 from ganforge import EvalContext, FeatureExtractor, distributed
-from ganforge_builtins.metrics import FID, KID, InceptionScore, PrecisionRecall
+from ganforge_builtins.data.synthetic import SyntheticImages
+from ganforge_builtins.metrics.standard import FID, KID, InceptionScore, PrecisionRecall
 from ganforge_builtins.stats import RunningStats
-from ganforge_builtins.synthetic import SyntheticImages
 
 from .distributed_support import run_ranks
 from .test_distributed import MLPGenerator

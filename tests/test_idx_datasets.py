@@ -12,7 +12,7 @@ import torch
 
 from ganforge.errors import GanforgeError
 from ganforge.plugins import Plugins
-from ganforge_builtins.idx_datasets import FashionMNIST, read_idx
+from ganforge_builtins.data.idx import FashionMNIST, read_idx
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-import ganforge_builtins.classifier_training as training
+import ganforge_builtins.classifier.training as training
 from ganforge.errors import GanforgeError
-from ganforge_builtins.classifier import Classifier, cached_classifier_path, load_classifier
-from ganforge_builtins.classifier_net import SmallClassifierNet
-from ganforge_builtins.synthetic import SyntheticImages
+from ganforge_builtins.classifier.extractor import Classifier, cached_classifier_path, load_classifier
+from ganforge_builtins.classifier.net import SmallClassifierNet
+from ganforge_builtins.data.synthetic import SyntheticImages
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +66,7 @@ def test_without_weights_or_dataset_the_error_says_what_to_do() -> None:
 
 @pytest.mark.slow
 def test_two_epochs_on_fashion_mnist_reach_90_percent() -> None:
-    from ganforge_builtins.idx_datasets import FashionMNIST
+    from ganforge_builtins.data.idx import FashionMNIST
 
     trained = training.train_classifier(FashionMNIST(download=False), epochs=2)
     assert trained.test_accuracy >= 0.90

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from ganforge.errors import GanforgeError
-from ganforge_builtins.classifier import Classifier
-from ganforge_builtins.fid_commands import fid, stats
+from ganforge_builtins.classifier.extractor import Classifier
+from ganforge_builtins.fid.commands import fid, stats
 from ganforge_builtins.stats import FeatureStats, frechet_distance, load_stats
 
 from .conftest import invoke
@@ -78,7 +78,7 @@ def test_unknown_extractor_is_named(tmp_path) -> None:
 
 
 def test_train_classifier_command_writes_a_loadable_file(tmp_path, monkeypatch) -> None:
-    from ganforge_builtins.classifier_command import train_classifier_command
+    from ganforge_builtins.classifier.commands import train_classifier_command
 
     monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "clf.pt"
@@ -169,7 +169,7 @@ def test_stats_writes_only_a_new_npz_file(tmp_path, classifier_file) -> None:
 
 
 def test_train_classifier_keeps_an_existing_weights_file(tmp_path, monkeypatch) -> None:
-    import ganforge_builtins.classifier_training as training
+    import ganforge_builtins.classifier.training as training
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained before refusing to replace the file")

@@ -104,8 +104,8 @@ def test_quantisation_matches_a_png_round_trip(tmp_path) -> None:
 
 # --- the FID Inception port -------------------------------------------------------------------
 
-inception = pytest.importorskip("ganforge_builtins.inception")
-from ganforge_builtins.fid_inception_net import FID_WEIGHTS_FILE, FIDInceptionA, FIDInceptionC, FIDInceptionE, fid_inception_v3  # noqa: E402
+inception = pytest.importorskip("ganforge_builtins.extractors.inception")
+from ganforge_builtins.extractors._fid_inception_net import FID_WEIGHTS_FILE, FIDInceptionA, FIDInceptionC, FIDInceptionE, fid_inception_v3  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from ganforge import Dataset, DataSplit, EvalContext, Generator
 from ganforge.distributed import Ranks
 from ganforge.errors import GanforgeError
 from ganforge.hook_extractor import HookExtractor
-from ganforge_builtins.metrics import FID, KID, ClassificationAccuracy, InceptionScore, PrecisionRecall, default_extractor_name
+from ganforge_builtins.data.synthetic import SyntheticImages
+from ganforge_builtins.metrics.standard import FID, KID, ClassificationAccuracy, InceptionScore, PrecisionRecall, default_extractor_name
 from ganforge_builtins.stats import load_stats
-from ganforge_builtins.synthetic import SyntheticImages
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 
 from ganforge.errors import GanforgeError
-from ganforge_builtins.image_files import prefetched
+from ganforge_builtins.data.image_files import prefetched
 
 
 def test_prefetched_keeps_order_and_values() -> None:

@@ -15,9 +15,9 @@ import torch
 from ganforge import EvalContext, distributed
 from ganforge.errors import GanforgeError
 from ganforge.testing import RandomFeatures, TinyGenerator, TinyImages, check_metric
-from ganforge_builtins.research_metrics import CMMD, ClassDiversity, DensityCoverage, IntraFID
+from ganforge_builtins.data.synthetic import SyntheticImages
+from ganforge_builtins.metrics.research import CMMD, ClassDiversity, DensityCoverage, IntraFID
 from ganforge_builtins.stats import FeatureStats, density_coverage, frechet_distance, mmd_rbf
-from ganforge_builtins.synthetic import SyntheticImages
 
 from .distributed_support import run_ranks
 from .test_distributed_metrics import Projection
@@ -256,7 +256,7 @@ def test_default_provenance_names_the_metric_its_parameters_and_the_version() ->
 
 def test_fid_provenance_names_its_npz_reference_and_route(tmp_path) -> None:
     from ganforge.provenance import file_digest
-    from ganforge_builtins.metrics import FID
+    from ganforge_builtins.metrics.standard import FID
     from ganforge_builtins.stats import save_stats
 
     torch.manual_seed(0)

@@ -11,7 +11,7 @@ import torch
 
 from ganforge.errors import GanforgeError
 from ganforge.testing import check_extractor
-from ganforge_builtins.vit_extractors import CLIPViTB32, DINOv2ViTB14, DINOv2ViTS14, resize_like_pil
+from ganforge_builtins.extractors.vit import CLIPViTB32, DINOv2ViTB14, DINOv2ViTS14, resize_like_pil
 
 timm = pytest.importorskip("timm", reason="the vit extra (timm) is not installed")
 

@@ -49,9 +49,9 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_builtins_come_from_entry_points(plugins: Plugins) -> None:
     info = plugins.registry.get("generator", "dcgan")
-    assert info.plugin == "dcgan"
-    assert plugins.loaded["dcgan"].distribution == "ganforge"
-    assert plugins.registry.get("loss", "lsgan").plugin == "lsgan"
+    assert info.plugin == "networks"
+    assert plugins.loaded["networks"].distribution == "ganforge"
+    assert plugins.registry.get("loss", "lsgan").plugin == "losses"
     assert not plugins.failures
 
 
@@ -105,11 +105,11 @@ def test_broken_plugin_does_not_break_the_cli(site: Path, plugins: Plugins) -> N
 
 def test_disabled_plugin_is_skipped(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_distribution(site, "gf-test-broken2", "gf_test_broken2", "raise ImportError('x')\n", "broken2")
-    monkeypatch.setenv("GANFORGE_DISABLE_PLUGINS", "broken2, lsgn")
+    monkeypatch.setenv("GANFORGE_DISABLE_PLUGINS", "broken2, losess")
     plugins = Plugins.create()
-    assert "broken2" not in plugins.loaded and "lsgan" in plugins.loaded
+    assert "broken2" not in plugins.loaded and "losses" in plugins.loaded
     assert [str(f) for f in plugins.failures] == [
-        'plugin "lsgn": GANFORGE_DISABLE_PLUGINS names it, but no installed plugin is called \'lsgn\' (did you mean \'lsgan\'?); it disables nothing'
+        'plugin "losess": GANFORGE_DISABLE_PLUGINS names it, but no installed plugin is called \'losess\' (did you mean \'losses\'?); it disables nothing'
     ]
 
 
@@ -125,7 +125,7 @@ def test_duplicate_name_names_both_plugins(plugins: Plugins) -> None:
     registry = plugins.registry
     messages = [str(f) for f in plugins.failures]
     assert any("'lsgan'" in m and "'lsgan'" in m and "'clash'" in m for m in messages), messages
-    with pytest.raises(DuplicateComponentError, match="plugins 'lsgan' and 'clash'"):
+    with pytest.raises(DuplicateComponentError, match="plugins 'losses' and 'clash'"):
         registry.get("loss", "lsgan")
 
 

@@ -14,7 +14,7 @@ from ganforge.experiment import build_experiment
 from ganforge.plugins import Plugins
 from ganforge.registry import DuplicateComponentError, Registry, UnknownComponentError
 from ganforge.spec import parse_spec
-from ganforge_builtins.lsgan import LeastSquaresLoss
+from ganforge_builtins.losses.lsgan import LeastSquaresLoss
 
 from .conftest import TINY_SPEC, invoke
 
@@ -81,8 +81,8 @@ def test_an_alias_taken_as_a_name_is_reported_like_a_duplicate(plugins: Plugins)
     plugins.register(Clash(), "clash")
     registry = plugins.registry
     messages = [str(f) for f in plugins.failures if f.plugin == "clash"]
-    assert messages == ["plugin \"clash\": loss 'lsgan' is registered by both plugin 'lsgan' and plugin 'clash' (as an alias of 'least-squares')"]
-    with pytest.raises(DuplicateComponentError, match="loss 'lsgan' is registered by plugins 'lsgan' and 'clash'"):
+    assert messages == ["plugin \"clash\": loss 'lsgan' is registered by both plugin 'losses' and plugin 'clash' (as an alias of 'least-squares')"]
+    with pytest.raises(DuplicateComponentError, match="loss 'lsgan' is registered by plugins 'losses' and 'clash'"):
         registry.get("loss", "lsgan")
     assert registry.get("loss", "least-squares").aliases == ()  # registered under its own name still
 
@@ -183,7 +183,7 @@ def test_list_marks_a_contested_name_unusable(plugins: Plugins) -> None:
     table = invoke("list", "loss", "lsgan")
     assert table.exit_code == 0, table.output
     (row,) = [line for line in table.stdout.splitlines() if line.startswith("loss")]
-    assert "lsgan + twin" in row and "unusable: loss 'lsgan' is registered by plugins 'lsgan' and 'twin'; disable one with GANFORGE_DISABLE_PLUGINS=NAME" in row
+    assert "losses + twin" in row and "unusable: loss 'lsgan' is registered by plugins 'losses' and 'twin'; disable one with GANFORGE_DISABLE_PLUGINS=NAME" in row
     (entry,) = json.loads(invoke("list", "loss", "lsgan", "--json").stdout)
-    assert entry["conflict"] == ["lsgan", "twin"]
+    assert entry["conflict"] == ["losses", "twin"]
     assert json.loads(invoke("list", "loss", "bce", "--json").stdout)[0]["conflict"] is None

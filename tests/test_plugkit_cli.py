@@ -38,9 +38,9 @@ def rows() -> dict[str, dict]:
 
 def test_plugins_lists_builtins_with_distribution_and_components(plugins: Plugins) -> None:
     listed = rows()
-    assert listed["dcgan"]["distribution"] == "ganforge" and listed["dcgan"]["status"] == "loaded"
-    assert {"generator dcgan", "discriminator dcgan"} <= set(listed["dcgan"]["components"])
-    assert listed["lsgan"]["module"] == "ganforge_builtins.lsgan"
+    assert listed["networks"]["distribution"] == "ganforge" and listed["networks"]["status"] == "loaded"
+    assert {"generator dcgan", "discriminator dcgan"} <= set(listed["networks"]["components"])
+    assert listed["losses"]["module"] == "ganforge_builtins.losses:plugin"
     table = invoke("plugins")
     assert table.exit_code == 0 and "ganforge" in table.stdout and "loss lsgan" in table.stdout
 
@@ -69,8 +69,8 @@ def test_plugin_registering_a_taken_name_is_listed_with_the_clash(plugins: Plugi
     plugins.register(Clash(), "clash")
     row = rows()["clash"]
     assert row["status"] == "problems" and row["components"] == ["loss half"]
-    assert row["errors"] == ["loss 'lsgan' is registered by both plugin 'lsgan' and plugin 'clash'"]
-    holder = rows()["lsgan"]  # loaded first, but its name is just as unusable
+    assert row["errors"] == ["loss 'lsgan' is registered by both plugin 'losses' and plugin 'clash'"]
+    holder = rows()["losses"]  # loaded first, but its name is just as unusable
     assert holder["status"] == "problems" and holder["errors"] == [
         "loss 'lsgan' is also registered by plugin 'clash': no spec can use it until one is disabled (GANFORGE_DISABLE_PLUGINS=NAME)"
     ]
@@ -80,7 +80,7 @@ def test_new_plugin_refuses_bad_names_taken_names_and_full_folders(tmp_path: Pat
     result = invoke("new-plugin", "My_Loss", "--kind", "loss", "--out", str(tmp_path / "a"))
     assert result.exit_code == 2 and "must be lowercase letters and digits joined by hyphens" in result.stderr
     result = invoke("new-plugin", "lsgan", "--kind", "loss", "--out", str(tmp_path / "b"))
-    assert result.exit_code == 2 and "a loss named 'lsgan' is already registered by plugin 'lsgan'" in result.stderr
+    assert result.exit_code == 2 and "a loss named 'lsgan' is already registered by plugin 'losses'" in result.stderr
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "keep.txt").write_text("mine")
     result = invoke("new-plugin", "fresh", "--kind", "loss", "--out", str(tmp_path / "c"))

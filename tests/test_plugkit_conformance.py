@@ -62,7 +62,7 @@ class PerSampleLoss(Loss):
 
 
 def test_a_good_loss_passes() -> None:
-    from ganforge_builtins.lsgan import LeastSquaresLoss
+    from ganforge_builtins.losses.lsgan import LeastSquaresLoss
 
     check_loss(LeastSquaresLoss)
     check_loss(LeastSquaresLoss, a=-1.0, b=1.0, c=0.0, setup=Setup(num_classes=3, image_shape=(3, 4, 4)))
@@ -268,7 +268,7 @@ def test_failures_name_the_plugin(plugins: Plugins) -> None:
         check_plugin("bad-loss-plugin")
     with pytest.raises(ConformanceError, match="(?s)plugin 'nope'.*is not loaded"):
         check_plugin("nope")
-    check_plugin("lsgan")
+    check_plugin("boundary-seeking")  # an installed plugin whose components all pass
 
 
 def test_check_plugin_reports_load_failures(plugins: Plugins, tmp_path: Path) -> None:
@@ -280,7 +280,7 @@ def test_check_plugin_reports_load_failures(plugins: Plugins, tmp_path: Path) ->
             register("lsgan", NaiveBCE)
 
     plugins.register(Clash(), "clash")
-    with pytest.raises(ConformanceError, match=r"plugin 'clash' fails .*\n  - load: loss 'lsgan' is registered by both plugin 'lsgan' and plugin 'clash'"):
+    with pytest.raises(ConformanceError, match=r"plugin 'clash' fails .*\n  - load: loss 'lsgan' is registered by both plugin 'losses' and plugin 'clash'"):
         check_plugin("clash")
 
 

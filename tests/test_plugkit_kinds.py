@@ -50,7 +50,7 @@ def test_everything_derives_from_the_row(row: ComponentKind) -> None:
 
 
 def test_a_plugin_registers_every_kind_through_its_hook(plugins: Plugins) -> None:
-    from ganforge_builtins.diffaugment import DiffAugment
+    from ganforge_builtins.augments.diffaugment import DiffAugment
 
     class AugmentPlugin:
         __name__ = "augment-plugin"

@@ -99,7 +99,7 @@ def test_constructor_value_error_is_a_spec_error(tmp_path: Path) -> None:
     text = TINY_SPEC.replace("size: 64,", "size: 64, image_size: 30,")
     result = invoke("validate", str(write(tmp_path, text)))
     assert result.exit_code == 2
-    assert f":{line_of(text, 'generator:')}: generator: generator 'dcgan' (plugin dcgan) rejected its parameters" in result.stderr
+    assert f":{line_of(text, 'generator:')}: generator: generator 'dcgan' (plugin networks) rejected its parameters" in result.stderr
     assert "30x30" in result.stderr
 
 

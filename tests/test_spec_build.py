@@ -13,7 +13,7 @@ from ganforge.experiment import build_experiment
 from ganforge.plugins import Plugins
 from ganforge.spec import parse_spec
 from ganforge.spec.resolve import SpecErrors
-from ganforge_builtins.dcgan import DCGANDiscriminator
+from ganforge_builtins.networks.dcgan import DCGANDiscriminator
 
 from .conftest import TINY_SPEC, invoke
 
@@ -112,7 +112,7 @@ def test_errors_name_the_file_and_line_of_a_loaded_spec(registry, tmp_path) -> N
 def test_constructor_errors_are_located(registry, tmp_path) -> None:
     # each value in range, the combination refused by the constructor: no code at all
     spec = parse_spec("generator:\n  name: infogan\n  categorical: []\n  continuous: 0\n", tmp_path / "info.yaml")
-    with pytest.raises(Exception, match=r"info\.yaml:1: generator: generator 'infogan' \(plugin infogan\) rejected its parameters: InfoGAN needs at least one latent code"):
+    with pytest.raises(Exception, match=r"info\.yaml:1: generator: generator 'infogan' \(plugin networks\) rejected its parameters: InfoGAN needs at least one latent code"):
         registry.build("generator", spec.data["generator"], spec=spec, key=("generator",), image_shape=(1, 28, 28))
 
 
@@ -144,7 +144,7 @@ def test_the_cli_validates_component_options(registry, tmp_path) -> None:
 
 
 def test_metrics_build_extractors_validated(registry) -> None:
-    from ganforge_builtins.metrics import build_extractor
+    from ganforge_builtins.metrics.standard import build_extractor
 
     with pytest.raises(SpecErrors, match=r"unknown parameter 'wieghts' for extractor 'classifier' \(did you mean 'weights'\?\)"):
         build_extractor("classifier", wieghts="clf.pt")

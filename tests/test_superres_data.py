@@ -14,7 +14,7 @@ from PIL import Image
 
 from ganforge.errors import GanforgeError
 from ganforge.testing import TinyImages
-from ganforge_builtins.superres_data import SuperResolution, bicubic_downsample
+from ganforge_builtins.superres.data import SuperResolution, bicubic_downsample
 
 
 @pytest.mark.parametrize("scale", [2, 4])
@@ -101,7 +101,7 @@ def test_bad_parameters(kwargs: dict, message: str) -> None:
 
 def test_skimage_photos_split_whole_photos() -> None:
     pytest.importorskip("skimage")
-    from ganforge_builtins.skimage_photos import SkimagePhotos, tiles
+    from ganforge_builtins.data.skimage_photos import SkimagePhotos, tiles
 
     grid = torch.arange(2 * 5 * 7).view(2, 5, 7)
     assert tiles(grid, 2).shape == (6, 2, 2, 2) and torch.equal(tiles(grid, 2)[0], grid[:, 0:2, 0:2])

@@ -13,10 +13,10 @@ from ganforge import EvalContext, Generator
 from ganforge.errors import GanforgeError
 from ganforge.serving.tiling import upscale_tiled
 from ganforge.testing import RandomFeatures, TinyGenerator, TinyImages
-from ganforge_builtins import sr_quality
-from ganforge_builtins.srnets import SRResNet
-from ganforge_builtins.superres_data import SuperResolution, bicubic_upsample
-from ganforge_builtins.superres_metrics import LPIPS, PSNR, SSIM
+from ganforge_builtins.superres import quality
+from ganforge_builtins.superres.data import SuperResolution, bicubic_upsample
+from ganforge_builtins.superres.metrics import LPIPS, PSNR, SSIM
+from ganforge_builtins.superres.networks import SRResNet
 
 
 def levels(values: Tensor) -> Tensor:
@@ -32,45 +32,45 @@ def smooth_image(seed: int, channels: int = 3, size: int = 40) -> Tensor:
 
 def test_psnr_known_values() -> None:
     target = torch.full((1, 1, 20, 20), 100, dtype=torch.uint8)
-    assert math.isinf(float(sr_quality.psnr(target, target)[0]))
+    assert math.isinf(float(quality.psnr(target, target)[0]))
     output = target + 5  # grey: MSE = 25
-    assert float(sr_quality.psnr(output, target)[0]) == pytest.approx(10 * math.log10(255**2 / 25))
+    assert float(quality.psnr(output, target)[0]) == pytest.approx(10 * math.log10(255**2 / 25))
     # colour: +d on R, G and B moves Y (BT.601, 16..235) by d·219/255
     rgb = torch.full((2, 3, 20, 20), 100, dtype=torch.uint8)
     expected = 10 * math.log10(255**2 / (10 * 219 / 255) ** 2)
-    assert sr_quality.psnr(rgb + 10, rgb).tolist() == pytest.approx([expected, expected])
+    assert quality.psnr(rgb + 10, rgb).tolist() == pytest.approx([expected, expected])
     # floats in [-1, 1] are quantised to levels first
-    assert float(sr_quality.psnr(target.float() / 127.5 - 1 + 0.001, target)[0]) == math.inf
+    assert float(quality.psnr(target.float() / 127.5 - 1 + 0.001, target)[0]) == math.inf
 
 
 def test_border_is_cropped() -> None:
     target = torch.full((1, 3, 20, 20), 100, dtype=torch.uint8)
     output = target.clone()
     output[..., :4, :] = 0  # only the top 4 rows differ
-    assert math.isinf(float(sr_quality.psnr(output, target, border=4)[0]))
-    assert math.isfinite(float(sr_quality.psnr(output, target, border=3)[0]))
-    assert float(sr_quality.ssim(output, target, border=4)[0]) == pytest.approx(1.0)
+    assert math.isinf(float(quality.psnr(output, target, border=4)[0]))
+    assert math.isfinite(float(quality.psnr(output, target, border=3)[0]))
+    assert float(quality.ssim(output, target, border=4)[0]) == pytest.approx(1.0)
 
 
 def test_ssim_of_an_image_with_itself_is_one_and_less_for_another() -> None:
     image = smooth_image(0)
-    assert float(sr_quality.ssim(image, image)[0]) == pytest.approx(1.0, abs=1e-12)
+    assert float(quality.ssim(image, image)[0]) == pytest.approx(1.0, abs=1e-12)
     noisy = levels(image.double() + torch.randn(image.shape, generator=torch.Generator().manual_seed(1)) * 20)
-    assert 0 < float(sr_quality.ssim(noisy, image)[0]) < 0.95
+    assert 0 < float(quality.ssim(noisy, image)[0]) < 0.95
     with pytest.raises(ValueError, match="at least 11x11"):
-        sr_quality.ssim(image[..., :12, :12], image[..., :12, :12], border=1)
+        quality.ssim(image[..., :12, :12], image[..., :12, :12], border=1)
 
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_ssim_agrees_with_scikit_image(channels: int) -> None:
     metrics = pytest.importorskip("skimage.metrics")
     image, other = smooth_image(2, channels), smooth_image(3, channels)
-    ours = float(sr_quality.ssim(other, image, border=4)[0])
-    y_image, y_other = sr_quality.prepare(image, 4)[0, 0].numpy(), sr_quality.prepare(other, 4)[0, 0].numpy()
+    ours = float(quality.ssim(other, image, border=4)[0])
+    y_image, y_other = quality.prepare(image, 4)[0, 0].numpy(), quality.prepare(other, 4)[0, 0].numpy()
     theirs = metrics.structural_similarity(y_other, y_image, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
     assert ours == pytest.approx(theirs, abs=1e-9)
     psnr = metrics.peak_signal_noise_ratio(y_image, y_other, data_range=255)
-    assert float(sr_quality.psnr(other, image, border=4)[0]) == pytest.approx(psnr, abs=1e-9)
+    assert float(quality.psnr(other, image, border=4)[0]) == pytest.approx(psnr, abs=1e-9)
 
 
 class Bicubic(Generator):
@@ -98,7 +98,7 @@ def test_metrics_score_the_test_pairs_with_the_bicubic_baseline() -> None:
     values = PSNR().evaluate(context)
     assert set(values) == {"psnr", "psnr_bicubic"} and values["psnr"] == pytest.approx(values["psnr_bicubic"])
     data = pairs.load("test")
-    by_hand = sr_quality.psnr(bicubic_upsample(data.inputs["lr"].float() / 127.5 - 1, 2), data.samples, border=2).mean()
+    by_hand = quality.psnr(bicubic_upsample(data.inputs["lr"].float() / 127.5 - 1, 2), data.samples, border=2).mean()
     assert values["psnr"] == pytest.approx(float(by_hand))
     assert PSNR(border=0).evaluate(context)["psnr"] != pytest.approx(values["psnr"])
     net = SRResNet(image_shape=(3, 16, 16), scale=2, blocks=1, width=4).eval()

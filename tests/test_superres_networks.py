@@ -12,9 +12,9 @@ from torch import nn
 
 from ganforge.errors import GanforgeError
 from ganforge.testing import batch_from_scores
-from ganforge_builtins.srnets import RRDBNet, SRResNet, VGGStyleDiscriminator
-from ganforge_builtins.superres_losses import PerceptualLoss, PixelLoss
-from ganforge_builtins.vgg import VGG19, VGG19_WEIGHTS_FILE, vgg19_features
+from ganforge_builtins.extractors.vgg import VGG19, VGG19_WEIGHTS_FILE, vgg19_features
+from ganforge_builtins.superres.losses import PerceptualLoss, PixelLoss
+from ganforge_builtins.superres.networks import RRDBNet, SRResNet, VGGStyleDiscriminator
 
 
 @pytest.mark.parametrize("scale", [2, 4])

@@ -48,7 +48,7 @@ def test_registered_plugin_is_seen_by_the_cli_for_the_block_only(tmp_path) -> No
 
 
 def test_registered_plugin_replaces_an_installed_one_of_the_same_name() -> None:
-    with registered_plugin(Good(), "lsgan") as registry:
+    with registered_plugin(Good(), "losses") as registry:
         assert "third" in registry.names("loss") and "lsgan" not in registry.names("loss")
 
 
@@ -58,4 +58,4 @@ def test_registered_plugin_refuses_a_misspelt_hook() -> None:
 
 
 def test_is_installed() -> None:
-    assert is_installed("lsgan") and is_installed("boundary-seeking") and not is_installed("no-such-plugin")
+    assert is_installed("losses") and is_installed("boundary-seeking") and not is_installed("no-such-plugin")

@@ -12,11 +12,11 @@ from torch import nn
 from ganforge import Batch, DiscriminatorOutput
 from ganforge.interfaces import as_output
 from ganforge.plugins import Plugins
-from ganforge_builtins import dcgan, infogan, resnet
-from ganforge_builtins.dcgan import DCGANDiscriminator, DCGANGenerator
-from ganforge_builtins.infogan import InfoGANDiscriminator, InfoGANGenerator
-from ganforge_builtins.mlp import MLPDiscriminator, MLPGenerator
-from ganforge_builtins.resnet import ResNetDiscriminator, ResNetGenerator
+from ganforge_builtins.networks import dcgan, infogan, resnet
+from ganforge_builtins.networks.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganforge_builtins.networks.infogan import InfoGANDiscriminator, InfoGANGenerator
+from ganforge_builtins.networks.mlp import MLPDiscriminator, MLPGenerator
+from ganforge_builtins.networks.resnet import ResNetDiscriminator, ResNetGenerator
 
 N = 3
 CLASSES = 5
@@ -249,7 +249,7 @@ def test_architectures_are_registered_through_entry_points():
 
 
 def test_dcgan_projection_discriminator_adds_the_label_projection() -> None:
-    from ganforge_builtins.dcgan import DCGANDiscriminator
+    from ganforge_builtins.networks.dcgan import DCGANDiscriminator
 
     torch.manual_seed(0)
     d = DCGANDiscriminator((1, 28, 28), width=8, num_classes=10, conditioning="projection").eval()
@@ -270,8 +270,8 @@ def test_dcgan_projection_discriminator_adds_the_label_projection() -> None:
 
 
 def test_dcgan_conditional_batch_norm_generator_chooses_scale_and_shift_by_label() -> None:
-    from ganforge_builtins.conditioning import ConditionalBatchNorm
-    from ganforge_builtins.dcgan import DCGANGenerator
+    from ganforge_builtins.networks.conditioning import ConditionalBatchNorm
+    from ganforge_builtins.networks.dcgan import DCGANGenerator
 
     torch.manual_seed(0)
     g = DCGANGenerator((1, 28, 28), latent_dim=8, width=8, num_classes=10, conditioning="batch-norm").eval()
@@ -301,8 +301,8 @@ def test_dcgan_conditional_batch_norm_generator_chooses_scale_and_shift_by_label
 
 
 def test_dcgan_generator_conditions_both_at_the_input_and_in_batch_norm() -> None:
-    from ganforge_builtins.conditioning import ConditionalBatchNorm
-    from ganforge_builtins.dcgan import DCGANGenerator
+    from ganforge_builtins.networks.conditioning import ConditionalBatchNorm
+    from ganforge_builtins.networks.dcgan import DCGANGenerator
 
     torch.manual_seed(0)
     g = DCGANGenerator((1, 28, 28), latent_dim=8, width=8, num_classes=10, embed_dim=5, conditioning="concat+batch-norm").eval()

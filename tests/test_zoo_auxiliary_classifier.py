@@ -14,8 +14,8 @@ from torch import Tensor, nn
 from ganforge import Batch, DiscriminatorOutput
 from ganforge.errors import GanforgeError
 from ganforge.testing import check_discriminator
-from ganforge_builtins.auxiliary_classifier import AuxiliaryClassifierLoss
-from ganforge_builtins.dcgan import DCGANDiscriminator
+from ganforge_builtins.losses.auxiliary_classifier import AuxiliaryClassifierLoss
+from ganforge_builtins.networks.dcgan import DCGANDiscriminator
 
 from .conftest import invoke
 

@@ -13,11 +13,11 @@ from PIL import Image
 from ganforge import EvalContext, Generator
 from ganforge.errors import GanforgeError
 from ganforge.plugins import Plugins
-from ganforge_builtins.cifar10 import BATCHES, CIFAR10
-from ganforge_builtins.idx_datasets import FashionMNIST
-from ganforge_builtins.image_folder import ImageFolder
-from ganforge_builtins.mode_coverage import ModeCoverage, mode_statistics
-from ganforge_builtins.toy2d import Grid, Ring
+from ganforge_builtins.data.cifar10 import BATCHES, CIFAR10
+from ganforge_builtins.data.idx import FashionMNIST
+from ganforge_builtins.data.image_folder import ImageFolder
+from ganforge_builtins.data.toy2d import Grid, Ring
+from ganforge_builtins.metrics.mode_coverage import ModeCoverage, mode_statistics
 
 # ---- CIFAR-10 ---------------------------------------------------------------------------------
 

@@ -11,12 +11,12 @@ from torch import nn
 
 from ganforge import Batch, Loss
 from ganforge.plugins import Plugins
-from ganforge_builtins.hinge import HingeLoss
-from ganforge_builtins.lsgan import LeastSquaresLoss
-from ganforge_builtins.minimax import MinimaxLoss
-from ganforge_builtins.r1 import R1Penalty
-from ganforge_builtins.relativistic import RelativisticAverageLeastSquaresLoss, RelativisticAverageStandardLoss
-from ganforge_builtins.wasserstein import WassersteinGPLoss, WassersteinLoss
+from ganforge_builtins.losses.hinge import HingeLoss
+from ganforge_builtins.losses.lsgan import LeastSquaresLoss
+from ganforge_builtins.losses.minimax import MinimaxLoss
+from ganforge_builtins.losses.r1 import R1Penalty
+from ganforge_builtins.losses.relativistic import RelativisticAverageLeastSquaresLoss, RelativisticAverageStandardLoss
+from ganforge_builtins.losses.wasserstein import WassersteinGPLoss, WassersteinLoss
 
 REAL = [1.5, -0.5, 3.0, 0.0]
 FAKE = [-2.0, 0.5, 1.0, -0.25]

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from ganforge import Batch
 from ganforge.testing import TinyGenerator, check_loss
-from ganforge_builtins.mode_seeking import ModeSeekingLoss
+from ganforge_builtins.losses.mode_seeking import ModeSeekingLoss
 
 from .conftest import invoke
 

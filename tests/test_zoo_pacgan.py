@@ -14,10 +14,10 @@ from ganforge import Batch, Discriminator
 from ganforge.errors import GanforgeError
 from ganforge.plugins import Plugins
 from ganforge.testing import ConformanceError, Setup, TinyDiscriminator, check_discriminator, check_loss
-from ganforge_builtins.pacgan import PacDiscriminator, pack_samples
-from ganforge_builtins.r1 import R1Penalty
-from ganforge_builtins.r2 import R2Penalty
-from ganforge_builtins.wasserstein import gradient_penalty
+from ganforge_builtins.losses.r1 import R1Penalty
+from ganforge_builtins.losses.r2 import R2Penalty
+from ganforge_builtins.losses.wasserstein import gradient_penalty
+from ganforge_builtins.networks.pacgan import PacDiscriminator, pack_samples
 
 from .conftest import invoke
 
@@ -114,7 +114,7 @@ def test_a_batch_size_that_does_not_divide_by_pack_is_one_line(tmp_path: Path) -
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert lines[-1] == (
-        f"Error: {path}:9: data.batch_size: 30 samples do not split into packs of 4 for discriminator 'pacgan' (plugin pacgan); use a multiple of 4"
+        f"Error: {path}:9: data.batch_size: 30 samples do not split into packs of 4 for discriminator 'pacgan' (plugin networks); use a multiple of 4"
     )
     assert not (tmp_path / "run" / "checkpoints").exists()
 

@@ -11,9 +11,9 @@ from torch import nn
 
 from ganforge import Batch
 from ganforge.testing import batch_from_scores, check_loss
-from ganforge_builtins.r1 import R1Penalty
-from ganforge_builtins.r2 import R2Penalty
-from ganforge_builtins.rpgan import RelativisticPairingLoss
+from ganforge_builtins.losses.r1 import R1Penalty
+from ganforge_builtins.losses.r2 import R2Penalty
+from ganforge_builtins.losses.rpgan import RelativisticPairingLoss
 
 REAL = [1.5, -0.5, 3.0, 0.0]
 FAKE = [-2.0, 0.5, 1.0, -0.25]

@@ -16,10 +16,10 @@ from ganforge.cli import cli
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import EvalContext, GeneratorOutput
 from ganforge.testing import RandomFeatures, TinyGenerator, TinyImages
-from ganforge_builtins.path_length import PathLengthPenalty
-from ganforge_builtins.ppl import PerceptualPathLength, filtered_mean, unit_slerp
-from ganforge_builtins.stylegan import StyleGANDiscriminator, StyleGANGenerator, SynthesisLayer
-from ganforge_builtins.stylegan_layers import Progression, adain, modulated_conv2d
+from ganforge_builtins.metrics.ppl import PerceptualPathLength, filtered_mean, unit_slerp
+from ganforge_builtins.stylegan._layers import Progression, adain, modulated_conv2d
+from ganforge_builtins.stylegan.networks import StyleGANDiscriminator, StyleGANGenerator, SynthesisLayer
+from ganforge_builtins.stylegan.path_length import PathLengthPenalty
 
 from .conftest import invoke
 from .test_training import assert_same_weights
@@ -506,7 +506,7 @@ def lpips_files(tmp_path: Path) -> tuple[str, str]:
 
 
 def test_lpips_feature_distance_is_the_lpips_formula(lpips_files: tuple[str, str]) -> None:
-    from ganforge_builtins.lpips import SCALE, SHIFT, TAPS, LPIPSFeatures
+    from ganforge_builtins.extractors.lpips import SCALE, SHIFT, TAPS, LPIPSFeatures
 
     extractor = LPIPSFeatures(*lpips_files).eval()
     lin = torch.load(lpips_files[1])
@@ -529,7 +529,7 @@ def test_lpips_feature_distance_is_the_lpips_formula(lpips_files: tuple[str, str
 
 def test_lpips_passes_the_kit_and_serves_ppl(lpips_files: tuple[str, str]) -> None:
     from ganforge.testing import check_extractor
-    from ganforge_builtins.lpips import LPIPSFeatures
+    from ganforge_builtins.extractors.lpips import LPIPSFeatures
 
     check_extractor(LPIPSFeatures, weights=lpips_files[0], lin_weights=lpips_files[1])
     context = EvalContext(small(28).eval(), TinyImages((1, 28, 28)), torch.device("cpu"), batch_size=4)
@@ -538,7 +538,7 @@ def test_lpips_passes_the_kit_and_serves_ppl(lpips_files: tuple[str, str]) -> No
 
 
 def test_lpips_without_its_weights_is_one_line(tmp_path: Path) -> None:
-    from ganforge_builtins.lpips import LPIPSFeatures
+    from ganforge_builtins.extractors.lpips import LPIPSFeatures
 
     with pytest.raises(GanforgeError, match="vgg16-397923af.pth does not exist"):
         LPIPSFeatures(weights=str(tmp_path / "vgg16-397923af.pth"))

@@ -18,7 +18,7 @@ from ganforge import Batch, EvalContext
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import GeneratorOutput, to_model_range
 from ganforge.testing import TinyDiscriminator, TinyGenerator, TinyImages
-from ganforge_builtins.vae import ELBOLoss, ELBOMetric, VAEGANLoss, VAEGenerator, kl_to_standard_normal, kl_weight
+from ganforge_builtins.vae.model import ELBOLoss, ELBOMetric, VAEGANLoss, VAEGenerator, kl_to_standard_normal, kl_weight
 
 from .conftest import invoke
 

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from ganforge import Discriminator, EvalContext, Generator, Metric, hookimpl
 from ganforge.plugins import Plugins, set_plugins
-from ganforge_builtins.synthetic import SyntheticImages
+from ganforge_builtins.data.synthetic import SyntheticImages
 
 from .conftest import invoke
 

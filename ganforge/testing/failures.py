@@ -34,7 +34,7 @@ class ComponentUnavailable(ConformanceError):
 
 
 def describe(kind: str, factory: Callable[..., Any]) -> str:
-    """``loss 'hinge' (plugin 'hinge', ganforge_builtins.hinge.HingeLoss)``; components that
+    """``loss 'hinge' (plugin 'hinge', ganforge_builtins.losses.hinge.HingeLoss)``; components that
     are not registered are named by their class alone."""
     from ganforge.plugins import get_plugins
 

@@ -21,8 +21,8 @@ from ganforge.interfaces import Generator
 from ganforge.serving.tiling import image_to_image_scale, upscale_image
 from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.training.rundir import RunDir
-from ganforge_builtins.image_files import IMAGE_EXTENSIONS
-from ganforge_builtins.superres_data import read_image
+from ganforge_builtins.data.image_files import IMAGE_EXTENSIONS
+from ganforge_builtins.superres.data import read_image
 
 
 def sr_scale(generator: Generator, where: str) -> int:

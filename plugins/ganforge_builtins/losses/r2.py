@@ -5,8 +5,8 @@ from __future__ import annotations
 from torch import Tensor
 
 from ganforge import Batch, hookimpl
-from ganforge_builtins.gradients import score_gradient_norms
-from ganforge_builtins.r1 import R1Penalty
+from ganforge_builtins.losses._gradients import score_gradient_norms
+from ganforge_builtins.losses.r1 import R1Penalty
 
 
 class R2Penalty(R1Penalty):

@@ -15,7 +15,7 @@ from ganforge import Batch, Discriminator, DiscriminatorOutput, Generator, Loss,
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import truncate_by_redrawing
 from ganforge.types import NonNegativeFloat, NonNegativeInt, PositiveInt
-from ganforge_builtins.dcgan import init_dcgan_weights
+from ganforge_builtins.networks.dcgan import init_dcgan_weights
 
 SUPPORTED_SIZES = (28, 32)
 TRUNK_FEATURES = 1024

@@ -331,6 +331,6 @@ def register_metrics(register):
 
 @hookimpl
 def register_commands(cli):
-    from ganforge_builtins.vae_command import reconstruct
+    from ganforge_builtins.vae.commands import reconstruct
 
     cli.add_command(reconstruct)

@@ -16,7 +16,7 @@ from ganforge.hook_extractor import HookExtractor, to_unit_range
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.types import NonNegativeInt, PositiveInt
 from ganforge.weights import load_state_dict
-from ganforge_builtins.classifier_net import EMBEDDING_LAYER, SmallClassifierNet
+from ganforge_builtins.classifier.net import EMBEDDING_LAYER, SmallClassifierNet
 
 
 def load_classifier(path: Path | str) -> tuple[SmallClassifierNet, dict]:
@@ -75,7 +75,7 @@ class Classifier(HookExtractor):
         return self.to(device).eval()
 
     def _train_and_cache(self, dataset: Dataset, path: Path, device: torch.device | str) -> None:
-        from ganforge_builtins.classifier_training import train_classifier
+        from ganforge_builtins.classifier.training import train_classifier
 
         trained = train_classifier(dataset, epochs=self.epochs, device=device, seed=self.seed)
         atomic_write(path, lambda f: torch.save(trained.checkpoint(path.stem), f))
@@ -98,6 +98,6 @@ def register_extractors(register):
 
 @hookimpl
 def register_commands(cli):
-    from ganforge_builtins.classifier_command import train_classifier_command
+    from ganforge_builtins.classifier.commands import train_classifier_command
 
     cli.add_command(train_classifier_command)

@@ -9,7 +9,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ganforge import Discriminator, Generator, hookimpl
 from ganforge.types import NonNegativeInt, PositiveInt
-from ganforge_builtins.conditioning import ConditionalBatchNorm, check_num_classes, require_labels
+from ganforge_builtins.networks.conditioning import ConditionalBatchNorm, check_num_classes, require_labels
 
 #: size -> (base resolution, number of 2x upsamplings)
 PLANS = {28: (7, 2), 32: (4, 3), 64: (4, 4)}

@@ -6,7 +6,7 @@ from torch import Tensor
 
 from ganforge import Batch, Loss, hookimpl
 from ganforge.types import NonNegativeFloat
-from ganforge_builtins.gradients import score_gradient_norms
+from ganforge_builtins.losses._gradients import score_gradient_norms
 
 
 class R1Penalty(Loss):

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset, to_model_range
-from ganforge_builtins.classifier_net import SmallClassifierNet
+from ganforge_builtins.classifier.net import SmallClassifierNet
 
 
 @dataclass

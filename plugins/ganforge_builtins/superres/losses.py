@@ -64,7 +64,7 @@ class PerceptualLoss(Loss):
         if distance not in ("l1", "mse"):
             raise ValueError(f"distance must be 'l1' or 'mse', got {distance!r}")
         if extractor is None:
-            from ganforge_builtins.vgg import VGG19
+            from ganforge_builtins.extractors.vgg import VGG19
 
             extractor = VGG19(layers=layer or "relu5_4")
         self.extractor, self.layer, self.distance, self.weight = extractor, layer, distance, weight

@@ -11,8 +11,8 @@ from ganforge import EvalContext, FeatureExtractor, Metric, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import as_generated, to_model_range
 from ganforge.requirements import Need
-from ganforge_builtins import sr_quality
-from ganforge_builtins.superres_data import bicubic_upsample
+from ganforge_builtins.superres import quality
+from ganforge_builtins.superres.data import bicubic_upsample
 
 
 class _PairedMetric(Metric):
@@ -74,7 +74,7 @@ class PSNR(_PairedMetric):
     """
 
     key = "psnr"
-    score = staticmethod(sr_quality.psnr)
+    score = staticmethod(quality.psnr)
 
 
 class SSIM(_PairedMetric):
@@ -92,7 +92,7 @@ class SSIM(_PairedMetric):
     """
 
     key = "ssim"
-    score = staticmethod(sr_quality.ssim)
+    score = staticmethod(quality.ssim)
 
 
 class LPIPS(_PairedMetric):
@@ -116,7 +116,7 @@ class LPIPS(_PairedMetric):
     @classmethod
     def requirements(cls) -> list[Need]:
         """What the default extractor, ``lpips-vgg16``, needs (nothing when another is given)."""
-        from ganforge_builtins.lpips import LPIPSFeatures
+        from ganforge_builtins.extractors.lpips import LPIPSFeatures
 
         return LPIPSFeatures.requirements()
 

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from ganforge import Dataset, DataSplit, hookimpl
 from ganforge.errors import GanforgeError
-from ganforge_builtins.image_files import IMAGE_EXTENSIONS
+from ganforge_builtins.data.image_files import IMAGE_EXTENSIONS
 
 #: high-resolution crops downsampled per interpolate call (bounds the float copy's memory)
 CHUNK = 256

@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from ganforge import Dataset, DataSplit, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.types import Range
-from ganforge_builtins.image_files import IMAGE_EXTENSIONS as EXTENSIONS
+from ganforge_builtins.data.image_files import IMAGE_EXTENSIONS as EXTENSIONS
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ganforge import Discriminator, DiscriminatorOutput, Generator, hookimpl
 from ganforge.types import NonNegativeInt, PositiveInt, Range
-from ganforge_builtins.conditioning import ConditionalBatchNorm, check_num_classes, require_labels
+from ganforge_builtins.networks.conditioning import ConditionalBatchNorm, check_num_classes, require_labels
 
 SUPPORTED_SIZES = (28, 32, 56, 64)
 

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ganforge import Discriminator, Generator, hookimpl
 from ganforge.types import NonNegativeInt, PositiveInt, Range
-from ganforge_builtins.conditioning import check_num_classes, one_hot, require_labels
+from ganforge_builtins.networks.conditioning import check_num_classes, one_hot, require_labels
 
 
 def _stack(sizes: list[int], dropout: float) -> list[nn.Module]:

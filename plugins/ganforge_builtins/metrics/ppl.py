@@ -10,7 +10,7 @@ from torch import Tensor
 from ganforge import EvalContext, FeatureExtractor, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import as_generated
-from ganforge_builtins.metrics import FeatureMetric
+from ganforge_builtins.metrics.standard import FeatureMetric
 
 
 def unit_slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:

@@ -23,7 +23,7 @@ from ganforge.errors import GanforgeError
 from ganforge.experiment import pick_device
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.provenance import extractor_provenance, file_digest, ganforge_version
-from ganforge_builtins.image_files import image_batches, image_files, prefetched
+from ganforge_builtins.data.image_files import image_batches, image_files, prefetched
 from ganforge_builtins.stats import FeatureStats, FrechetReference, RunningStats, load_stats, save_stats, stats_provenance
 
 

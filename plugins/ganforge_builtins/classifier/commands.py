@@ -29,7 +29,7 @@ def train_classifier_command(dataset: str, out: Path, epochs: int, batch_size: i
     """
     from ganforge.cli.features import build_dataset
     from ganforge.experiment import pick_device
-    from ganforge_builtins.classifier_training import train_classifier
+    from ganforge_builtins.classifier.training import train_classifier
 
     refuse_to_replace([out], overwrite)
     data = build_dataset(dataset)

@@ -14,8 +14,8 @@ from torch import Tensor, nn
 
 from ganforge import Discriminator, Generator, GeneratorOutput, hookimpl
 from ganforge.errors import GanforgeError
-from ganforge_builtins.conditioning import check_num_classes, require_labels
-from ganforge_builtins.stylegan_layers import (
+from ganforge_builtins.networks.conditioning import check_num_classes, require_labels
+from ganforge_builtins.stylegan._layers import (
     EqualConv2d,
     EqualLinear,
     NoiseInput,

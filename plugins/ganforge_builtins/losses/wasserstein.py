@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from ganforge import Batch, Loss, hookimpl
 from ganforge.types import NonNegativeFloat, PositiveFloat
-from ganforge_builtins.gradients import samples_per_score, score_gradient_norms
+from ganforge_builtins.losses._gradients import samples_per_score, score_gradient_norms
 
 
 def wasserstein_critic_loss(batch: Batch) -> Tensor:

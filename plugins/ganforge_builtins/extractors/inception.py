@@ -14,7 +14,7 @@ from ganforge.hook_extractor import HookExtractor, to_unit_range
 from ganforge.interfaces.extractor import state_digest
 from ganforge.requirements import Need, weights_missing
 from ganforge.weights import find_weights, load_state_dict
-from ganforge_builtins.fid_inception_net import FID_WEIGHTS_FILE, FID_WEIGHTS_URL, fid_inception_v3
+from ganforge_builtins.extractors._fid_inception_net import FID_WEIGHTS_FILE, FID_WEIGHTS_URL, fid_inception_v3
 
 INPUT_SIZE = 299
 #: Images per forward pass: ~2.5 GB of float32 activations at 299×299.

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from ganforge import Dataset, EvalContext, FeatureExtractor, Generator, hookimpl
 from ganforge.errors import GanforgeError
-from ganforge_builtins.metrics import FeatureMetric, NeighbourMetric, _features, _gathered
+from ganforge_builtins.metrics.standard import FeatureMetric, NeighbourMetric, _features, _gathered
 from ganforge_builtins.stats import FeatureStats, FrechetReference, RunningStats, density_coverage, mmd_rbf
 
 #: CMMD's kernel bandwidth and scale, from google-research/cmmd's distance.py.
