@@ -51,7 +51,7 @@ def build_sides(mode: str, args: argparse.Namespace, tmp: str) -> tuple[Callable
     from ganforge.experiment import build_experiment
     from ganforge.plugins import get_plugins
     from ganforge.spec import apply_overrides, load_spec
-    from ganforge.training.optim import build_optimizer
+    from ganforge.spec.optimizers import build_optimizer
     from ganforge.training.progress import NoProgress
     from ganforge.training.rundir import RunDir
     from ganforge.training.trainer import Trainer

@@ -19,8 +19,7 @@ from ganforge.interfaces import (
     Loss,
     Metric,
 )
-
-__version__ = "0.1.0"
+from ganforge.version import __version__
 
 __all__ = [
     "Augment",

@@ -8,16 +8,17 @@ from typing import Any
 
 import torch
 
+from ganforge.checkpoint import warm_start
 from ganforge.errors import GanforgeError, describe_component
 from ganforge.interfaces import Augment, Dataset, Discriminator, Generator, Loss, Metric
 from ganforge.registry import ComponentInfo, Registry
 from ganforge.seeding import seed_everything
+from ganforge.spec.build import construct
 from ganforge.spec.loader import Key, Spec
 from ganforge.spec.resolve import resolve
+from ganforge.spec.settings import DistributedConfig, TrainConfig
 from ganforge.spec.signature import signature_of
-from ganforge.training.checkpoint import warm_start
-from ganforge.training.config import DistributedConfig, TrainConfig
-from ganforge.training.terms import Term
+from ganforge.terms import Term
 
 
 @dataclass
@@ -143,8 +144,6 @@ class _Builder:
         self.components: dict[str, ComponentInfo] = {}
 
     def build(self, kind: str, entry: dict[str, Any], key: Key, role: str | None = None) -> Any:
-        from ganforge.spec.build import construct  # the one way components are built (ganforge.spec.build)
-
         record = self.components.__setitem__
         return construct(self.registry, kind, entry, spec=self.spec, key=key, injected=self.injected, role=role or str(key[0]), record=record)
 

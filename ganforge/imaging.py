@@ -7,7 +7,7 @@ import functools
 import io
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 from PIL import Image
 from torch import Tensor
@@ -15,7 +15,12 @@ from torchvision.utils import make_grid
 
 from ganforge.errors import GanforgeError
 from ganforge.files import atomic_write, make_directory
-from ganforge.interfaces import Dataset
+
+
+class DrawsSamples(Protocol):
+    """What draws samples that are not images (a :class:`~ganforge.interfaces.Dataset` does)."""
+
+    def save_samples(self, samples: Tensor, path: Path, nrow: int = 8) -> None: ...
 
 #: pixels between grid cells
 PADDING = 2
@@ -42,7 +47,7 @@ def grid_image(samples: Tensor, nrow: int) -> Image.Image:
     return to_pil(grid)
 
 
-def grid_png(samples: Tensor, nrow: int, dataset: Dataset | None = None) -> bytes:
+def grid_png(samples: Tensor, nrow: int, dataset: DrawsSamples | None = None) -> bytes:
     """The PNG bytes of a sample picture: a grid for images; for other data (e.g. 2-D points)
     the dataset's own :meth:`Dataset.save_samples` picture."""
     if is_image_batch(samples):
@@ -57,7 +62,7 @@ def grid_png(samples: Tensor, nrow: int, dataset: Dataset | None = None) -> byte
         return path.read_bytes()
 
 
-def write_grid(samples: Tensor, nrow: int, path: Path, dataset: Dataset | None = None) -> None:
+def write_grid(samples: Tensor, nrow: int, path: Path, dataset: DrawsSamples | None = None) -> None:
     """Write the sample picture of :func:`grid_png` to ``path`` (atomically, with the umask).
 
     The one writer of sample grids: a run's pictures (through :meth:`Dataset.save_samples`)

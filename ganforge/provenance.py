@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganforge.files import atomic_write_text
+from ganforge.version import __version__
 
 if TYPE_CHECKING:
     from ganforge.interfaces.extractor import FeatureExtractor
@@ -28,8 +29,6 @@ NOT_COMPARED = frozenset({"from_step", "values", "path"})
 
 def ganforge_version() -> str:
     """The installed ganforge's version."""
-    from ganforge import __version__
-
     return __version__
 
 

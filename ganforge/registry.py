@@ -6,13 +6,10 @@ from __future__ import annotations
 import fnmatch
 import inspect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from ganforge.errors import GanforgeError, did_you_mean
 from ganforge.kinds import KIND_NAMES
-
-if TYPE_CHECKING:
-    from ganforge.spec.loader import Key, Spec
 
 #: Every kind's name, in table order (derived from :data:`ganforge.kinds.KINDS`).
 KINDS: tuple[str, ...] = KIND_NAMES
@@ -148,9 +145,3 @@ class Registry:
             if any(fnmatch.fnmatchcase(n, pattern) for n in (name, *info.aliases))
         ]
 
-    def build(self, kind: str, fragment: Any, *, spec: Spec | None = None, key: Key = (), **injected: Any) -> Any:
-        """Build one component from a spec fragment (``"name"`` or ``{name: ..., params...}``),
-        validated exactly as a spec is; see :func:`ganforge.spec.build.build_component`."""
-        from ganforge.spec.build import build_component
-
-        return build_component(self, kind, fragment, spec=spec, key=key, **injected)

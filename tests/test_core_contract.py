@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge import Augment, Batch, Dataset, DataSplit, Discriminator, Generator, GeneratorOutput, Loss, Metric, hookimpl
+from ganforge.checkpoint import load_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.plugins import Plugins
-from ganforge.training.checkpoint import load_checkpoint
 
 from .conftest import TINY_SPEC, invoke
 from .test_training import assert_same_weights, tensors
@@ -553,7 +553,7 @@ def test_init_from_a_different_architecture_is_one_line(tiny_spec: Path, tmp_pat
 
 
 def test_infogan_truncates_its_noise_and_keeps_its_codes() -> None:
-    from ganforge.cli.sampling import truncated_latent
+    from ganforge.artifacts.sampling import truncated_latent
     from ganforge_builtins.networks.infogan import InfoGANGenerator
 
     generator = InfoGANGenerator((1, 28, 28), noise_dim=16, categorical=(10,), continuous=2, width=8)
@@ -891,7 +891,7 @@ class StatefulPlugin:
 
 
 def test_networks_are_told_the_step_and_loading_tells_the_checkpoints(components: Plugins, tmp_path: Path) -> None:
-    from ganforge.cli.loading import load_trained
+    from ganforge.artifacts.loading import load_trained
 
     components.register(StatefulPlugin(), "stateful")
     StepAware.told.clear()

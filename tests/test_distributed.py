@@ -16,14 +16,14 @@ import torch
 from torch import Tensor, nn
 
 from ganforge import Batch, Discriminator, Generator, Loss, hookimpl
+from ganforge.checkpoint import load_checkpoint
 from ganforge.cli.common import experiment_from
 from ganforge.distributed import Ranks
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import DataSplit
 from ganforge.plugins import Plugins
+from ganforge.spec.settings import DistributedConfig
 from ganforge.training.batches import BatchStream
-from ganforge.training.checkpoint import load_checkpoint
-from ganforge.training.config import DistributedConfig
 from ganforge.training.parallel import ParallelNetworks
 from ganforge.training.progress import NoProgress
 from ganforge.training.rundir import RunDir

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from ganforge.checkpoint import load_checkpoint
 from ganforge.cli.common import experiment_from
 from ganforge.distributed import Ranks
 from ganforge.errors import GanforgeError
-from ganforge.training.checkpoint import load_checkpoint
 from ganforge.training.progress import NoProgress
 from ganforge.training.rundir import RunDir
 from ganforge.training.trainer import Trainer

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ganforge.training.checkpoint import load_checkpoint
+from ganforge.checkpoint import load_checkpoint
 
 from .conftest import invoke
 from .test_training import assert_same_weights

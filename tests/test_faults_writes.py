@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from ganforge import files
+from ganforge.checkpoint import load_checkpoint
 from ganforge.files import WriteError
-from ganforge.training.checkpoint import load_checkpoint
 
 from .conftest import TINY_SPEC, invoke
 
@@ -62,7 +62,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_keeps_the_last_checkpoint(
         for cached in (tmp_path / "cache").rglob("*.npz"):
             cached.unlink()  # the resumed run must write it again
     failing = {
-        "checkpoint": lambda: full_disk_for(monkeypatch, "ganforge.training.checkpoint", ".pt"),
+        "checkpoint": lambda: full_disk_for(monkeypatch, "ganforge.checkpoint", ".pt"),
         "sample-grid": lambda: full_disk_for(monkeypatch, "ganforge.imaging", ".png"),
         "stats-cache": lambda: full_disk_for(monkeypatch, "ganforge_builtins.stats.npz", ".npz"),
         "metrics-log": lambda: full_disk_for_metrics_log(monkeypatch),

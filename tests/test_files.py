@@ -16,9 +16,9 @@ import torch
 from PIL import Image
 
 from ganforge import files
+from ganforge.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.files import WriteError, atomic_write, current_umask
-from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
 from ganforge_builtins.stats import save_stats
 from ganforge_builtins.stats.gaussian import FeatureStats
 
@@ -140,7 +140,7 @@ def test_a_full_disk_during_a_run_stops_it_in_one_line_with_the_last_checkpoint_
             raise WriteError(path, OSError(errno.ENOSPC, "No space left on device"))
         real(path, write, sync=sync)
 
-    monkeypatch.setattr("ganforge.training.checkpoint.atomic_write", full_for_checkpoints)
+    monkeypatch.setattr("ganforge.checkpoint.atomic_write", full_for_checkpoints)
     result = invoke("run", str(tiny_spec), "--out", str(out), "--quiet", "--set", "train.steps=4", "--resume")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines()[-1] == (

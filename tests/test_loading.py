@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganforge.cli.loading import load_trained
+from ganforge.artifacts.loading import load_trained
+from ganforge.checkpoint import load_checkpoint
 from ganforge.errors import GanforgeError
-from ganforge.training.checkpoint import load_checkpoint
 from ganforge.training.observers import BaseObserver
 
 from .conftest import invoke

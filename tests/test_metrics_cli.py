@@ -95,7 +95,7 @@ def test_fid_of_two_npz_files_builds_no_network(tmp_path, classifier_file, monke
         written = CliRunner().invoke(stats, [str(folder), "--out", str(tmp_path / f"{folder.name}.npz"), "--extractor", "classifier", "--weights", classifier_file])
         assert written.exit_code == 0, written.output
     from_folders = CliRunner().invoke(fid, [str(a), str(b), "--extractor", "classifier", "--weights", classifier_file])
-    import ganforge.cli.features as features
+    import ganforge.artifacts.features as features
 
     def no_network(*args, **kwargs):
         raise AssertionError("a network was built for two .npz files")

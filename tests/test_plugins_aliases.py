@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ganforge import hookimpl
-from ganforge.cli.loading import load_trained
+from ganforge.artifacts.loading import load_trained
 from ganforge.experiment import build_experiment
 from ganforge.plugins import Plugins
 from ganforge.registry import DuplicateComponentError, Registry, UnknownComponentError

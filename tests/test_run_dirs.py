@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ganforge.training.checkpoint import load_checkpoint
+from ganforge.checkpoint import load_checkpoint
 
 from .conftest import invoke
 

@@ -11,7 +11,7 @@ from torch import Tensor
 from ganforge import Dataset, Discriminator, hookimpl
 from ganforge.experiment import build_experiment
 from ganforge.plugins import Plugins
-from ganforge.spec import parse_spec
+from ganforge.spec import build_component, parse_spec
 from ganforge.spec.resolve import SpecErrors
 from ganforge_builtins.networks.dcgan import DCGANDiscriminator
 
@@ -69,21 +69,21 @@ def registry(plugins: Plugins):
 
 
 def test_builds_with_defaults_and_injected_values(registry) -> None:
-    disc = registry.build("discriminator", {"name": "dcgan", "width": 8}, image_shape=(1, 28, 28))
+    disc = build_component(registry, "discriminator", {"name": "dcgan", "width": 8}, image_shape=(1, 28, 28))
     assert isinstance(disc, DCGANDiscriminator) and disc.image_shape == (1, 28, 28)
-    assert isinstance(registry.build("loss", "lsgan"), type(registry.get("loss", "lsgan").factory()))
+    assert isinstance(build_component(registry, "loss", "lsgan"), type(registry.get("loss", "lsgan").factory()))
 
 
 def test_nested_components_get_injected_values_too(registry) -> None:
-    disc = registry.build("discriminator", {"name": "wrapped", "offset": 0.5, "inner": {"name": "dcgan", "width": 8}}, image_shape=(1, 28, 28))
+    disc = build_component(registry, "discriminator", {"name": "wrapped", "offset": 0.5, "inner": {"name": "dcgan", "width": 8}}, image_shape=(1, 28, 28))
     assert isinstance(disc, Wrapped) and isinstance(disc.inner, DCGANDiscriminator)
     assert disc.inner.image_shape == (1, 28, 28) and disc.offset == 0.5
-    assert registry.build("discriminator", {"name": "wrapped", "inner": "dcgan"}, image_shape=(1, 28, 28)).inner.image_shape == (1, 28, 28)
+    assert build_component(registry, "discriminator", {"name": "wrapped", "inner": "dcgan"}, image_shape=(1, 28, 28)).inner.image_shape == (1, 28, 28)
 
 
 def test_every_problem_at_once_with_did_you_mean(registry) -> None:
     with pytest.raises(SpecErrors) as caught:
-        registry.build("discriminator", {"name": "wrapped", "ofset": 1, "inner": {"name": "dcgan", "widht": 8, "dropout": "lots"}})
+        build_component(registry, "discriminator", {"name": "wrapped", "ofset": 1, "inner": {"name": "dcgan", "widht": 8, "dropout": "lots"}})
     lines = str(caught.value).splitlines()
     assert len(lines) == 3, lines
     assert "spec: ofset: unknown parameter 'ofset' for discriminator 'wrapped' (did you mean 'offset'?)" in lines[0]
@@ -94,18 +94,18 @@ def test_every_problem_at_once_with_did_you_mean(registry) -> None:
 
 def test_missing_required_parameter_and_unknown_name(registry) -> None:
     with pytest.raises(SpecErrors, match=r"missing required parameter 'root' for dataset 'needs-root' \(str\)"):
-        registry.build("dataset", "needs-root")
+        build_component(registry, "dataset", "needs-root")
     with pytest.raises(SpecErrors, match=r"unknown discriminator 'wraped' \(did you mean 'wrapped'\?\)"):
-        registry.build("discriminator", {"name": "wraped"})
+        build_component(registry, "discriminator", {"name": "wraped"})
     with pytest.raises(SpecErrors, match=r"unknown discriminator 'fancy'"):
-        registry.build("discriminator", {"name": "wrapped", "inner": "fancy"})
+        build_component(registry, "discriminator", {"name": "wrapped", "inner": "fancy"})
 
 
 def test_errors_name_the_file_and_line_of_a_loaded_spec(registry, tmp_path) -> None:
     text = "discriminator:\n  name: wrapped\n  inner:\n    name: dcgan\n    width: wide\n"
     spec = parse_spec(text, tmp_path / "wrap.yaml")
     with pytest.raises(SpecErrors) as caught:
-        registry.build("discriminator", spec.data["discriminator"], spec=spec, key=("discriminator",), image_shape=(1, 28, 28))
+        build_component(registry, "discriminator", spec.data["discriminator"], spec=spec, key=("discriminator",), image_shape=(1, 28, 28))
     assert str(caught.value) == f"{tmp_path / 'wrap.yaml'}:5: discriminator.inner.width: expected int >= 1, got 'wide' (str) for discriminator 'dcgan' parameter 'width'"
 
 
@@ -113,18 +113,18 @@ def test_constructor_errors_are_located(registry, tmp_path) -> None:
     # each value in range, the combination refused by the constructor: no code at all
     spec = parse_spec("generator:\n  name: infogan\n  categorical: []\n  continuous: 0\n", tmp_path / "info.yaml")
     with pytest.raises(Exception, match=r"info\.yaml:1: generator: generator 'infogan' \(plugin networks\) rejected its parameters: InfoGAN needs at least one latent code"):
-        registry.build("generator", spec.data["generator"], spec=spec, key=("generator",), image_shape=(1, 28, 28))
+        build_component(registry, "generator", spec.data["generator"], spec=spec, key=("generator",), image_shape=(1, 28, 28))
 
 
 def test_section_reserved_keys_are_skipped(registry) -> None:
-    dataset = registry.build("dataset", {"name": "synthetic", "size": 8, "batch_size": 4}, key=("data",))
+    dataset = build_component(registry, "dataset", {"name": "synthetic", "size": 8, "batch_size": 4}, key=("data",))
     assert len(dataset.load("train")) == 8
     with pytest.raises(SpecErrors, match="unknown parameter 'batch_size'"):
-        registry.build("dataset", {"name": "synthetic", "batch_size": 4})
+        build_component(registry, "dataset", {"name": "synthetic", "batch_size": 4})
 
 
 def test_aliases_build_the_renamed_component(registry) -> None:
-    disc = registry.build("discriminator", {"name": "old-wrapped", "inner": {"name": "dcgan", "width": 8}}, image_shape=(1, 28, 28))
+    disc = build_component(registry, "discriminator", {"name": "old-wrapped", "inner": {"name": "dcgan", "width": 8}}, image_shape=(1, 28, 28))
     assert isinstance(disc, Wrapped)
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from ganforge import Loss, hookimpl
 from ganforge.plugins import Plugins
+from ganforge.spec.settings import TrainConfig
 from ganforge.spec.signature import describe_hint, signature_of
 from ganforge.spec.types import type_error
-from ganforge.training.config import TrainConfig
 from ganforge.types import NonNegativeInt, OpenUnitInterval, PositiveFloat, PositiveInt, Probability, Range, range_of
 
 from .conftest import TINY_SPEC, invoke

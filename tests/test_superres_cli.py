@@ -16,8 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
+from ganforge.checkpoint import load_checkpoint
 from ganforge.testing import TinyGenerator
-from ganforge.training.checkpoint import load_checkpoint
 
 from .conftest import invoke
 
@@ -174,8 +174,8 @@ def _encoded(mode: str, size: tuple[int, int], format: str = "PNG") -> bytes:
 
 
 def test_serve_upscale_route(pixel_run: Path) -> None:
-    from ganforge.cli.loading import load_trained
-    from ganforge.cli.sampling import sampler_for
+    from ganforge.artifacts.loading import load_trained
+    from ganforge.artifacts.sampling import sampler_for
     from ganforge.cli.serve import page_info
     from ganforge.serving import SampleServer
     from ganforge.serving.upscale import Upscaler

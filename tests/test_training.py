@@ -17,9 +17,9 @@ import torch
 from PIL import Image
 
 from ganforge import EvalContext, Loss, Metric, hookimpl
+from ganforge.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.plugins import Plugins
-from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.training.ema import EMA
 
 from .conftest import invoke

@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.cli.loading import load_trained
+from ganforge.artifacts.loading import load_trained
+from ganforge.checkpoint import load_checkpoint
 from ganforge.plugins import Plugins
-from ganforge.training.checkpoint import load_checkpoint
 
 from .conftest import invoke
 from .use_plugin import install, train_conditional, train_unconditional

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge import Generator
-from ganforge.cli.sampling import Sampler, lerp, slerp, truncated_latent
+from ganforge.artifacts.sampling import Sampler, lerp, slerp, truncated_latent
 from ganforge.errors import GanforgeError
 from ganforge.imaging import grid_image, write_each
 

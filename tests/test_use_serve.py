@@ -15,8 +15,8 @@ from typing import Any, Iterator
 import pytest
 from PIL import Image
 
-from ganforge.cli.loading import load_trained
-from ganforge.cli.sampling import sampler_for
+from ganforge.artifacts.loading import load_trained
+from ganforge.artifacts.sampling import sampler_for
 from ganforge.cli.serve import page_info
 from ganforge.plugins import Plugins, set_plugins
 from ganforge.serving import SampleServer

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from ganforge import Batch, Discriminator
 from ganforge.errors import GanforgeError
 from ganforge.plugins import Plugins
+from ganforge.spec import build_component
 from ganforge.testing import ConformanceError, Setup, TinyDiscriminator, check_discriminator, check_loss
 from ganforge_builtins.losses.r1 import R1Penalty
 from ganforge_builtins.losses.r2 import R2Penalty
@@ -65,10 +66,10 @@ def test_the_inner_discriminator_sees_the_packed_shape_and_gives_one_score_per_p
 
 def test_built_from_a_nested_spec_entry_for_the_packed_shape(plugins: Plugins) -> None:
     fragment = {"name": "pacgan", "pack": 4, "discriminator": {"name": "mlp", "hidden": [8], "dropout": 0.0}}
-    points = plugins.registry.build("discriminator", fragment, image_shape=(2,))
+    points = build_component(plugins.registry, "discriminator", fragment, image_shape=(2,))
     assert points.discriminator.net[0].in_features == 8  # 4 points x 2 coordinates
     assert points(torch.randn(16, 2)).shape == (4,)
-    images = plugins.registry.build("discriminator", {**fragment, "pack": 2}, image_shape=(3, 8, 8))
+    images = build_component(plugins.registry, "discriminator", {**fragment, "pack": 2}, image_shape=(3, 8, 8))
     assert images.discriminator.net[0].in_features == 2 * 3 * 8 * 8
     assert images(torch.randn(6, 3, 8, 8)).shape == (3,)
 

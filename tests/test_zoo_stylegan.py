@@ -282,7 +282,7 @@ def test_progressive_training_resumes_bit_identically(tmp_path: Path) -> None:
     resumed = invoke("run", str(spec), "--out", str(tmp_path / "part"), "--quiet", "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert_same_weights(tmp_path / "full/checkpoints/last.pt", tmp_path / "part/checkpoints/last.pt")
-    from ganforge.training.checkpoint import load_checkpoint
+    from ganforge.checkpoint import load_checkpoint
 
     full_state, part_state = (load_checkpoint(tmp_path / f"{n}/checkpoints/last.pt") for n in ("full", "part"))
     assert torch.equal(full_state["generator"]["w_avg"], part_state["generator"]["w_avg"])
@@ -332,7 +332,7 @@ def test_path_length_running_mean_is_checkpointed(tmp_path: Path) -> None:
     spec.write_text(PROGRESSIVE_SPEC.replace("progressive: {start: 4, fade_steps: 2, stable_steps: 1}", "progressive: null"))
     result = invoke("run", str(spec), "--out", str(tmp_path / "run"), "--quiet", "--set", "train.steps=2")
     assert result.exit_code == 0, result.output
-    from ganforge.training.checkpoint import load_checkpoint
+    from ganforge.checkpoint import load_checkpoint
 
     state = load_checkpoint(tmp_path / "run/checkpoints/last.pt")
     means = [t["pl_mean"] for t in state["terms"] if "pl_mean" in t]
@@ -437,9 +437,9 @@ def test_sample_style_mix_figure(stylegan_run: Path, tmp_path: Path) -> None:
 
 
 def test_style_mix_cells_take_the_group_styles_of_the_row_source(stylegan_run: Path) -> None:
-    from ganforge.cli.loading import load_trained
+    from ganforge.artifacts.loading import load_trained
+    from ganforge.artifacts.sampling import sampler_for
     from ganforge.cli.sample import style_mixing
-    from ganforge.cli.sampling import sampler_for
 
     sampler = sampler_for(load_trained(stylegan_run))
     figure = style_mixing(sampler, 2, 0, 0, None)
@@ -460,9 +460,9 @@ def test_sample_noise_variation_figure(stylegan_run: Path, tmp_path: Path) -> No
 
 
 def test_noise_variation_std_image_is_the_spread_over_draws(stylegan_run: Path) -> None:
-    from ganforge.cli.loading import load_trained
+    from ganforge.artifacts.loading import load_trained
+    from ganforge.artifacts.sampling import sampler_for
     from ganforge.cli.sample import noise_variations
-    from ganforge.cli.sampling import sampler_for
 
     sampler = sampler_for(load_trained(stylegan_run))
     for noise in sampler.generator.noise_inputs():  # type: ignore[operator]

@@ -255,7 +255,7 @@ def vae_run(tmp_path: Path) -> Path:
 
 
 def test_vae_trains_without_a_discriminator_and_its_reconstruction_falls(vae_run: Path) -> None:
-    from ganforge.training.checkpoint import load_checkpoint
+    from ganforge.checkpoint import load_checkpoint
 
     logged = records(vae_run)
     losses = [r for r in logged if "loss/g/elbo/reconstruction" in r]

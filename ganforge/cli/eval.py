@@ -9,7 +9,8 @@ from typing import Any
 import click
 import torch
 
-from ganforge.cli.features import build_component
+from ganforge.artifacts.features import component_from_text
+from ganforge.artifacts.loading import load_trained
 from ganforge.cli.progress import make_progress
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import EvalContext, Metric
@@ -38,11 +39,9 @@ def eval_command(run_dir: Path, checkpoint: str, metrics: tuple[str, ...], devic
       ganforge eval runs/lsgan
       ganforge eval runs/cgan --checkpoint best --metric fid --metric accuracy
     """
-    from ganforge.cli.loading import load_trained
-
     trained = load_trained(run_dir, checkpoint=checkpoint, device=device)
     experiment = trained.experiment
-    chosen: list[tuple[str, Metric]] = [(text, build_component("metric", text)) for text in metrics]
+    chosen: list[tuple[str, Metric]] = [(text, component_from_text("metric", text)) for text in metrics]
     if not chosen:
         chosen = [(scheduled.name, scheduled.metric) for scheduled in experiment.metrics]
     if not chosen:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ganforge.cli.common import overwrite_option
+from ganforge.artifacts.outputs import overwrite_option
 from ganforge.cli.plotting import write_plots
 
 

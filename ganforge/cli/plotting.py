@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
-from ganforge.cli.common import refuse_to_replace
+from ganforge.artifacts.outputs import refuse_to_replace
 from ganforge.errors import GanforgeError
 from ganforge.files import make_directory
 from ganforge.training.rundir import RunDir

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ganforge.errors import GanforgeError
 from ganforge.plugins import DISABLE_ENV, ENTRY_POINT_GROUP, Plugins, get_plugins
+from ganforge.testing.registered import check_installed
 
 
 @dataclass
@@ -106,8 +107,6 @@ def _check(only: tuple[str, ...], as_json: bool) -> int:
     """``--check``: the kit over the installed components, one line each (a failure's whole
     report below it); 1 when anything failed. Offline, with a temporary cache directory."""
     import tempfile
-
-    from ganforge.testing.registered import check_installed
 
     plugins = get_plugins()
     unknown = [name for name in only if name not in plugins.loaded and all(f.plugin != name for f in plugins.failures)]

@@ -9,12 +9,12 @@ from typing import Callable, TypeVar
 import click
 
 from ganforge import distributed
+from ganforge.checkpoint import checkpoint_step
 from ganforge.cli.common import describe_components, experiment_from, set_option
 from ganforge.cli.plotting import MISSING_MATPLOTLIB, matplotlib_available
 from ganforge.cli.progress import make_progress
 from ganforge.errors import GanforgeError
-from ganforge.training.checkpoint import checkpoint_step
-from ganforge.training.config import LoggingConfig
+from ganforge.spec.settings import LoggingConfig
 from ganforge.training.observers import RunObserver
 from ganforge.training.progress import NoProgress
 from ganforge.training.rundir import RunDir

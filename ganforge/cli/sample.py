@@ -9,9 +9,9 @@ import click
 import torch
 from torch import Tensor
 
-from ganforge.cli.common import overwrite_option, refuse_to_replace
-from ganforge.cli.sampling import INTERPOLATIONS, Sampler, Samples, sampler_for
-from ganforge.cli.trained import describe, load_from_options, trained_options
+from ganforge.artifacts.outputs import overwrite_option, refuse_to_replace
+from ganforge.artifacts.sampling import INTERPOLATIONS, Sampler, Samples, sampler_for
+from ganforge.artifacts.trained import describe, load_from_options, trained_options
 from ganforge.errors import GanforgeError
 from ganforge.imaging import write_each, write_grid
 

@@ -6,9 +6,9 @@ import errno
 
 import click
 
-from ganforge.cli.loading import TrainedGenerator
-from ganforge.cli.sampling import sampler_for
-from ganforge.cli.trained import describe, load_from_options, trained_options
+from ganforge.artifacts.loading import TrainedGenerator
+from ganforge.artifacts.sampling import sampler_for
+from ganforge.artifacts.trained import describe, load_from_options, trained_options
 from ganforge.errors import GanforgeError
 from ganforge.serving import PageInfo, SampleServer
 from ganforge.serving.tiling import image_to_image_scale

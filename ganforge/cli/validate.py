@@ -13,6 +13,9 @@ import torch
 from ganforge.cli.common import describe_components, experiment_from, set_option
 from ganforge.errors import GanforgeError
 from ganforge.experiment import Experiment
+from ganforge.training.progress import NoProgress
+from ganforge.training.rundir import RunDir
+from ganforge.training.trainer import Trainer
 
 
 @click.command()
@@ -45,10 +48,6 @@ def validate(spec: str, overrides: tuple[str, ...], steps: int) -> None:
 def scratch_steps(experiment: Experiment, steps: int) -> str:
     """Train ``steps`` steps of ``experiment`` in a temporary run directory; a line saying how
     long a step took (the first, which compiles and warms caches, apart) and what the run would take."""
-    from ganforge.training.progress import NoProgress
-    from ganforge.training.rundir import RunDir
-    from ganforge.training.trainer import Trainer
-
     with tempfile.TemporaryDirectory(prefix="ganforge-validate-") as scratch:
         trainer = Trainer(experiment, RunDir(scratch), NoProgress())
         trainer.prepare()

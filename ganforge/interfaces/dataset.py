@@ -8,6 +8,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ganforge.imaging import write_grid
+
 
 @dataclass
 class DataSplit:
@@ -65,6 +67,4 @@ class Dataset:
         (:func:`ganforge.imaging.write_grid`): a grey PNG for one channel, RGB for three, written
         atomically. Datasets of other data (e.g. 2-D points) override it to draw their own picture.
         """
-        from ganforge.imaging import write_grid
-
         write_grid(samples, nrow, Path(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -12,6 +13,7 @@ from ganforge import distributed
 from ganforge.distributed import Ranks
 from ganforge.interfaces.dataset import Dataset, to_model_range
 from ganforge.interfaces.networks import Generator, as_generated
+from ganforge.version import __version__
 
 
 @dataclass
@@ -111,14 +113,10 @@ class Metric:
         attributes of the same names) and ganforge's version; metrics that use an
         extractor or a reference add them. Two values with different provenance are not
         comparable."""
-        import inspect
-
-        from ganforge.provenance import ganforge_version
-
         params: dict[str, Any] = {}
         for name in list(inspect.signature(type(self).__init__).parameters)[1:]:
             if hasattr(self, name):
                 value = getattr(self, name)
                 params[name] = value if isinstance(value, (str, int, float, bool, type(None), list, tuple, dict)) else type(value).__name__
         cls = type(self)
-        return {"metric": f"{cls.__module__}.{cls.__qualname__}", "params": params, "ganforge_version": ganforge_version()}
+        return {"metric": f"{cls.__module__}.{cls.__qualname__}", "params": params, "ganforge_version": __version__}

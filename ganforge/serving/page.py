@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from ganforge.cli.sampling import grid_columns
+from ganforge.artifacts.sampling import grid_columns
 from ganforge.serving.query import MAX_SAMPLES, MIN_TRUNCATION, SampleQuery
 
 #: the grid is shown at most this wide (CSS pixels), scaled up by a whole factor, at most 4.

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from ganforge.cli.sampling import Sampler
+from ganforge.artifacts.sampling import Sampler
 from ganforge.errors import GanforgeError
 
 PARAMETERS: tuple[str, ...] = ("class", "n", "seed", "truncation")

@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
-from ganforge.cli.sampling import Sampler
+from ganforge.artifacts.sampling import Sampler
 from ganforge.errors import GanforgeError
 from ganforge.imaging import grid_png, is_image_batch
 from ganforge.interfaces import Dataset

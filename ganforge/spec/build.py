@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ganforge.errors import GanforgeError, describe_component
 from ganforge.spec.loader import Key, Spec
+from ganforge.spec.resolve import RESERVED, SpecErrors, _Resolver
 from ganforge.spec.signature import signature_of
 from ganforge.spec.types import nested_kind
 
@@ -44,8 +45,6 @@ def build_component(registry: Registry, kind: str, fragment: Any, *, spec: Spec 
     Returns:
         The built component.
     """
-    from ganforge.spec.resolve import SpecErrors, _Resolver
-
     spec = spec if spec is not None else Spec({})
     resolver = _Resolver(spec, registry, injected=injected)
     entry = resolver.component(kind, fragment, key, reserved_keys(key))
@@ -57,8 +56,6 @@ def build_component(registry: Registry, kind: str, fragment: Any, *, spec: Spec 
 def reserved_keys(key: Key) -> dict[str, tuple[Any, Any]]:
     """The keys the spec section at ``key`` carries for ganforge rather than the constructor
     (key -> default and type hint): ``batch_size`` for ``("data",)``, ``every`` for ``("metrics", i)``."""
-    from ganforge.spec.resolve import RESERVED
-
     if key and all(isinstance(k, int) for k in key[1:]):
         return RESERVED.get(str(key[0]), {})
     return {}

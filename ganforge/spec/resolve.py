@@ -15,10 +15,10 @@ import torch
 from ganforge.errors import GanforgeError, SpecError, did_you_mean
 from ganforge.registry import Registry
 from ganforge.spec.loader import Key, Spec
+from ganforge.spec.optimizers import build_optimizer, build_schedule
+from ganforge.spec.settings import DistributedConfig, LoggingConfig, TrainConfig
 from ganforge.spec.signature import INJECTED, Signature, signature_of
 from ganforge.spec.types import nested_kind, type_error
-from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig
-from ganforge.training.optim import build_optimizer, build_schedule
 from ganforge.types import NonNegativeInt, PositiveInt, Range
 
 #: the sections that name components: section -> (component kind, how many). "one" is

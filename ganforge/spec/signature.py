@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Callable
 
+from ganforge.types import range_of
+
 #: Parameters the builder fills from the experiment when the spec leaves them out.
 INJECTED: dict[str, str] = {"image_shape": "from the dataset"}
 
@@ -78,8 +80,6 @@ def describe_hint(hint: Any) -> str:
         return "null"
     origin = typing.get_origin(hint)
     if origin is typing.Annotated:
-        from ganforge.types import range_of
-
         bounds = range_of(hint)
         base = describe_hint(typing.get_args(hint)[0])
         return f"{base} {bounds.describe()}" if bounds else base

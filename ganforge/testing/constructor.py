@@ -15,8 +15,10 @@ import torch
 
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import Dataset, Discriminator, Generator
-from ganforge.spec.types import type_error
+from ganforge.spec.signature import signature_of
+from ganforge.spec.types import nested_kind, type_error
 from ganforge.testing.failures import Checker, ComponentUnavailable, ConformanceError, Problem, expect
+from ganforge.testing.fakes import TinyDiscriminator, TinyGenerator
 
 #: Shapes tried, in order, for a component that takes ``image_shape`` when none is given.
 DEFAULT_IMAGE_SHAPES: tuple[tuple[int, ...], ...] = ((1, 28, 28), (3, 32, 32), (3, 64, 64))
@@ -101,10 +103,6 @@ def nested_networks(factory: Callable[..., Any], params: dict[str, Any], setup: 
     """The kit's tiny networks for required parameters that take a nested generator or
     discriminator (a wrapper's inner network) and are not in ``params``; built for the shape
     the builder would inject into them (a wrapper's ``injected_into`` may change it)."""
-    from ganforge.spec.signature import signature_of
-    from ganforge.spec.types import nested_kind
-    from ganforge.testing.fakes import TinyDiscriminator, TinyGenerator
-
     tiny = {"discriminator": TinyDiscriminator, "generator": TinyGenerator}
     shape = tuple(setup.image_shape or DEFAULT_IMAGE_SHAPES[0])
     hook = getattr(factory, "injected_into", None)

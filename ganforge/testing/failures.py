@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from ganforge.errors import GanforgeError
+from ganforge.plugins import get_plugins
 
 
 class Problem(Exception):
@@ -36,8 +37,6 @@ class ComponentUnavailable(ConformanceError):
 def describe(kind: str, factory: Callable[..., Any]) -> str:
     """``loss 'hinge' (plugin 'hinge', ganforge_builtins.losses.hinge.HingeLoss)``; components that
     are not registered are named by their class alone."""
-    from ganforge.plugins import get_plugins
-
     qualname = f"{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', repr(factory))}"
     try:
         entries = [e for e in get_plugins().registry.list(kind) if e.factory is factory]

@@ -12,6 +12,7 @@ from ganforge import distributed
 from ganforge.distributed import Ranks
 from ganforge.errors import GanforgeError, attributed, did_you_mean
 from ganforge.experiment import Experiment, ScheduledMetric
+from ganforge.interfaces import EvalContext
 from ganforge.provenance import record_provenance
 
 
@@ -45,8 +46,6 @@ class MetricSchedule:
         """Evaluate ``due`` with ``generator`` in eval mode; the values, and each one's direction.
         How each was computed goes once per metric configuration into ``run_root``/provenance.json.
         Metrics must not move the training RNG, or a run with metrics would differ from one without."""
-        from ganforge.interfaces import EvalContext
-
         was_training = generator.training
         generator.eval()
         record: dict[str, float] = {}

@@ -16,7 +16,7 @@ from ganforge.distributed import Ranks, StopVote
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import Generator
 from ganforge.seeding import rng_state, seed_everything, set_rng_state
-from ganforge.training.config import DistributedConfig
+from ganforge.spec.settings import DistributedConfig
 from ganforge.training.rundir import RunDir
 
 #: DDP's switch for broadcasting buffers at every forward (renamed in recent PyTorch; both keep the sync at construction)

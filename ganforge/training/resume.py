@@ -11,7 +11,7 @@ import yaml
 from ganforge.errors import GanforgeError
 from ganforge.registry import Registry
 from ganforge.spec.resolve import COMPONENT_SECTIONS
-from ganforge.training.config import DistributedConfig, LoggingConfig, TrainConfig, resumable_fields
+from ganforge.spec.settings import DistributedConfig, LoggingConfig, TrainConfig, resumable_fields
 
 #: top-level spec sections that may change on resume (how long, where, what is measured and logged).
 RESUMABLE_SECTIONS = {"name", "device", "metrics", "logging"}

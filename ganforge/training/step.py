@@ -11,10 +11,10 @@ from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError, attributed
 from ganforge.interfaces import Augment, Batch, Generator, GeneratorOutput, as_generated
+from ganforge.terms import Term
 from ganforge.training.batches import RealBatch
 from ganforge.training.parallel import ParallelNetworks
 from ganforge.training.precision import CompiledForward, Precision
-from ganforge.training.terms import Term
 
 
 class LossLog:

@@ -12,10 +12,10 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from ganforge.experiment import Experiment
 from ganforge.interfaces import Augment, Generator
+from ganforge.spec.optimizers import build_optimizer, build_schedule
+from ganforge.terms import Term
 from ganforge.training.ema import EMA
-from ganforge.training.optim import build_optimizer, build_schedule
 from ganforge.training.precision import Precision, use_channels_last
-from ganforge.training.terms import Term
 
 
 @dataclass

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ganforge import distributed
+from ganforge.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.errors import GanforgeError, attributed
 from ganforge.experiment import Experiment
 from ganforge.files import WriteError
 from ganforge.seeding import rng_state, set_rng_state
 from ganforge.training.batches import BatchStream, check_inputs
-from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.training.evaluation import MetricSchedule
 from ganforge.training.observers import RunObserver
 from ganforge.training.parallel import FollowerRunDir, ParallelNetworks, global_batch_size

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 import torch
 
+from ganforge.artifacts.outputs import overwrite_option, refuse_to_replace
 from ganforge.cache import dataset_key
-from ganforge.cli.common import overwrite_option, refuse_to_replace
 from ganforge.files import atomic_write
 
 
@@ -27,7 +27,7 @@ def train_classifier_command(dataset: str, out: Path, epochs: int, batch_size: i
     Example:
       ganforge train-classifier fashion-mnist --out fmnist-clf.pt
     """
-    from ganforge.cli.features import build_dataset
+    from ganforge.artifacts.features import build_dataset
     from ganforge.experiment import pick_device
     from ganforge_builtins.classifier.training import train_classifier
 

@@ -16,9 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import Tensor
 
 from ganforge import hookimpl
+from ganforge.artifacts.features import batch_size_option, build_dataset, device_option, extractor_from, extractor_option, weights_option
+from ganforge.artifacts.outputs import overwrite_option, refuse_to_replace
 from ganforge.cache import dataset_key
-from ganforge.cli.common import overwrite_option, refuse_to_replace
-from ganforge.cli.features import batch_size_option, build_dataset, device_option, extractor_from, extractor_option, weights_option
 from ganforge.errors import GanforgeError
 from ganforge.experiment import pick_device
 from ganforge.interfaces.extractor import FeatureExtractor

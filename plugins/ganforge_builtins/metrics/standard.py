@@ -14,6 +14,7 @@ from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset
 from ganforge.provenance import extractor_provenance, file_digest
 from ganforge.requirements import Need, needs_of
+from ganforge.spec import build_component
 from ganforge.types import PositiveInt, Range
 from ganforge_builtins.stats import (
     FeatureStats,
@@ -39,7 +40,7 @@ def build_extractor(name: str, **params: object) -> FeatureExtractor:
     too, for metrics built by hand)."""
     from ganforge.plugins import get_plugins
 
-    extractor: FeatureExtractor = get_plugins().registry.build("extractor", {"name": name, **params})
+    extractor: FeatureExtractor = build_component(get_plugins().registry, "extractor", {"name": name, **params})
     return extractor
 
 

@@ -13,13 +13,13 @@ from PIL import Image
 from torch import Tensor
 
 from ganforge import hookimpl
-from ganforge.cli.common import overwrite_option, refuse_to_replace
+from ganforge.artifacts.outputs import overwrite_option, refuse_to_replace
+from ganforge.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.files import atomic_write, atomic_write_text
 from ganforge.imaging import to_pil
 from ganforge.interfaces import Generator
 from ganforge.serving.tiling import image_to_image_scale, upscale_image
-from ganforge.training.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.training.rundir import RunDir
 from ganforge_builtins.data.image_files import IMAGE_EXTENSIONS
 from ganforge_builtins.superres.data import read_image
@@ -80,7 +80,7 @@ def upscale_command(target: str, source: str, out: str, checkpoint: str, device:
     unreadable file is reported in one line and the others are still upscaled (exit code 2).
     Existing files are not replaced unless --overwrite is given.
     """
-    from ganforge.cli.loading import load_trained
+    from ganforge.artifacts.loading import load_trained
 
     targets = _one_each(_targets(Path(source), out))
     refuse_to_replace((destination for _, destination in targets), overwrite)

@@ -11,6 +11,7 @@ from ganforge import EvalContext, FeatureExtractor, Metric, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import as_generated, to_model_range
 from ganforge.requirements import Need
+from ganforge.spec import build_component
 from ganforge_builtins.superres import quality
 from ganforge_builtins.superres.data import bicubic_upsample
 
@@ -128,7 +129,7 @@ class LPIPS(_PairedMetric):
         if self.extractor is None:
             from ganforge.plugins import get_plugins
 
-            self.extractor = get_plugins().registry.build("extractor", "lpips-vgg16")
+            self.extractor = build_component(get_plugins().registry, "extractor", "lpips-vgg16")
         network = self.extractor.prepare(None, context.device)
         crop = (slice(None), slice(None), slice(border, -border or None), slice(border, -border or None))
         ours = network.features(output[crop].to(context.device))

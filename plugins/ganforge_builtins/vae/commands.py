@@ -8,8 +8,8 @@ import click
 import torch
 from torch import Tensor
 
-from ganforge.cli.common import overwrite_option, refuse_to_replace
-from ganforge.cli.trained import describe, load_from_options, trained_options
+from ganforge.artifacts.outputs import overwrite_option, refuse_to_replace
+from ganforge.artifacts.trained import describe, load_from_options, trained_options
 from ganforge.errors import GanforgeError
 from ganforge.imaging import write_grid
 from ganforge.interfaces import Generator, to_model_range

@@ -8,12 +8,12 @@ from typing import Any
 
 import torch
 
+from ganforge.checkpoint import load_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.experiment import Experiment, build_experiment, pick_device
 from ganforge.interfaces import Generator
 from ganforge.plugins import get_plugins
 from ganforge.spec import Spec, load_spec
-from ganforge.training.checkpoint import load_checkpoint
 from ganforge.training.rundir import RunDir
 
 

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import click
 
-from ganforge.cli.loading import TrainedGenerator, load_trained
+from ganforge.artifacts.loading import TrainedGenerator, load_trained
 
 
 def trained_options(command: Callable[..., Any]) -> Callable[..., Any]:

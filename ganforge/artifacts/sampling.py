@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from ganforge.cli.loading import TrainedGenerator
+from ganforge.artifacts.loading import TrainedGenerator
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import Generator, as_generated
 

@@ -14,6 +14,7 @@ from ganforge.errors import GanforgeError, SpecError
 from ganforge.interfaces.dataset import Dataset
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.plugins import get_plugins
+from ganforge.spec import build_component
 from ganforge.spec.resolve import SpecErrors
 
 extractor_option = click.option(
@@ -33,7 +34,7 @@ device_option = click.option("--device", default="auto", show_default=True, help
 batch_size_option = click.option("--batch-size", default=50, show_default=True, type=click.IntRange(min=1), help="Images per batch.")
 
 
-def build_component(kind: str, text: str) -> Any:
+def component_from_text(kind: str, text: str) -> Any:
     """A registered component from the command line: a name, or a YAML mapping
     ``{name: ..., param: value}`` as in a spec, validated as a spec is (one line per problem)."""
     try:
@@ -44,7 +45,7 @@ def build_component(kind: str, text: str) -> Any:
     if not isinstance(fragment.get("name"), str):
         raise GanforgeError(f"{kind} {text!r}: give a name or a mapping with 'name'")
     try:
-        return get_plugins().registry.build(kind, fragment)
+        return build_component(get_plugins().registry, kind, fragment)
     except SpecErrors as exc:
         raise GanforgeError("\n".join(f"{kind} {text!r}: {_located(e)}" for e in exc.errors)) from None
     except SpecError as exc:
@@ -57,7 +58,7 @@ def _located(error: SpecError) -> str:
 
 def build_extractor(text: str) -> FeatureExtractor:
     """An extractor from ``--extractor``."""
-    extractor: FeatureExtractor = build_component("extractor", text)
+    extractor: FeatureExtractor = component_from_text("extractor", text)
     return extractor
 
 
@@ -78,5 +79,5 @@ def extractor_from(text: str, weights: Path | None = None) -> FeatureExtractor:
 
 def build_dataset(text: str) -> Dataset:
     """A dataset from a command argument, e.g. ``fashion-mnist`` or ``'{name: synthetic, num_classes: 10}'``."""
-    dataset: Dataset = build_component("dataset", text)
+    dataset: Dataset = component_from_text("dataset", text)
     return dataset
