@@ -47,6 +47,8 @@ class Experiment:
     metrics: list[ScheduledMetric]
     train: TrainConfig
     batch_size: int
+    #: role -> its optimizer's settings (``{name, lr, ..., warmup, schedule}``), validated
+    optimizers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: role ("generator", "loss", "penalties.0", "metrics.1", ...) -> registry entry (name and plugin)
     components: dict[str, ComponentInfo] = field(default_factory=dict)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
@@ -112,6 +114,7 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
         metrics=metrics,
         train=TrainConfig(**resolved["train"]),
         batch_size=resolved["data"]["batch_size"],
+        optimizers=resolved["optimizers"],
         components=builder.components,
         distributed=DistributedConfig(**resolved["distributed"]),
         augment=augment,

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ganforge.errors import GanforgeError, describe_component
 from ganforge.spec.loader import Key, Spec
-from ganforge.spec.resolve import RESERVED, SpecErrors, _Resolver
+from ganforge.spec.resolve import SpecErrors, _Resolver
+from ganforge.spec.schema import reserved_of
 from ganforge.spec.signature import signature_of
 from ganforge.spec.types import nested_kind
 
@@ -57,7 +58,7 @@ def reserved_keys(key: Key) -> dict[str, tuple[Any, Any]]:
     """The keys the spec section at ``key`` carries for ganforge rather than the constructor
     (key -> default and type hint): ``batch_size`` for ``("data",)``, ``every`` for ``("metrics", i)``."""
     if key and all(isinstance(k, int) for k in key[1:]):
-        return RESERVED.get(str(key[0]), {})
+        return dict(reserved_of(str(key[0])))
     return {}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Annotated, Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
@@ -16,39 +16,10 @@ from ganforge.errors import GanforgeError, SpecError, did_you_mean
 from ganforge.registry import Registry
 from ganforge.spec.loader import Key, Spec
 from ganforge.spec.optimizers import build_optimizer, build_schedule
-from ganforge.spec.settings import DistributedConfig, LoggingConfig, TrainConfig
+from ganforge.spec.schema import SCHEMA, Section, section_names
 from ganforge.spec.signature import INJECTED, Signature, signature_of
 from ganforge.spec.types import nested_kind, type_error
-from ganforge.types import NonNegativeInt, PositiveInt, Range
 
-#: the sections that name components: section -> (component kind, how many). "one" is
-#: required; "nullable" is required but may be null for none (a VAE has no discriminator);
-#: "optional" may be left out or null; "list" is a list of them.
-COMPONENT_SECTIONS: dict[str, tuple[str, str]] = {
-    "generator": ("generator", "one"),
-    "discriminator": ("discriminator", "nullable"),
-    "loss": ("loss", "one"),
-    "data": ("dataset", "one"),
-    "augment": ("augment", "optional"),
-    "penalties": ("loss", "list"),
-    "metrics": ("metric", "list"),
-}
-#: when a loss term runs: every N-th update of its network (weight x N), from step start to stop.
-TERM_SCHEDULE: dict[str, tuple[Any, Any]] = {"every": (1, PositiveInt), "start": (0, NonNegativeInt), "stop": (None, NonNegativeInt | None)}
-WARM_START: dict[str, tuple[Any, Any]] = {"init_from": (None, str | None)}  # a run directory or a checkpoint file
-#: keys a section carries for ganforge itself rather than for the component's constructor:
-#: key -> (default, type hint); a metric's ``every`` (steps or "N epochs") has its own check.
-RESERVED: dict[str, dict[str, tuple[Any, Any]]] = {
-    "data": {"batch_size": (64, PositiveInt)},
-    "metrics": {"every": (None, Any)},
-    "loss": TERM_SCHEDULE,
-    "penalties": TERM_SCHEDULE,
-    "generator": WARM_START,
-    "discriminator": WARM_START,
-}
-#: seeds torch, NumPy and Python all accept.
-SEED = Annotated[int, Range(min=0, max=2**63 - 1)]
-SECTIONS = ("name", "seed", "device", *COMPONENT_SECTIONS, "optimizers", "train", "logging", "distributed")
 DEFAULT_OPTIMIZER: dict[str, Any] = {"name": "Adam", "lr": 2.0e-4, "betas": [0.5, 0.999]}
 #: optimizer keys for ganforge: a torch.optim.lr_scheduler and a linear warm-up in steps.
 OPTIMIZER_RESERVED = ("schedule", "warmup")
@@ -82,34 +53,48 @@ class _Resolver:
         self.errors.append(self.spec.error(message, key))
 
     def run(self) -> dict[str, Any]:
-        data = self.spec.data
-        for key in data:
-            if key not in SECTIONS:
-                self.fail(f"unknown section '{key}'{did_you_mean(str(key), SECTIONS)}", (key,))
-        out: dict[str, Any] = {"name": self.spec.name}
-        if "name" in data and not _NAME.fullmatch(str(data["name"])):  # it names the folder runs/NAME/
-            self.fail(f"expected one word of letters, digits, '.', '_' or '-' (runs go to runs/NAME/), got {data['name']!r}", ("name",))
-        out["seed"] = self.scalar("seed", SEED, 0)
-        out["device"] = self.scalar("device", str, "auto")
+        names = section_names()
+        for key in self.spec.data:
+            if key not in names:
+                self.fail(f"unknown section '{key}'{did_you_mean(str(key), names)}", (key,))
+        out = {section.name: self.section(section) for section in SCHEMA}
+        out["name"] = self.spec.name  # the spec file's stem when the spec names none
+        self.check_rules(out)
+        if self.errors:
+            raise SpecErrors(self.errors)
+        return out
+
+    def section(self, section: Section) -> Any:
+        """One top-level section, validated as its row of :data:`~ganforge.spec.schema.SCHEMA` says."""
+        if section.holds == "value":
+            return self.scalar(section.name, section.hint, section.default)
+        if section.holds == "optimizers":
+            return self.optimizers()
+        if section.holds == "settings":
+            assert section.settings is not None
+            return self.settings(section.name, section.settings)
+        kind, data = str(section.kind), self.spec.data
+        if section.count == "list":
+            return [self.component(kind, v, (section.name, i), section.reserved) for i, v in enumerate(self.listing(section.name))]
+        if section.name not in data and section.count != "optional":
+            null = " (or null for none)" if section.count == "nullable" else ""
+            self.fail(f"missing required section '{section.name}:' (a {kind}, e.g. {{name: ...}}{null}; see `ganforge list {kind}`)", ())
+            return None
+        value = data.get(section.name)
+        if value is None and section.count != "one":
+            return None
+        return self.component(kind, value, (section.name,), section.reserved)
+
+    def check_rules(self, out: dict[str, Any]) -> None:
+        """The rules that span values: each problem found here, once, before anything is built."""
+        if "name" in self.spec.data and not _NAME.fullmatch(str(self.spec.data["name"])):  # it names the folder runs/NAME/
+            self.fail(f"expected one word of letters, digits, '.', '_' or '-' (runs go to runs/NAME/), got {self.spec.data['name']!r}", ("name",))
         if isinstance(out["device"], str) and not _DEVICE.match(out["device"]):
             self.fail(f"device must be auto, cpu, cuda, cuda:N or mps, got '{out['device']}'", ("device",))
-        for section, (kind, count) in COMPONENT_SECTIONS.items():
-            value, reserved = data.get(section), RESERVED.get(section, {})
-            if count == "list":
-                out[section] = [self.component(kind, v, (section, i), reserved) for i, v in enumerate(self.listing(section))]
-            elif section not in data and count != "optional":
-                null = " (or null for none)" if count == "nullable" else ""
-                self.fail(f"missing required section '{section}:' (a {kind}, e.g. {{name: ...}}{null}; see `ganforge list {kind}`)", ())
-            elif value is None and count != "one":
-                out[section] = None
-            else:
-                out[section] = self.component(kind, value, (section,), reserved)
         terms: list[tuple[Key, Any]] = [(("loss",), out.get("loss")), *((("penalties", i), t) for i, t in enumerate(out["penalties"]))]
         for where, term in terms:
             if term and isinstance(term["stop"], int) and isinstance(term["start"], int) and term["stop"] <= term["start"]:
                 self.fail(f"stop must be null or a step after start, got {term['stop']!r}", where + ("stop",))
-        out["optimizers"] = self.optimizers()
-        out["train"] = self.settings("train", TrainConfig)
         for i, metric in enumerate(out["metrics"]):
             if metric and metric.get("every") is None:
                 self.fail(f"missing every: how often to compute {metric.get('name')}, in steps (every: 500) or epochs (every: 1 epoch)", ("metrics", i))
@@ -120,11 +105,6 @@ class _Resolver:
             self.fail(f"{accumulate} micro-batches do not divide data.batch_size={batch_size}; use a divisor of it", ("train", "accumulate"))
         if out["train"].get("best_metric") and not out["metrics"]:
             self.fail("best_metric names a metric value, but the spec has no metrics: add one under metrics:, or remove best_metric", ("train", "best_metric"))
-        out["logging"] = self.settings("logging", LoggingConfig)
-        out["distributed"] = self.settings("distributed", DistributedConfig)
-        if self.errors:
-            raise SpecErrors(self.errors)
-        return out
 
     def scalar(self, key: str, kind: Any, default: Any) -> Any:
         value = self.spec.data.get(key, default)
@@ -140,7 +120,7 @@ class _Resolver:
             return []
         return value
 
-    def component(self, kind: str, value: Any, key: Key, reserved: dict[str, tuple[Any, Any]] | None = None) -> dict[str, Any]:
+    def component(self, kind: str, value: Any, key: Key, reserved: Mapping[str, tuple[Any, Any]] | None = None) -> dict[str, Any]:
         """Validate one ``{name: ..., params...}`` entry; returns it with defaults filled."""
         reserved = reserved or {}
         if isinstance(value, str):

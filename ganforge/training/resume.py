@@ -1,5 +1,5 @@
-"""What may change when a run is resumed: only what the user wrote is compared, and each
-setting says itself whether it may change (``training.config.resumable``)."""
+"""What may change when a run is resumed: only what the user wrote is compared, and the
+spec's schema says what may change (``ganforge.spec.schema``)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,7 @@ import yaml
 
 from ganforge.errors import GanforgeError
 from ganforge.registry import Registry
-from ganforge.spec.resolve import COMPONENT_SECTIONS
-from ganforge.spec.settings import DistributedConfig, LoggingConfig, TrainConfig, resumable_fields
-
-#: top-level spec sections that may change on resume (how long, where, what is measured and logged).
-RESUMABLE_SECTIONS = {"name", "device", "metrics", "logging"}
-#: sections of plain settings whose fields say themselves whether they may change.
-SETTINGS = {"train": TrainConfig, "logging": LoggingConfig, "distributed": DistributedConfig}
-
-
-def may_change(key: str) -> bool:
-    """Whether the dotted spec key ``key`` may differ between a run and its resumption."""
-    section, _, field = key.partition(".")
-    if section in RESUMABLE_SECTIONS:
-        return True
-    config = SETTINGS.get(section)
-    return config is not None and field.split(".")[0] in resumable_fields(config)
+from ganforge.spec.schema import component_sections, may_change
 
 
 def changed_keys(old: Any, new: Any) -> list[str]:
@@ -99,11 +84,11 @@ def canonical_names(spec: Any, registry: Registry) -> Any:
     if not isinstance(spec, dict):
         return spec
     out = dict(spec)
-    for section, (kind, _) in COMPONENT_SECTIONS.items():
-        value = out.get(section)
+    for section in component_sections():
+        value = out.get(section.name)
         entries = value if isinstance(value, list) else [value]
-        renamed = [_canonical(entry, kind, registry) for entry in entries]
-        out[section] = renamed if isinstance(value, list) else renamed[0]
+        renamed = [_canonical(entry, str(section.kind), registry) for entry in entries]
+        out[section.name] = renamed if isinstance(value, list) else renamed[0]
     return out
 
 

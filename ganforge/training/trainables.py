@@ -42,11 +42,11 @@ class Trainables:
             if network is not None:
                 use_channels_last(network, cfg.channels_last, device)
         optimizers = {
-            role: build_optimizer(exp.resolved["optimizers"][role], network) for role, network in networks.items() if network is not None
+            role: build_optimizer(exp.optimizers[role], network) for role, network in networks.items() if network is not None
         }
         schedules = {
             role: schedule for role, opt in optimizers.items()
-            if (schedule := build_schedule(exp.resolved["optimizers"][role], opt)) is not None
+            if (schedule := build_schedule(exp.optimizers[role], opt)) is not None
         }  # fmt: skip
         return cls(
             generator=generator,
