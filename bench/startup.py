@@ -3,7 +3,7 @@
     python bench/startup.py [--repeat 5]
 
 Each command runs ``--repeat`` times in a fresh interpreter; the table gives the fastest run
-(the least disturbed by other work on the machine) and the peak resident memory of that run.
+(the least disturbed by other work on the machine) and its ratio to importing torch.
 Issue #30's goals: ``ganforge --help`` well under 1 s, ``list`` and ``validate`` within 1.5x of
 ``import torch``.
 """
@@ -11,7 +11,6 @@ Issue #30's goals: ``ganforge --help`` well under 1 s, ``list`` and ``validate``
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import time
@@ -28,14 +27,11 @@ COMMANDS: dict[str, list[str]] = {
 }
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one run of ``command``."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def timed(command: list[str]) -> float:
+    """Seconds one run of ``command`` takes."""
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # max over children so far
-    return seconds, max(peak, before) / 1024
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -45,7 +41,7 @@ def main() -> None:
     results: dict[str, float] = {}
     print(f"{'command':<40} {'fastest s':>10} {'x torch':>8}")
     for name, command in COMMANDS.items():
-        runs = [timed(command)[0] for _ in range(args.repeat)]
+        runs = [timed(command) for _ in range(args.repeat)]
         results[name] = min(runs)
         ratio = results[name] / results["python -c 'import torch'"]
         print(f"{name:<40} {results[name]:>10.2f} {ratio:>8.2f}", flush=True)

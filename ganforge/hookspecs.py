@@ -4,11 +4,13 @@ from :data:`ganforge.kinds.KINDS`), plus CLI commands."""
 from __future__ import annotations
 
 import functools
+import importlib
 from types import ModuleType, SimpleNamespace
 from typing import Any, Callable, Protocol, Sequence
 
 import pluggy
 
+from ganforge.errors import GanforgeError, did_you_mean
 from ganforge.kinds import KINDS, ComponentKind
 
 hookspec = pluggy.HookspecMarker("ganforge")
@@ -66,3 +68,47 @@ def _chained(impls: list[Callable[..., None]]) -> Callable[..., None]:
             impl(**kwargs)
 
     return hookimpl(call)
+
+
+#: a command a plugin adds without importing it: name -> (``module:function``, its one-line summary).
+LazyCommands = dict[str, tuple[str, str]]
+
+
+def family(package: str, *modules: str, commands: LazyCommands | None = None) -> SimpleNamespace:
+    """One plugin made of a package's modules, each imported only when a hook needs it.
+
+    ``register_<kind>`` hooks import ``modules`` (names relative to ``package``, in order) and call
+    their implementations of that hook; ``register_commands`` adds ``commands`` to the command
+    line lazily (the module is imported when the command runs or shows its own help). So
+    ``ganforge --help`` imports none of the package's components and none of their dependencies;
+    ganforge's built-in families are made this way. A hook implementation with a name that is no
+    ganforge hook, in any of the modules, is reported as the plugin's failure."""
+    names = [f"{package}.{module}" for module in modules]
+
+    def calls(hook: str) -> Callable[..., None]:
+        def call(register: Register) -> None:
+            for module in map(importlib.import_module, names):
+                _refuse_unknown_hooks(module)
+                if callable(impl := getattr(module, hook, None)):
+                    impl(register=register)
+
+        call.__name__ = call.__qualname__ = hook
+        return hookimpl(call)
+
+    hooks: dict[str, Any] = {kind.hook: calls(kind.hook) for kind in KINDS}
+    if commands:
+
+        @hookimpl
+        def register_commands(cli: Any) -> None:
+            for name, (target, summary) in commands.items():
+                cli.add_lazy_command(name, target, summary)
+
+        hooks["register_commands"] = register_commands
+    return SimpleNamespace(**hooks)
+
+
+def _refuse_unknown_hooks(module: ModuleType) -> None:
+    known = {kind.hook for kind in KINDS} | {"register_commands"}
+    for name, value in vars(module).items():
+        if callable(value) and hasattr(value, "ganforge_impl") and name not in known:
+            raise GanforgeError(f"{module.__name__}: hook '{name}' is not a ganforge hook, so it is never called{did_you_mean(name, sorted(known))}")

@@ -11,7 +11,6 @@ from typing import Any, Protocol, Sequence
 
 from PIL import Image
 from torch import Tensor
-from torchvision.utils import make_grid
 
 from ganforge.errors import GanforgeError
 from ganforge.files import atomic_write, make_directory
@@ -41,6 +40,8 @@ def to_pil(image: Tensor) -> Image.Image:
 
 def grid_image(samples: Tensor, nrow: int) -> Image.Image:
     """``(N, C, H, W)`` samples in [-1, 1] as one grid, ``nrow`` images per row, black gaps."""
+    from torchvision.utils import make_grid  # torchvision takes seconds to import: only when a grid is drawn
+
     grid = make_grid(samples.float().cpu(), nrow=nrow, padding=PADDING, pad_value=-1.0)
     if samples.shape[1] == 1:
         grid = grid[:1]  # make_grid repeats a single channel three times

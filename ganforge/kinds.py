@@ -8,8 +8,6 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ganforge import interfaces as i
-
 
 @dataclass(frozen=True)
 class ComponentKind:
@@ -18,8 +16,9 @@ class ComponentKind:
     Attributes:
         name: the kind as specs, errors and ``ganforge list KIND`` spell it (``"loss"``).
         plural: the plural ``ganforge list`` also accepts (``"losses"``).
-        interface: the class every component of this kind subclasses; a constructor parameter
-            typed with it takes a nested component of this kind.
+        interface_name: the class every component of this kind subclasses, in
+            ``ganforge.interfaces`` (its :attr:`interface`); a constructor parameter typed with it
+            takes a nested component of this kind.
         hook: the pluggy hook plugins implement to register components of this kind.
         check: the conformance check, as ``"module:function"`` (loaded on first use, so the
             core does not import the kit).
@@ -28,10 +27,16 @@ class ComponentKind:
 
     name: str
     plural: str
-    interface: type
+    interface_name: str
     hook: str
     check: str
     description: str
+
+    @property
+    def interface(self) -> type:
+        """The interface class (importing ``ganforge.interfaces``, and torch, on first use)."""
+        interface: type = getattr(importlib.import_module("ganforge.interfaces"), self.interface_name)
+        return interface
 
     @property
     def class_suffix(self) -> str:
@@ -46,17 +51,17 @@ class ComponentKind:
 
 
 KINDS: tuple[ComponentKind, ...] = (
-    ComponentKind("generator", "generators", i.Generator, "register_generators", "ganforge.testing.networks:check_generator",
+    ComponentKind("generator", "generators", "Generator", "register_generators", "ganforge.testing.networks:check_generator",
                   'generator classes: ``register("dcgan", DCGANGenerator)``'),
-    ComponentKind("discriminator", "discriminators", i.Discriminator, "register_discriminators",
+    ComponentKind("discriminator", "discriminators", "Discriminator", "register_discriminators",
                   "ganforge.testing.networks:check_discriminator", "discriminator classes"),
-    ComponentKind("loss", "losses", i.Loss, "register_losses", "ganforge.testing.losses:check_loss",
+    ComponentKind("loss", "losses", "Loss", "register_losses", "ganforge.testing.losses:check_loss",
                   "adversarial losses and penalties (``Loss`` subclasses)"),
-    ComponentKind("dataset", "datasets", i.Dataset, "register_datasets", "ganforge.testing.data:check_dataset", "dataset classes"),
-    ComponentKind("metric", "metrics", i.Metric, "register_metrics", "ganforge.testing.evaluation:check_metric", "metric classes"),
-    ComponentKind("extractor", "extractors", i.FeatureExtractor, "register_extractors", "ganforge.testing.evaluation:check_extractor",
+    ComponentKind("dataset", "datasets", "Dataset", "register_datasets", "ganforge.testing.data:check_dataset", "dataset classes"),
+    ComponentKind("metric", "metrics", "Metric", "register_metrics", "ganforge.testing.evaluation:check_metric", "metric classes"),
+    ComponentKind("extractor", "extractors", "FeatureExtractor", "register_extractors", "ganforge.testing.evaluation:check_extractor",
                   "feature extractors (networks whose activations metrics compare)"),
-    ComponentKind("augment", "augments", i.Augment, "register_augments", "ganforge.testing.augments:check_augment",
+    ComponentKind("augment", "augments", "Augment", "register_augments", "ganforge.testing.augments:check_augment",
                   "differentiable augmentations of every discriminator input (``Augment`` subclasses)"),
 )  # fmt: skip
 

@@ -25,7 +25,8 @@ from .plugkit_install import ROOT
 def test_the_table() -> None:
     assert KIND_NAMES == ("generator", "discriminator", "loss", "dataset", "metric", "extractor", "augment")
     augment = kind("augments")
-    assert augment == ComponentKind("augment", "augments", interfaces.Augment, "register_augments", "ganforge.testing.augments:check_augment", augment.description)
+    assert augment == ComponentKind("augment", "augments", "Augment", "register_augments", "ganforge.testing.augments:check_augment", augment.description)
+    assert augment.interface is interfaces.Augment
     assert kind("augment") is augment and find_kind("augmentation") is None
     assert kind_of_interface(interfaces.FeatureExtractor) is kind("extractor") and kind_of_interface(int) is None
     with pytest.raises(ValueError, match="unknown component kind 'sampler'; expected one of generator, .*, augment"):

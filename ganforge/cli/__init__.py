@@ -1,7 +1,10 @@
-"""The ``ganforge`` command line. Each command lives in its own module of this package."""
+"""The ``ganforge`` command line. Each command lives in its own module of this package and is
+imported only when it runs (or its own ``--help`` is asked for), so ``ganforge --help`` starts
+without importing torch."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
@@ -12,9 +15,56 @@ from ganforge import __version__
 from ganforge.errors import GanforgeError
 from ganforge.plugins import get_plugins
 
+#: ganforge's own commands: name -> (``module:function``, the summary ``ganforge --help`` shows).
+#: A test checks each summary against its command's own docstring.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "list": ("ganforge.cli.listing:list_components", "List registered components, optionally of one KIND and matching the glob PATTERN."),
+    "validate": ("ganforge.cli.validate:validate", "Check SPEC: section and parameter names, types, component names; build every component."),
+    "run": ("ganforge.cli.run:run", "Train the GAN that SPEC describes and write the run directory."),
+    "eval": ("ganforge.cli.eval:eval_command", "Compute metrics of a trained generator (the EMA weights when the run kept them)."),
+    "sample": ("ganforge.cli.sample:sample", "Draw samples from the generator of a run (RUN_DIR) or a checkpoint file."),
+    "serve": ("ganforge.cli.serve:serve", "Serve the generator of RUN_DIR (or a checkpoint) over HTTP until Ctrl-C or SIGTERM."),
+    "plot": ("ganforge.cli.plot:plot", "Draw PNG figures of RUN_DIR's losses and metrics over training."),
+    "runs": ("ganforge.cli.runs:runs", "List the runs under DIRECTORY (default ./runs): spec name, model, loss, steps done, status, and the last and best value of each metric."),
+    "plugins": ("ganforge.cli.plugins:plugins_command", "List installed plugins: distribution, version, components, and load errors."),
+    "new-plugin": ("ganforge.cli.new_plugin:new_plugin", "Write a plugin package providing one KIND component registered as NAME."),
+}
+
 
 class GanforgeGroup(click.Group):
-    """A click group that prints user errors as one line (exit 2) and takes ``--debug`` anywhere."""
+    """A click group that prints user errors as one line (exit 2), takes ``--debug`` anywhere, and
+    imports each of ganforge's own commands (:data:`COMMANDS`) only when it is used."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: commands added by name, imported on first use: ganforge's own and plugins'.
+        self.lazy: dict[str, tuple[str, str]] = dict(COMMANDS)
+
+    def add_lazy_command(self, name: str, target: str, summary: str) -> None:
+        """Add the command ``target`` (``module:function``) as ``name`` without importing it;
+        ``summary`` is its line in ``ganforge --help``."""
+        self.lazy[name] = (target, summary)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.lazy, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, _, attribute = self.lazy[cmd_name][0].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the lazy commands' summaries and the loaded commands' help,
+        without importing a lazy command."""
+        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name)
+            command = command or click.Command(name, help=self.lazy[name][1])  # a stand-in, for its summary line
+            rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
@@ -64,17 +114,3 @@ def cli() -> None:
 def main() -> None:
     """Console-script entry point."""
     cli.main(prog_name="ganforge")
-
-
-def _add_builtin_commands() -> None:
-    from ganforge.cli import eval as eval_cli
-    from ganforge.cli import listing, new_plugin, plot, plugins, run, runs, sample, serve, validate
-
-    for command in (
-        listing.list_components, validate.validate, run.run, eval_cli.eval_command,
-        sample.sample, serve.serve, plot.plot, runs.runs, plugins.plugins_command, new_plugin.new_plugin,
-    ):  # fmt: skip
-        cli.add_command(command)
-
-
-_add_builtin_commands()

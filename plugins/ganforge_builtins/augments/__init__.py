@@ -1,8 +1,8 @@
 """Differentiable augmentations of the discriminator's inputs: DiffAugment and ADA.
 
-One plugin: the hooks of its modules, called in the order listed here."""
+One plugin: its modules register in the order listed here, each imported only when
+a hook needs it (``ganforge --help`` imports none of them)."""
 
-from ganforge.hookspecs import combine
-from ganforge_builtins.augments import ada, diffaugment
+from ganforge.hookspecs import family
 
-plugin = combine(diffaugment, ada)
+plugin = family(__name__, "ada", "diffaugment")

@@ -94,10 +94,3 @@ class Classifier(HookExtractor):
 @hookimpl
 def register_extractors(register):
     register("classifier", Classifier)
-
-
-@hookimpl
-def register_commands(cli):
-    from ganforge_builtins.classifier.commands import train_classifier_command
-
-    cli.add_command(train_classifier_command)

@@ -1,8 +1,8 @@
 """Feature extractors: FID Inception-v3, torchvision Inception-v3, DINOv2/CLIP vision transformers, VGG19 and LPIPS-VGG16.
 
-One plugin: the hooks of its modules, called in the order listed here."""
+One plugin: its modules register in the order listed here, each imported only when
+a hook needs it (``ganforge --help`` imports none of them)."""
 
-from ganforge.hookspecs import combine
-from ganforge_builtins.extractors import inception, lpips, vgg, vit
+from ganforge.hookspecs import family
 
-plugin = combine(inception, vit, vgg, lpips)
+plugin = family(__name__, "inception", "lpips", "vgg", "vit")

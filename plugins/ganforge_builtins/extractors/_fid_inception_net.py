@@ -14,8 +14,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.models.inception import Inception3, InceptionA, InceptionC, InceptionE
 
-FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
-FID_WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{FID_WEIGHTS_FILE}"
+from ganforge_builtins.extractors.inception import FID_WEIGHTS_FILE, FID_WEIGHTS_URL
+
+__all__ = ["FID_WEIGHTS_FILE", "FID_WEIGHTS_URL", "FIDInceptionA", "FIDInceptionC", "FIDInceptionE", "fid_inception_v3"]
 
 
 def _tf_average_pool(x: Tensor) -> Tensor:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.models.inception import Inception3
 
 from ganforge import hookimpl
 from ganforge.errors import GanforgeError
@@ -14,7 +13,9 @@ from ganforge.hook_extractor import HookExtractor, to_unit_range
 from ganforge.interfaces.extractor import state_digest
 from ganforge.requirements import Need, weights_missing
 from ganforge.weights import find_weights, load_state_dict
-from ganforge_builtins.extractors._fid_inception_net import FID_WEIGHTS_FILE, FID_WEIGHTS_URL, fid_inception_v3
+
+FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+FID_WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{FID_WEIGHTS_FILE}"
 
 INPUT_SIZE = 299
 #: Images per forward pass: ~2.5 GB of float32 activations at 299×299.
@@ -78,6 +79,8 @@ class InceptionV3(HookExtractor):
         return [Need(f"weights {FID_WEIGHTS_FILE}", weights_missing(FID_WEIGHTS_FILE))]
 
     def __init__(self, weights: str | None = None) -> None:
+        from ganforge_builtins.extractors._fid_inception_net import fid_inception_v3  # torchvision: imported when the network is built
+
         network = fid_inception_v3()
         load_strict(network, weights, FID_WEIGHTS_FILE, FID_WEIGHTS_URL)
         digest = state_digest(network)
@@ -105,6 +108,8 @@ class TorchvisionInceptionV3(HookExtractor):
         return [Need(f"weights {TORCHVISION_WEIGHTS_FILE}", weights_missing(TORCHVISION_WEIGHTS_FILE))]
 
     def __init__(self, weights: str | None = None) -> None:
+        from torchvision.models.inception import Inception3  # torchvision takes seconds to import: only when built
+
         network = Inception3(num_classes=1000, aux_logits=True, transform_input=True, init_weights=False)
         load_strict(network, weights, TORCHVISION_WEIGHTS_FILE, TORCHVISION_WEIGHTS_URL)
         digest = state_digest(network)

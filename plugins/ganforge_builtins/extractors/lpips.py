@@ -6,7 +6,6 @@ import math
 
 import torch
 from torch import Tensor
-from torchvision.models.vgg import cfgs, make_layers
 
 from ganforge import FeatureExtractor, hookimpl
 from ganforge.errors import GanforgeError
@@ -46,6 +45,8 @@ class LPIPSFeatures(FeatureExtractor):
 
     def __init__(self, weights: str | None = None, lin_weights: str | None = None) -> None:
         super().__init__()
+        from torchvision.models.vgg import cfgs, make_layers  # torchvision takes seconds to import: only when built
+
         self.vgg = make_layers(cfgs["D"])[: TAPS[-1] + 1].eval().requires_grad_(False)  # VGG16's convolutional part
         state = load_state_dict(find_weights(VGG_WEIGHTS_FILE, VGG_WEIGHTS_URL, weights))
         try:  # the classifier's weights in the file are not needed

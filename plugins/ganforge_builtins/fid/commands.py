@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor
 
-from ganforge import hookimpl
 from ganforge.artifacts.features import batch_size_option, build_dataset, device_option, extractor_from, extractor_option, weights_option
 from ganforge.artifacts.outputs import overwrite_option, refuse_to_replace
 from ganforge.cache import dataset_key
@@ -162,9 +161,3 @@ def stats(source: str, out: Path, split: str, samples: int | None, extractor: st
     provenance = {"ganforge_version": ganforge_version(), "extractor": extractor_provenance(network), "source": origin, "statistics": "float64"}
     save_stats(result, out, provenance)
     click.echo(f"wrote {out}: {result.n} samples, {result.dim}-d features")
-
-
-@hookimpl
-def register_commands(cli: Any) -> None:
-    cli.add_command(fid)
-    cli.add_command(stats)

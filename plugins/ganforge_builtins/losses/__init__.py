@@ -1,8 +1,8 @@
 """Adversarial losses and penalties: minimax, least squares, Wasserstein, relativistic, hinge, RpGAN, R1/R2, mode seeking and the auxiliary classifier term.
 
-One plugin: the hooks of its modules, called in the order listed here."""
+One plugin: its modules register in the order listed here, each imported only when
+a hook needs it (``ganforge --help`` imports none of them)."""
 
-from ganforge.hookspecs import combine
-from ganforge_builtins.losses import auxiliary_classifier, hinge, lsgan, minimax, mode_seeking, r1, r2, relativistic, rpgan, wasserstein
+from ganforge.hookspecs import family
 
-plugin = combine(minimax, lsgan, wasserstein, relativistic, hinge, r1, r2, rpgan, mode_seeking, auxiliary_classifier)
+plugin = family(__name__, "auxiliary_classifier", "hinge", "lsgan", "minimax", "mode_seeking", "r1", "r2", "relativistic", "rpgan", "wasserstein")

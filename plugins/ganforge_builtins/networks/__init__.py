@@ -1,8 +1,8 @@
 """Generators and discriminators of the classic zoo: DCGAN, MLP, SNGAN's ResNets, PacGAN packing and InfoGAN.
 
-One plugin: the hooks of its modules, called in the order listed here."""
+One plugin: its modules register in the order listed here, each imported only when
+a hook needs it (``ganforge --help`` imports none of them)."""
 
-from ganforge.hookspecs import combine
-from ganforge_builtins.networks import dcgan, infogan, mlp, pacgan, resnet
+from ganforge.hookspecs import family
 
-plugin = combine(dcgan, mlp, resnet, pacgan, infogan)
+plugin = family(__name__, "dcgan", "infogan", "mlp", "pacgan", "resnet")

@@ -1,8 +1,8 @@
 """StyleGAN 1/2 generator and discriminator, and path-length regularisation.
 
-One plugin: the hooks of its modules, called in the order listed here."""
+One plugin: its modules register in the order listed here, each imported only when
+a hook needs it (``ganforge --help`` imports none of them)."""
 
-from ganforge.hookspecs import combine
-from ganforge_builtins.stylegan import networks, path_length
+from ganforge.hookspecs import family
 
-plugin = combine(networks, path_length)
+plugin = family(__name__, "networks", "path_length")

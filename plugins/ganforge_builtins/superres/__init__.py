@@ -1,8 +1,14 @@
 """Super-resolution: paired data, SRResNet/RRDB/VGG-style networks, pixel and perceptual losses, PSNR/SSIM/LPIPS, `upscale` and `interpolate-weights`.
 
-One plugin: the hooks of its modules, called in the order listed here."""
+One plugin: its modules register in the order listed here, each imported only when
+a hook needs it (``ganforge --help`` imports none of them)."""
 
-from ganforge.hookspecs import combine
-from ganforge_builtins.superres import commands, data, losses, metrics, networks
+from ganforge.hookspecs import family
 
-plugin = combine(data, networks, losses, metrics, commands)
+plugin = family(
+    __name__, "data", "losses", "metrics", "networks",
+    commands={
+        "upscale": (f"{__name__}.commands:upscale_command", "Upscale an image, or every image of a folder, with a super-resolution run's generator."),
+        "interpolate-weights": (f"{__name__}.commands:interpolate_weights_command", "Blend two runs' generators (ESRGAN's network interpolation) into a new run directory."),
+    },
+)

@@ -12,7 +12,6 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from ganforge import hookimpl
 from ganforge.artifacts.outputs import overwrite_option, refuse_to_replace
 from ganforge.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.errors import GanforgeError
@@ -162,9 +161,3 @@ def interpolate_weights_command(run_a: str, run_b: str, alpha: float, out: str, 
     target.write_status("finished", step, step)
     atomic_write_text(record, json.dumps({"run_a": str(run_a), "run_b": str(run_b), "alpha": alpha, "checkpoint": checkpoint}) + "\n")
     click.echo(f"{out}: (1 - {alpha})·{run_a} + {alpha}·{run_b}")
-
-
-@hookimpl
-def register_commands(cli):
-    cli.add_command(upscale_command)
-    cli.add_command(interpolate_weights_command)

@@ -327,10 +327,3 @@ def register_losses(register):
 @hookimpl
 def register_metrics(register):
     register("elbo", ELBOMetric)
-
-
-@hookimpl
-def register_commands(cli):
-    from ganforge_builtins.vae.commands import reconstruct
-
-    cli.add_command(reconstruct)

@@ -1,0 +1,75 @@
+"""`ganforge --help` starts without importing torch or any component: ganforge's commands and the
+built-in families' are added by name and imported when used; their summaries match their help."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import click
+import pytest
+
+from ganforge import hookimpl
+from ganforge.cli import COMMANDS, cli
+from ganforge.hookspecs import family
+from ganforge.plugins import Plugins
+
+from .conftest import invoke
+
+PROBE = "import sys; from ganforge.cli import cli; cli.main(['--help'], standalone_mode=False); print(sorted(m for m in ('torch', 'torchvision', 'numpy') if m in sys.modules))"
+
+
+def test_help_imports_no_torch() -> None:
+    env = {**os.environ, "GANFORGE_DISABLE_PLUGINS": "boundary-seeking"}  # the example third-party plugin imports torch itself
+    result = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
+    assert "train-classifier" in result.stdout and "validate" in result.stdout
+
+
+def lazy_commands() -> dict[str, tuple[str, str]]:
+    plugins = Plugins.create()
+    group = type(cli)(name="probe")
+    plugins.add_commands(group)
+    return group.lazy
+
+
+@pytest.mark.parametrize("name", sorted(lazy_commands()))
+def test_each_lazy_summary_is_its_commands_own(name: str) -> None:
+    target, summary = lazy_commands()[name]
+    module, _, attribute = target.partition(":")
+    command: click.Command = getattr(importlib.import_module(module), attribute)
+    assert command.name == name and command.get_short_help_str(500) == summary
+
+
+def test_own_commands_are_all_in_the_table() -> None:
+    assert {"list", "validate", "run", "eval", "sample", "serve", "plot", "runs", "plugins", "new-plugin"} == set(COMMANDS)
+    assert invoke("run", "--help").exit_code == 0 and "--resume" in invoke("run", "--help").stdout
+
+
+def test_a_family_imports_its_modules_when_a_hook_needs_them(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "gf_family_probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "losses.py").write_text(
+        "from ganforge import hookimpl\nfrom ganforge_builtins.losses.lsgan import LeastSquaresLoss\n\n"
+        "@hookimpl\ndef register_losses(register):\n    register('probe-loss', LeastSquaresLoss)\n\n"
+        "@hookimpl\ndef register_loss(register):\n    pass\n"
+    )
+    (package / "commands.py").write_text("import click\n\n@click.command('probe')\ndef probe():\n    '''Probe command.'''\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugin = family("gf_family_probe", "losses", commands={"probe": ("gf_family_probe.commands:probe", "Probe command.")})
+    plugins = Plugins.create(entry_points=False)
+    plugins.register(plugin, "probe-family")
+    group = type(cli)(name="probe")
+    plugins.add_commands(group)
+    assert group.lazy["probe"] == ("gf_family_probe.commands:probe", "Probe command.") and "gf_family_probe.losses" not in sys.modules
+    assert not plugins.registry.has("loss", "probe-loss")  # its module names a hook that does not exist: the plugin fails, told why
+    assert [str(f) for f in plugins.failures][0].startswith(
+        'plugin "probe-family": register_generators raised GanforgeError: gf_family_probe.losses: hook \'register_loss\' is not a ganforge hook'
+    )
+    assert "gf_family_probe.commands" not in sys.modules
+    assert group.get_command(click.Context(group), "probe").name == "probe" and "gf_family_probe.commands" in sys.modules
+    assert isinstance(plugin, SimpleNamespace) and hookimpl
