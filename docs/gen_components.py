@@ -14,6 +14,7 @@ is met on the machine that wrote the page.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import re
 import sys
@@ -37,8 +38,9 @@ def _json(*args: str) -> Any:
 
 
 def _code(text: str) -> str:
-    """``text`` as inline code that a table cell can hold (a pipe would end the cell)."""
-    return "`" + text.replace("|", "\\|") + "`"
+    """``text`` as inline code that a table cell can hold on the site and on GitHub alike (a
+    Markdown pipe would end the cell there, an escaped one shows its backslash here)."""
+    return "<code>" + html.escape(text, quote=False).replace("|", "&#124;") + "</code>"
 
 
 def _component(entry: dict[str, Any]) -> list[str]:

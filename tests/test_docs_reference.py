@@ -33,7 +33,7 @@ def test_reference_covers_every_builtin(plugins: Plugins) -> None:
         heading = f"### {entry.kind} `{entry.name}`"
         assert (heading in text) == (entry.plugin in ours), heading
     section = text.split("### generator `dcgan`")[1].split("\n### ")[0]
-    assert "| `latent_dim` | `int >= 1` | `100` |" in section
-    assert "| `conditioning` | `'concat' \\| 'batch-norm' \\| 'concat+batch-norm'` |" in section
-    assert "| `layer` | `str` | required |" in text.split("### loss `vae-gan`")[1].split("\n### ")[0]
+    assert "| `latent_dim` | <code>int &gt;= 1</code> | <code>100</code> |" in section
+    assert "| `conditioning` | <code>'concat' &#124; 'batch-norm' &#124; 'concat+batch-norm'</code> |" in section
+    assert "| `layer` | <code>str</code> | required |" in text.split("### loss `vae-gan`")[1].split("\n### ")[0]
     assert "missing now" not in text and "(found)" not in text  # this machine's state is not the component's
