@@ -34,7 +34,10 @@ def _json(*args: str) -> Any:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     if result.exit_code != 0:
         raise SystemExit(f"ganforge {' '.join(args)} failed: {result.output}")
-    return json.loads(result.stdout)
+    start = re.search(r"^\[", result.stdout, re.M)  # click before 8.2 mixes in stderr: a broken plugin's warning
+    if start is None:
+        raise SystemExit(f"ganforge {' '.join(args)} printed no JSON list: {result.output}")
+    return json.JSONDecoder().raw_decode(result.stdout, start.start())[0]
 
 
 def _code(text: str) -> str:
