@@ -119,8 +119,10 @@ def test_working_on_ganforge_commands() -> None:
         words = command.split()
         if words[:4] == ["python", "-m", "pip", "install"]:
             assert f'python3 -m pip install --quiet {" ".join(words[4:])}' in ci, command
-        elif command in ("python -m ruff check .", "python -m mypy"):
+        elif command in ("python -m ruff check .", "python -m mypy", "python -m mkdocs build --strict"):
             assert f"\npython3 {command[len('python '):]}" in ci, command
+        elif command == "lint-imports":
+            assert "\nlint-imports" in ci, command
         elif command == "python -m pytest":
             assert "\npython3 -m pytest\n" in ci, command
         elif words[:3] == ["python", "-m", "pytest"] and words[3:5] == ["-m", words[4]]:
