@@ -21,8 +21,10 @@ if TYPE_CHECKING:
         FeatureExtractor,
         Generator,
         GeneratorOutput,
+        Logger,
         Loss,
         Metric,
+        RunStart,
     )
 
 
@@ -47,8 +49,10 @@ __all__ = [
     "FeatureExtractor",
     "Generator",
     "GeneratorOutput",
+    "Logger",
     "Loss",
     "Metric",
+    "RunStart",
     "__version__",
     "hookimpl",
 ]

@@ -10,7 +10,7 @@ import torch
 
 from ganforge.checkpoint import warm_start
 from ganforge.errors import GanforgeError, describe_component
-from ganforge.interfaces import Augment, Dataset, Discriminator, Generator, Loss, Metric
+from ganforge.interfaces import Augment, Dataset, Discriminator, Generator, Logger, Loss, Metric
 from ganforge.registry import ComponentInfo, Registry
 from ganforge.seeding import seed_everything
 from ganforge.spec.build import construct
@@ -57,6 +57,8 @@ class Experiment:
     written: dict[str, Any] = field(default_factory=dict)
     #: where the components came from (resume tells renamed components by their aliases)
     registry: Registry | None = None
+    #: role ("logging.0", ...) -> the logger built from ``logging.loggers`` (jsonl first)
+    loggers: dict[str, Logger] = field(default_factory=dict)
 
     def owner(self, role: str) -> str:
         """How errors name the component in ``role``: ``generator 'dcgan' (plugin ...)``."""
@@ -102,6 +104,7 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
     for i, scheduled in enumerate(metrics):
         if (unfit := scheduled.metric.check(generator, dataset)) is not None:
             raise spec.error(f"{describe_component('metric', scheduled.name, builder.components[f'metrics.{i}'].plugin)} {unfit}", ("metrics", i))
+    loggers = {f"logging.{i}": builder.build("logger", entry, ("logging",), f"logging.{i}") for i, entry in enumerate(resolved["logging"]["loggers"])}
     return Experiment(
         name=resolved["name"],
         resolved=resolved,
@@ -120,6 +123,7 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
         augment=augment,
         written=copy.deepcopy(spec.data),
         registry=registry,
+        loggers=loggers,
     )
 
 

@@ -61,6 +61,10 @@ def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[st
         setup = Setup(image_shape=(1, 8, 8), generator=vae((1, 8, 8), arch="mlp", latent_dim=4, hidden=(16,), decode_prior=key[1] == "vae-gan"))
         if key == ("loss", "vae-gan"):
             params["layer"] = "hidden"  # the kit's tiny discriminator's hidden layer
+    elif key == ("logger", "wandb"):
+        params["mode"] = "offline"  # no account, no network
+    elif key == ("logger", "mlflow"):  # a file store: MLflow's default database takes seconds to create
+        params["tracking_uri"] = (tmp_path / "mlruns").as_uri()
     elif key == ("dataset", "super-resolution"):
         params.update(hr_size=16, crops=2)  # the wrapped tiny images are 32x32
     elif key == ("extractor", "vgg19"):
@@ -94,6 +98,7 @@ def settings(info: ComponentInfo, tmp_path: Path) -> tuple[Setup | None, dict[st
 @pytest.mark.parametrize("info", COMPONENTS, ids=lambda i: f"{i.kind}-{i.name}")
 def test_component_passes_the_conformance_kit(info: ComponentInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))  # e.g. classifiers trained on first use
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     setup, params = settings(info, tmp_path)
     try:
         CHECKS[info.kind](info.factory, setup=setup, **params)

@@ -23,7 +23,7 @@ from .plugkit_install import ROOT
 
 
 def test_the_table() -> None:
-    assert KIND_NAMES == ("generator", "discriminator", "loss", "dataset", "metric", "extractor", "augment")
+    assert KIND_NAMES == ("generator", "discriminator", "loss", "dataset", "metric", "extractor", "augment", "logger")
     augment = kind("augments")
     assert augment == ComponentKind("augment", "augments", "Augment", "register_augments", "ganforge.testing.augments:check_augment", augment.description)
     assert augment.interface is interfaces.Augment

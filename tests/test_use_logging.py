@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from .use_plugin import CONDITIONAL_SPEC, install
 @pytest.fixture(autouse=True)
 def use_plugin(plugins: Plugins) -> Plugins:
     return install(plugins)
+
+
+real_find_spec = importlib.util.find_spec
 
 
 def write_spec(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
@@ -39,16 +43,20 @@ def test_logging_section_is_validated(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "logging.tensorbord: unknown parameter 'tensorbord' for logging (did you mean 'tensorboard'?)" in result.stderr
     assert "logging.plots:" in result.stderr
-    assert "logging must be a mapping" in invoke("validate", str(write_spec(tmp_path, TINY_SPEC + "logging: [1]\n", "list.yaml"))).stderr
+    assert "logging.0: expected a logger as {name: <registered name>" in invoke("validate", str(write_spec(tmp_path, TINY_SPEC + "logging: [1]\n", "list.yaml"))).stderr
+    assert "logging must be a list of loggers" in invoke("validate", str(write_spec(tmp_path, TINY_SPEC + "logging: 3\n", "three.yaml"))).stderr
+    typo = invoke("validate", str(write_spec(tmp_path, TINY_SPEC + "logging: [{name: wandb, projct: gans}]\n", "typo.yaml")))
+    assert "logging.0.projct: unknown parameter 'projct' for logger 'wandb' (did you mean 'project'?)" in typo.stderr
 
 
 def test_missing_tensorboard_stops_the_run_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hide(monkeypatch, "torch.utils.tensorboard", "tensorboard")
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name == "tensorboard" else real_find_spec(name, *a))
     spec = write_spec(tmp_path, TINY_SPEC + "logging: {tensorboard: true}\n")
     result = invoke("run", str(spec), "--out", str(tmp_path / "run"), "--quiet")
     assert result.exit_code == 2
-    assert "logging.tensorboard is on but the tensorboard package is not installed: pip install 'ganforge[tensorboard]'" in result.stderr
-    assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
+    assert "logger 'tensorboard' (plugin loggers) cannot log: tensorboard not installed (pip install 'ganforge[tensorboard]')" in result.stderr
+    assert not (tmp_path / "run").exists()  # refused before the run directory is made
 
 
 def test_tensorboard_gets_scalars_and_sample_pictures(tmp_path: Path) -> None:

@@ -91,8 +91,8 @@ def run(
     progress.message(f"{experiment.name}: {describe_components(experiment)}; {where}")
     progress.message(f"run directory: {run_dir.root}")
     try:
-        resumed_at = checkpoint_step(run_dir.last_checkpoint) if resuming and ranks.is_main else None
-        observers = make_observers(LoggingConfig(**experiment.resolved["logging"]), run_dir, progress.message, resumed_at) if ranks.is_main else []
+        settings = {k: v for k, v in experiment.resolved["logging"].items() if k != "loggers"}  # the loggers go with the experiment
+        observers = make_observers(LoggingConfig(**settings), run_dir, progress.message) if ranks.is_main else []
         trainer = Trainer(experiment, run_dir, progress, observers=observers)
         result = trainer.fit(resume=resuming)
     except (TrainingInterrupted, TrainingDiverged) as exc:
@@ -150,15 +150,9 @@ def _as_plain(decision: tuple[RunDir, bool]) -> tuple[str, bool]:
     return str(decision[0].root), decision[1]
 
 
-def make_observers(config: LoggingConfig, run_dir: RunDir, say: Callable[[str], None], resumed_at: int | None = None) -> list[RunObserver]:
-    """The observers the spec's ``logging:`` section asks for; ``resumed_at`` is the step of the
-    checkpoint a resumed run continues from (TensorBoard drops the events written after it)."""
+def make_observers(config: LoggingConfig, run_dir: RunDir, say: Callable[[str], None]) -> list[RunObserver]:
+    """The observers the spec's ``logging:`` section asks for: the loss and metric plots at the end."""
     observers: list[RunObserver] = []
-    if config.tensorboard:
-        from ganforge.cli.tensorboard import TensorBoardObserver
-
-        purge = resumed_at + 1 if resumed_at is not None else None
-        observers.append(TensorBoardObserver(run_dir.root / "tensorboard", purge_step=purge))
     if config.plots:
         if matplotlib_available():
             from ganforge.cli.plot_observer import PlotObserver

@@ -49,7 +49,7 @@ def scratch_steps(experiment: Experiment, steps: int) -> str:
     """Train ``steps`` steps of ``experiment`` in a temporary run directory; a line saying how
     long a step took (the first, which compiles and warms caches, apart) and what the run would take."""
     with tempfile.TemporaryDirectory(prefix="ganforge-validate-") as scratch:
-        trainer = Trainer(experiment, RunDir(scratch), NoProgress())
+        trainer = Trainer(experiment, RunDir(scratch), NoProgress(), loggers={})  # no W&B run for a scratch one
         trainer.prepare()
         times = []
         for _ in range(steps):

@@ -3,6 +3,7 @@
 from ganforge.interfaces.augment import Augment
 from ganforge.interfaces.dataset import Dataset, DataSplit, to_model_range
 from ganforge.interfaces.extractor import FeatureExtractor
+from ganforge.interfaces.logger import Logger, RunStart
 from ganforge.interfaces.loss import Batch, Loss
 from ganforge.interfaces.metric import EvalContext, Metric
 from ganforge.interfaces.networks import (
@@ -26,8 +27,10 @@ __all__ = [
     "FeatureExtractor",
     "Generator",
     "GeneratorOutput",
+    "Logger",
     "Loss",
     "Metric",
+    "RunStart",
     "as_generated",
     "as_output",
     "to_model_range",

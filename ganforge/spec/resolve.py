@@ -57,7 +57,7 @@ class _Resolver:
         for key in self.spec.data:
             if key not in names:
                 self.fail(f"unknown section '{key}'{did_you_mean(str(key), names)}", (key,))
-        out = {section.name: self.section(section) for section in SCHEMA}
+        out = {section.name: self.section(section) for section in SCHEMA if section.holds != "ignored"}
         out["name"] = self.spec.name  # the spec file's stem when the spec names none
         self.check_rules(out)
         if self.errors:
@@ -73,6 +73,9 @@ class _Resolver:
         if section.holds == "settings":
             assert section.settings is not None
             return self.settings(section.name, section.settings)
+        if section.holds == "loggers":
+            assert section.settings is not None
+            return self.logging(section.settings)
         kind, data = str(section.kind), self.spec.data
         if section.count == "list":
             return [self.component(kind, v, (section.name, i), section.reserved) for i, v in enumerate(self.listing(section.name))]
@@ -206,6 +209,35 @@ class _Resolver:
             self.fail(f"{section} must be a mapping, e.g. {{{signature_of(config).names[0]}: ...}}", (section,))
             return {}
         return self._params(value, signature_of(config), (section,), section)
+
+    def logging(self, config: type) -> dict[str, Any]:
+        """The ``logging:`` section: a list of loggers (``[{name: wandb, project: gans}]``), or the
+        settings mapping (``{tensorboard: true, plots: false, loggers: [...]}``). Resolved as the
+        mapping, its ``loggers`` always starting with ``jsonl`` (metrics.jsonl is always written) and
+        holding ``tensorboard`` when ``tensorboard: true`` asks for it."""
+        value = self.spec.data.get("logging")
+        where: Key
+        if isinstance(value, list):
+            settings, entries, where = {}, value, ("logging",)
+        elif isinstance(value, dict) or value is None:
+            settings, where = dict(value or {}), ("logging", "loggers")
+            entries = settings.pop("loggers", None) or []
+            if not isinstance(entries, list):
+                self.fail("loggers must be a list of {name: ...} entries (see `ganforge list logger`)", where)
+                entries = []
+        else:
+            self.fail("logging must be a list of loggers, e.g. [{name: tensorboard}, {name: wandb, project: gans}], "
+                      "or a mapping of settings, e.g. {tensorboard: true, plots: false}", ("logging",))  # fmt: skip
+            return {}
+        out = self._params(settings, signature_of(config), ("logging",), "logging", ["loggers"])
+        loggers = [self.component("logger", entry, where + (i,)) for i, entry in enumerate(entries)]
+        names = {entry.get("name") for entry in loggers}
+        if out.get("tensorboard") is True and "tensorboard" not in names:
+            loggers.append(self.component("logger", "tensorboard", ("logging", "tensorboard")))
+        if "jsonl" not in names:
+            loggers.insert(0, self.component("logger", "jsonl", ("logging",)))
+        out["loggers"] = loggers
+        return out
 
     def _params(
         self, given: dict[str, Any], signature: Signature, key: Key, owner: str, also_allowed: Sequence[str] = (), see: str = ""

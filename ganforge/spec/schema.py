@@ -22,7 +22,7 @@ TERM_SCHEDULE: dict[str, tuple[Any, Any]] = {"every": (1, PositiveInt), "start":
 #: a network's weights from another run directory or checkpoint file.
 WARM_START: dict[str, tuple[Any, Any]] = {"init_from": (None, str | None)}
 
-Holds = Literal["value", "component", "optimizers", "settings"]
+Holds = Literal["value", "component", "optimizers", "settings", "loggers", "ignored"]
 Count = Literal["one", "nullable", "optional", "list"]
 
 
@@ -33,8 +33,10 @@ class Section:
     Attributes:
         name: the key in the YAML file.
         holds: ``value`` (a scalar checked against ``hint``), ``component`` (``{name: ..., params}``
-            of component kind ``kind``), ``optimizers`` (one torch optimizer per network) or
-            ``settings`` (the fields of the dataclass ``settings``).
+            of component kind ``kind``), ``optimizers`` (one torch optimizer per network),
+            ``settings`` (the fields of the dataclass ``settings``), ``loggers`` (a list of loggers,
+            or ``settings`` with a ``loggers:`` list) or ``ignored`` (read by another command:
+            ``sweep:``, left out of the resolved spec).
         kind: the component kind of a ``component`` section.
         count: for a component: ``one`` (required), ``nullable`` (required, null for none),
             ``optional`` (may be left out or null) or ``list``.
@@ -77,8 +79,9 @@ SCHEMA: tuple[Section, ...] = (
     Section("metrics", "component", kind="metric", count="list", reserved={"every": (None, Any)}, resumable=True),
     Section("optimizers", "optimizers"),
     Section("train", "settings", settings=TrainConfig),
-    Section("logging", "settings", settings=LoggingConfig, resumable=True),
+    Section("logging", "loggers", kind="logger", settings=LoggingConfig, resumable=True),
     Section("distributed", "settings", settings=DistributedConfig),
+    Section("sweep", "ignored", resumable=True),  # ganforge sweep's grid and seeds
 )
 
 def section_names() -> list[str]:

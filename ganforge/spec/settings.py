@@ -62,10 +62,12 @@ class TrainConfig:
 
 @dataclass
 class LoggingConfig:
-    """What a run writes besides metrics.jsonl (which is always written).
+    """The settings of the ``logging:`` section; its ``loggers`` (``ganforge list logger``) are
+    resolved as components, ``jsonl`` (metrics.jsonl) always among them.
 
-    tensorboard: write losses, metric values and the sample pictures as TensorBoard events in
-        <run>/tensorboard (needs the tensorboard extra: pip install 'ganforge[tensorboard]').
+    tensorboard: shorthand for a ``{name: tensorboard}`` logger: losses, metric values and the
+        sample pictures as TensorBoard events in <run>/tensorboard (needs the tensorboard extra:
+        pip install 'ganforge[tensorboard]').
     plots: draw loss and metric figures into <run>/plots at the end of the run when matplotlib
         is installed (pip install 'ganforge[plot]'); skipped with a note otherwise.
     """

@@ -21,6 +21,7 @@ from ganforge.testing.data import check_dataset
 from ganforge.testing.evaluation import check_extractor, check_metric
 from ganforge.testing.failures import ComponentUnavailable, ConformanceError
 from ganforge.testing.fakes import RandomFeatures, TinyDiscriminator, TinyGenerator, TinyImages
+from ganforge.testing.loggers import check_logger
 from ganforge.testing.losses import batch_from_scores, check_loss
 from ganforge.testing.networks import check_discriminator, check_generator
 from ganforge.testing.plugins import is_installed, registered_plugin
@@ -43,6 +44,7 @@ __all__ = [
     "check_discriminator",
     "check_extractor",
     "check_generator",
+    "check_logger",
     "check_loss",
     "check_metric",
     "check_plugin",

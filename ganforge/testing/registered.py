@@ -10,7 +10,7 @@ from ganforge.plugins import Plugins, get_plugins
 from ganforge.registry import ComponentInfo
 from ganforge.requirements import availability
 from ganforge.spec.signature import INJECTED, signature_of
-from ganforge.spec.types import nested_kind
+from ganforge.spec.types import nested_kind, type_error
 from ganforge.testing.constructor import Setup
 from ganforge.testing.failures import ComponentUnavailable, ConformanceError
 from ganforge.testing.fakes import RandomFeatures, TinyImages
@@ -59,12 +59,15 @@ def components_of(distribution: str | None, plugins: Plugins | None = None) -> l
 
 
 def offline_params(info: ComponentInfo) -> dict[str, Any]:
-    """Constructor parameters that make a check fast and offline: ``download=False``, and a
+    """Constructor parameters that make a check fast and offline: ``download=False``, ``mode="offline"``
+    (a logger that can keep its run on disk), and a
     small deterministic extractor (:class:`RandomFeatures`) for parameters that take one."""
     params: dict[str, Any] = {}
     for p in signature_of(info.factory).params:
         if p.name == "download":
             params["download"] = False
+        elif p.name == "mode" and type_error("offline", p.hint) is None:  # a logger that can keep its run on disk (W&B)
+            params["mode"] = "offline"
         elif nested_kind(p.hint) == "extractor":
             params[p.name] = RandomFeatures()
         elif nested_kind(p.hint) == "dataset" and not p.required:

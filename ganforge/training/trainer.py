@@ -8,16 +8,18 @@ import math
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ganforge import distributed
 from ganforge.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.errors import GanforgeError, attributed
 from ganforge.experiment import Experiment
 from ganforge.files import WriteError
+from ganforge.interfaces import Logger, RunStart
 from ganforge.seeding import rng_state, set_rng_state
 from ganforge.training.batches import BatchStream, check_inputs
 from ganforge.training.evaluation import MetricSchedule
+from ganforge.training.loggers import LoggerSet, run_provenance
 from ganforge.training.observers import RunObserver
 from ganforge.training.parallel import FollowerRunDir, ParallelNetworks, global_batch_size
 from ganforge.training.progress import LineProgress, NoProgress, ProgressReporter
@@ -66,11 +68,18 @@ class Trainer:
 
     Under torchrun every process runs a Trainer: it joins the process group, wraps the
     networks in DistributedDataParallel, trains on its share of each global batch, and only
-    rank 0 writes files, shows progress and tells observers.
+    rank 0 writes files, shows progress and tells observers and loggers.
+
+    ``loggers`` (description -> logger) default to the experiment's (``logging:`` in the spec).
     """
 
     def __init__(
-        self, experiment: Experiment, run_dir: RunDir, progress: ProgressReporter | None = None, observers: Sequence[RunObserver] = ()
+        self,
+        experiment: Experiment,
+        run_dir: RunDir,
+        progress: ProgressReporter | None = None,
+        observers: Sequence[RunObserver] = (),
+        loggers: Mapping[str, Logger] | None = None,
     ) -> None:
         self.exp, self.cfg = experiment, experiment.train
         self.ranks, self.device = distributed.init_from_env(experiment.device)
@@ -78,6 +87,9 @@ class Trainer:
         self.observers = list(observers) if self.is_main else []
         self.run_dir = run_dir if self.is_main else FollowerRunDir(run_dir.root)
         self.progress = (progress or LineProgress()) if self.is_main else NoProgress()
+        if loggers is None:
+            loggers = {experiment.owner(role): logger for role, logger in experiment.loggers.items()}
+        self.loggers = LoggerSet(loggers if self.is_main else {}, self.progress.message)
         self.state = TrainState()
         self.parts = Trainables.build(experiment, self.device)
         self.generator, self.discriminator = self.parts.generator, self.parts.discriminator
@@ -106,6 +118,7 @@ class Trainer:
 
     def prepare(self, resume: bool = False) -> None:
         """Load the data, create the run directory, and restore the checkpoint when resuming."""
+        self.loggers.check_available()
         with attributed(self.exp.owner("data"), "load"):
             split = self.exp.dataset.load("train")
         check_inputs(self.generator, split, self.exp.owner("generator"), self.exp.owner("data"))
@@ -123,9 +136,12 @@ class Trainer:
         self.state.started = True
         if saved:
             self._restore(saved)
-            self.run_dir.truncate_log(self.state.step)
         else:
             self.run_dir.write_spec(self.exp.resolved)
+        self.loggers.start(RunStart(
+            self.run_dir.root, self.exp.name, self.exp.resolved, run_provenance(self.device, self.exp.seed),
+            self.state.total_steps, self.state.step if saved else None,
+        ))  # fmt: skip
         if self.parallel is not None:
             self.parallel.start(self.exp.seed, self.state.step, saved)
         self.samples = SampleWriter(self.generator, self.exp.dataset, split, self.cfg.samples, self.exp.seed, self.device, self.exp.owner("data"))
@@ -213,7 +229,7 @@ class Trainer:
 
     def _record(self, values: dict[str, Any]) -> None:
         record = {"step": self.state.step, "epoch": self.stream.epoch, **values}
-        self.run_dir.log(record)
+        self.loggers.log_scalars(self.state.step, {k: v for k, v in record.items() if k != "step"})
         for observer in self.observers:
             observer.on_record(record)
 
@@ -222,6 +238,7 @@ class Trainer:
             return
         with contextlib.suppress(WriteError):  # best effort when the disk that failed holds it too
             self.run_dir.write_status(status, self.state.step, self.state.total_steps, message)
+        self.loggers.finish(status)
         for observer in self.observers:
             observer.on_finish(status)
 
@@ -233,6 +250,7 @@ class Trainer:
         self.state.samples_step = self.state.step
         if self.is_main:
             self.samples.write(self.parts.sampling_generator(), path, self.state.step, self.observers)
+            self.loggers.log_image(self.state.step, "samples", path)
 
     def _run_metrics(self, due: list[Any]) -> None:
         if not due:
