@@ -83,10 +83,10 @@ def test_plugin_walkthrough_runs_as_written(tmp_path: Path) -> None:
 
 
 def test_brief_plugins_pass_their_tests(tmp_path: Path, plugins: Plugins, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The generator, wrapper, dataset, metric, extractor and augment sections: each module
+    """The generator, wrapper, dataset, metric, extractor, augment and logger sections: each module
     registers its component and its tests (the conformance kit) pass."""
     packages = [p for p in write_files(tmp_path / "guide") if not (p / "pyproject.toml").exists()]
-    assert len(packages) == 6
+    assert len(packages) == 7
     registered = []
     for package in sorted(packages):
         monkeypatch.syspath_prepend(str(package / "src"))
@@ -102,11 +102,12 @@ def test_brief_plugins_pass_their_tests(tmp_path: Path, plugins: Plugins, monkey
                     scratch.mkdir(parents=True)
                     test(**({"tmp_path": scratch} if "tmp_path" in inspect.signature(test).parameters else {}))
     for module in [m for m in sys.modules if m.split(".")[0] in {"ganforge_upsample", "ganforge_spectral", "ganforge_npz", "ganforge_mmd", "ganforge_randconv", "ganforge_noise",
-                                                              "test_upsample", "test_spectral", "test_npz", "test_mmd", "test_randconv", "test_noise"}]:
+                                                              "ganforge_events", "test_upsample", "test_spectral", "test_npz", "test_mmd", "test_randconv",
+                                                              "test_noise", "test_events"}]:
         del sys.modules[module]
     assert sorted(registered) == [
         "augment instance-noise", "dataset npz-images", "discriminator spectral-norm", "extractor random-conv",
-        "generator upsample", "metric pixel-mmd",
+        "generator upsample", "logger events", "metric pixel-mmd",
     ]  # fmt: skip
     assert not plugins.failures
 

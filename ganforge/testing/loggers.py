@@ -4,6 +4,7 @@ run directory, without raising and without writing outside it."""
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import tempfile
 from pathlib import Path
@@ -37,6 +38,8 @@ def check_logger(factory: Callable[..., Logger], /, *, setup: Setup | None = Non
     setup = setup or Setup()
     checker = Checker("logger", factory)
     check_constructor(checker, factory)
+    with checker.check("constructor"):
+        expect("name" not in inspect.signature(factory).parameters, "takes a parameter 'name', which a spec's `name:` (the logger's registered name) would fill; call it e.g. run_name")
     logger, kwargs = construct(checker, factory, params, setup)
     found = len(checker.problems)
     with checker.check("interface"):

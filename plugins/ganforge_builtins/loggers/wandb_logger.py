@@ -33,7 +33,7 @@ class WandbLogger(Logger):
     Args:
         project: the W&B project (default: W&B's, ``WANDB_PROJECT``).
         entity: the W&B user or team (default: yours).
-        name: the run's display name (default: the run directory's name).
+        run_name: the run's display name (default: the run directory's name).
         group: a group for related runs, e.g. the members of one sweep.
         tags: tags of the run.
         mode: ``online``, ``offline`` or ``disabled`` (default: ``WANDB_MODE``, else online).
@@ -43,12 +43,12 @@ class WandbLogger(Logger):
         self,
         project: str | None = None,
         entity: str | None = None,
-        name: str | None = None,
+        run_name: str | None = None,
         group: str | None = None,
         tags: list[str] | None = None,
         mode: Literal["online", "offline", "disabled"] | None = None,
     ) -> None:
-        self.project, self.entity, self.name, self.group = project, entity, name, group
+        self.project, self.entity, self.run_name, self.group = project, entity, run_name, group
         self.tags, self.mode = list(tags or []), mode
         self.run: Any = None
         self.ledger: Ledger | None = None
@@ -68,7 +68,7 @@ class WandbLogger(Logger):
             self.ledger.run_id = uuid.uuid4().hex[:16]
             self.ledger.save()
         self.run = wandb.init(
-            project=self.project, entity=self.entity, name=self.name or Path(run.run_dir).name, group=self.group, tags=self.tags,
+            project=self.project, entity=self.entity, name=self.run_name or Path(run.run_dir).name, group=self.group, tags=self.tags,
             config={**run.spec, "provenance": run.provenance}, id=self.ledger.run_id, resume="allow",
             dir=str(run.run_dir), mode=self.mode,
         )  # fmt: skip
