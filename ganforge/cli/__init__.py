@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("ganforge.cli.runs:runs", "List the runs under DIRECTORY (default ./runs): spec name, model, loss, steps done, status, and the last and best value of each metric."),
     "plugins": ("ganforge.cli.plugins:plugins_command", "List installed plugins: distribution, version, components, and load errors."),
     "new-plugin": ("ganforge.cli.new_plugin:new_plugin", "Write a plugin package providing one KIND component registered as NAME."),
+    "sweep": ("ganforge.cli.sweep:sweep", "Train SPEC over a grid of settings and seeds; compare them in a table and plots."),
 }
 
 
