@@ -19,7 +19,7 @@ from ganforge.spec.resolve import resolve
 
 #: the section of a spec file that describes its sweep (``ganforge run`` ignores it).
 SECTION = "sweep"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=+,-]+")
 
 
 @dataclass(frozen=True)
