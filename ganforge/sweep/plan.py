@@ -74,7 +74,7 @@ class SweepPlan:
 
 def as_yaml(value: Any) -> str:
     """``value`` as a one-line YAML value, as ``--set`` reads it back."""
-    text: str = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+    text: str = yaml.safe_dump(value, default_flow_style=True, width=10**6, sort_keys=False).strip()
     return text.removesuffix("...").strip()
 
 
