@@ -194,3 +194,16 @@ def test_a_sweep_killed_midway_and_rerun_ends_with_every_member_finished_once_as
         for key, value in mine["generator"].items():
             assert torch.equal(value, theirs["generator"][key]), (entry.folder, key)
     assert "| lsgan | 1 | 2/2 |" in again.stdout  # the report at the end
+
+
+def test_each_member_is_an_ordinary_run_told_its_thread_count(tmp_path: Path) -> None:
+    from ganforge.sweep.folder import MemberEntry
+    from ganforge.sweep.runner import member_command, threads_per_member
+
+    plan = make_plan(spec_file(tmp_path), ("train.steps=3",), ("loss.name=[lsgan, hinge]",), "7")
+    entry = MemberEntry.of(plan.members[1])
+    command = member_command(plan.spec, plan.overrides, entry, tmp_path / "sweep", 2)
+    assert command[1:] == ["-m", "ganforge", "run", str(plan.spec), "--set", "train.steps=3", "--set", "loss.name=hinge", "--set", "seed=7",
+                           "--out", str(tmp_path / "sweep" / "runs/loss.name=hinge/seed-7"), "--quiet", "--resume", "auto", "--nproc", "2"]  # fmt: skip
+    cores = len(os.sched_getaffinity(0))
+    assert threads_per_member(1, None) == cores and threads_per_member(2, 2) == max(1, cores // 4)
