@@ -31,9 +31,10 @@ def sweep() -> None:
 
     \b
     Examples:
-      ganforge sweep specs/cgan.yaml --grid 'loss.name=[lsgan, hinge]' --grid 'penalties.0.gamma=[1, 10]' --seeds 0,1,2 --jobs 2
-      ganforge sweep specs/toy_ring.yaml          # the spec's own sweep: section
-      ganforge sweep report sweeps/cgan           # the table again, as Markdown (or --format csv/json)
+      ganforge sweep specs/ring.yaml --grid 'loss.name=[bce, lsgan]' --grid 'train.d_steps=[1, 2]' --seeds 0,1,2 --jobs 2
+      ganforge sweep specs/r3gan-ring.yaml --grid 'penalties.0.gamma=[0.1, 1]' --seeds 0,1 --out sweeps/gamma
+      ganforge sweep my-spec.yaml                 # a spec with a sweep: section (grid:, seeds:)
+      ganforge sweep report sweeps/ring           # the table again, as Markdown (or --format csv/json)
     Each member is an ordinary run directory under OUT/runs/; running the same command again
     keeps the finished members and resumes the others.
     """

@@ -17,7 +17,8 @@ STATUSES = ("running", "finished", "interrupted", "diverged", "failed")
 
 
 class RunDir:
-    """Paths and writers for one run. Layout::
+    """Paths and writers for one run (what the loggers write besides: ``metrics.csv``,
+    ``tensorboard/``, ``loggers/<name>.json``, W&B's ``wandb/``, MLflow's ``mlflow.db``). Layout::
 
         spec.yaml            resolved spec (defaults filled in)
         metrics.jsonl        one JSON object per line: losses every log_every steps, metric values
@@ -65,6 +66,7 @@ class RunDir:
         "samples/epoch_*.png", "samples/step_*.png", "samples/.*.tmp",
         "checkpoints/last.pt", "checkpoints/best.pt", "checkpoints/.*.tmp",
         "plots/losses.png", "plots/metric_*.png", "tensorboard/events.out.tfevents.*",
+        "metrics.csv", "loggers/*.json", "loggers/.*.tmp",
     )  # fmt: skip
 
     def holds_run(self) -> bool:
@@ -90,7 +92,7 @@ class RunDir:
             for path in self.root.glob(pattern):
                 if path.is_file() or path.is_symlink():
                     path.unlink()
-        for folder in ("samples", "checkpoints", "plots", "tensorboard"):
+        for folder in ("samples", "checkpoints", "plots", "tensorboard", "loggers"):
             with contextlib.suppress(OSError):  # absent, or holding the user's files
                 (self.root / folder).rmdir()
 
