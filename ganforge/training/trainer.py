@@ -90,6 +90,7 @@ class Trainer:
         if loggers is None:
             loggers = {experiment.owner(role): logger for role, logger in experiment.loggers.items()}
         self.loggers = LoggerSet(loggers if self.is_main else {}, self.progress.message)
+        self.loggers.check_available()  # a missing package stops the run before its directory is made
         self.state = TrainState()
         self.parts = Trainables.build(experiment, self.device)
         self.generator, self.discriminator = self.parts.generator, self.parts.discriminator
@@ -118,7 +119,6 @@ class Trainer:
 
     def prepare(self, resume: bool = False) -> None:
         """Load the data, create the run directory, and restore the checkpoint when resuming."""
-        self.loggers.check_available()
         with attributed(self.exp.owner("data"), "load"):
             split = self.exp.dataset.load("train")
         check_inputs(self.generator, split, self.exp.owner("generator"), self.exp.owner("data"))
