@@ -9,7 +9,6 @@ from typing import Callable, TypeVar
 import click
 
 from ganforge import distributed
-from ganforge.checkpoint import checkpoint_step
 from ganforge.cli.common import describe_components, experiment_from, set_option
 from ganforge.cli.plotting import MISSING_MATPLOTLIB, matplotlib_available
 from ganforge.cli.progress import make_progress
