@@ -78,10 +78,11 @@ class Report:
     curves: dict[str, dict[str, list[tuple[int, float]]]] = field(default_factory=dict)
 
     def markdown(self) -> str:
-        head = [*self.keys, "seeds", *(f"{v} {which}" for v in self.values for which in ("final", "best"))]
+        head = [*(self.keys or ["setting"]), "seeds", *(f"{v} {which}" for v in self.values for which in ("final", "best"))]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for row in self.rows:
-            cells = [as_yaml(row.setting[k]) + (" ⚠" if row.flagged and i == 0 else "") for i, k in enumerate(self.keys)]
+            settings = [as_yaml(row.setting[k]) for k in self.keys] or ["(the spec)"]  # a sweep over seeds alone
+            cells = [text + (" ⚠" if row.flagged and i == 0 else "") for i, text in enumerate(settings)]
             cells.append(f"{row.finished}/{row.members}")
             for value in self.values:
                 cells += [row.final[value].text() if value in row.final else "–", row.best[value].text() if value in row.best else "–"]
