@@ -207,3 +207,13 @@ def test_each_member_is_an_ordinary_run_told_its_thread_count(tmp_path: Path) ->
                            "--out", str(tmp_path / "sweep" / "runs/loss.name=hinge/seed-7"), "--quiet", "--resume", "auto", "--nproc", "2"]  # fmt: skip
     cores = len(os.sched_getaffinity(0))
     assert threads_per_member(1, None) == cores and threads_per_member(2, 2) == max(1, cores // 4)
+
+
+def test_a_sweep_over_seeds_alone_reports_the_spec_as_its_setting(tmp_path: Path) -> None:
+    folder = SweepFolder(tmp_path / "sweep")
+    folder.adopt(make_plan(spec_file(tmp_path), (), (), "0,1"), None)
+    for entry, values in zip(folder.members(), ([1.0, 2.0], [3.0, 4.0])):
+        fake_member(folder, entry, values)
+    table = build_report(folder, get_plugins().registry).markdown().splitlines()
+    assert table[0] == "| setting | seeds | modes final | modes best |"
+    assert table[2] == f"| (the spec) | 2/2 | 3 ± {math.sqrt(2):.2g} | 3 ± {math.sqrt(2):.2g} |"
