@@ -63,7 +63,7 @@ KINDS: tuple[ComponentKind, ...] = (
                   "feature extractors (networks whose activations metrics compare)"),
     ComponentKind("augment", "augments", "Augment", "register_augments", "ganforge.testing.augments:check_augment",
                   "differentiable augmentations of every discriminator input (``Augment`` subclasses)"),
-    ComponentKind("logger", "loggers", i.Logger, "register_loggers", "ganforge.testing.loggers:check_logger",
+    ComponentKind("logger", "loggers", "Logger", "register_loggers", "ganforge.testing.loggers:check_logger",
                   "run loggers: where scalars, sample pictures and the run's status go (``Logger`` subclasses)"),
 )  # fmt: skip
 
