@@ -78,6 +78,7 @@ NOT_RUN = {
     "docs build": "builds the site: .ci/run runs it before the suite",
     "slurm": "part of a SLURM job script, for a cluster: the script parses as bash, its ganforge command is checked",
     "environment": "sets a variable for the commands after it",
+    "sweep": "trains several runs for minutes to hours: its options are checked; tests/test_sweep.py runs sweeps and their report",
 }
 
 
@@ -277,9 +278,9 @@ def test_cheap_commands_run_as_written(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 @cache
-def _help(sub: str) -> str:
-    result = invoke(sub, "--help")
-    assert result.exit_code == 0, f"`ganforge {sub}` is not a command:\n{result.output}"
+def _help(*sub: str) -> str:
+    result = invoke(*sub, "--help")
+    assert result.exit_code == 0, f"`ganforge {' '.join(sub)}` is not a command:\n{result.output}"
     return result.output
 
 
@@ -294,7 +295,7 @@ def test_ganforge_commands_are_valid() -> None:
         args = _ganforge_args(command.words)
         if not args or args == ("...",):
             continue
-        help_text = _help(args[0])
+        help_text = _help(args[0]) if args[0] != "sweep" else _help(args[0], "report" if args[1:2] == ("report",) else "run")
         for option in [a.split("=")[0] for a in args[1:] if a.startswith("-")]:
             assert _has_option(help_text, option), f"{command}: `ganforge {args[0]}` has no {option}"
         if args[0] in ("run", "validate") and (ROOT / _spec(args)).is_file():
