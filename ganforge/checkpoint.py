@@ -1,7 +1,10 @@
-"""Checkpoints: written atomically, read with ``weights_only=True`` so a file cannot run code."""
+"""Checkpoints: written atomically with a digest of their contents, read with
+``weights_only=True`` so a file cannot run code, and checked against that digest so a changed
+or damaged file is refused instead of loaded silently."""
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from pathlib import Path
 from typing import Any
@@ -14,13 +17,65 @@ from ganforge.files import atomic_write
 from ganforge.spec.loader import Key, Spec
 
 FORMAT_VERSION = 1
+#: the key of a checkpoint's digest: ``{"sha256": hex}`` over every other entry (see :func:`state_digest`).
+DIGEST_KEY = "digest"
+
+
+def _feed(digest: Any, value: Any) -> None:
+    """Add ``value`` to ``digest`` in a form that is the same for equal states, whatever the
+    device or the dict order: tensors by dtype, shape and bytes, containers element by element."""
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(f"T{flat.dtype}{tuple(value.shape)}".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+    elif isinstance(value, dict):
+        digest.update(f"D{len(value)}".encode())
+        for key in sorted(value, key=repr):
+            _feed(digest, key)
+            _feed(digest, value[key])
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"{'L' if isinstance(value, list) else 'U'}{len(value)}".encode())
+        for item in value:
+            _feed(digest, item)
+    else:  # numbers, strings, None, bools: what weights_only unpickling allows besides tensors
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
+
+
+def state_digest(state: dict[str, Any]) -> str:
+    """The SHA-256 of every entry of a checkpoint but its digest: tensors (dtype, shape and
+    bytes, so a flipped bit in any weight changes it) and the plain values beside them."""
+    digest = hashlib.sha256()
+    _feed(digest, {key: value for key, value in state.items() if key != DIGEST_KEY})
+    return digest.hexdigest()
+
+
+def sealed(state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with the format version and its digest, as :func:`save_checkpoint` writes it."""
+    body = {"format": FORMAT_VERSION, **{key: value for key, value in state.items() if key != DIGEST_KEY}}
+    return {**body, DIGEST_KEY: {"sha256": state_digest(body)}}
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """Write ``state`` to ``path`` through a temporary file and a rename (:func:`atomic_write`):
     a kill at any moment leaves either the previous file or the new one, never a torn one; the
-    file gets the user's umask; a failed write raises :class:`~ganforge.files.WriteError`."""
-    atomic_write(path, lambda f: torch.save({"format": FORMAT_VERSION, **state}, f))
+    file gets the user's umask; a failed write raises :class:`~ganforge.files.WriteError`. The
+    file carries a digest of its contents that :func:`load_checkpoint` checks."""
+    content = sealed(state)
+    atomic_write(path, lambda f: torch.save(content, f))
+
+
+def verify_digest(state: dict[str, Any], path: Path) -> None:
+    """Refuse ``state`` read from ``path`` when it does not match the digest written with it.
+    Checkpoints from before digests (no ``digest`` entry) are accepted as they are."""
+    recorded = state.get(DIGEST_KEY)
+    if recorded is None:
+        return
+    expected = recorded.get("sha256") if isinstance(recorded, dict) else None
+    if not isinstance(expected, str) or state_digest(state) != expected:
+        raise GanforgeError(
+            f"{path}: its contents do not match the digest written with them (the file was changed or damaged "
+            f"after it was saved); use another copy or checkpoint, e.g. best.pt"
+        )
 
 
 def _looks_like_torch(path: Path) -> bool:
@@ -79,6 +134,7 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") 
         raise GanforgeError(f"cannot read checkpoint {path}: {_why_unreadable(path, exc)}") from None
     if not isinstance(state, dict):
         raise GanforgeError(f"{path} is not a ganforge checkpoint (found {type(state).__name__}, expected a mapping)")
+    verify_digest(state, path)
     return state
 
 
