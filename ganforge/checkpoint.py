@@ -5,6 +5,7 @@ or damaged file is refused instead of loaded silently."""
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 from pathlib import Path
 from typing import Any
@@ -114,11 +115,47 @@ def checkpoint_step(path: Path | str) -> int | None:
     return step if isinstance(step, int) else None
 
 
+#: the metadata keys of a weights-only safetensors file that ganforge wrote (``ganforge export``).
+SPEC_METADATA, STEP_METADATA, DIGEST_METADATA = "ganforge.spec", "ganforge.step", "ganforge.sha256"
+
+
+def shared_weights_metadata(generator: dict[str, torch.Tensor], spec: dict[str, Any], step: int | None) -> dict[str, str]:
+    """The safetensors metadata that lets ganforge rebuild and check a shared generator:
+    its resolved spec, its step and the digest of its tensors."""
+    return {SPEC_METADATA: json.dumps(spec), STEP_METADATA: str(step or 0), DIGEST_METADATA: state_digest({"generator": generator})}
+
+
+def load_shared_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A weights-only safetensors file as a checkpoint: ``{"generator", "spec", "step"}``; the
+    spec and step come from the metadata ganforge writes, the digest is checked when present."""
+    try:
+        from safetensors import safe_open
+    except ImportError:
+        raise GanforgeError(f"reading {path} needs the package safetensors: pip install 'ganforge[safetensors]'") from None
+    try:
+        with safe_open(str(path), framework="pt", device=str(map_location)) as f:
+            metadata = f.metadata() or {}
+            generator = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 - safe_open is not a mapping
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own errors for torn or foreign files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GanforgeError(f"cannot read {path}: not a complete safetensors file ({first})") from None
+    expected = metadata.get(DIGEST_METADATA)
+    if expected is not None and state_digest({"generator": generator}) != expected:
+        raise GanforgeError(f"{path}: its tensors do not match the digest written with them (the file was changed or damaged after it was saved); use another copy")
+    state: dict[str, Any] = {"generator": generator, "step": int(metadata.get(STEP_METADATA, 0) or 0)}
+    if SPEC_METADATA in metadata:
+        state["spec"] = json.loads(metadata[SPEC_METADATA])
+    return state
+
+
 def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint; refuse files that hold anything but tensors and plain containers."""
+    """Read a checkpoint; refuse files that hold anything but tensors and plain containers.
+    A ``.safetensors`` file is read as the generator's weights (:func:`load_shared_weights`)."""
     path = Path(path)
     if not path.is_file():
         raise GanforgeError(f"checkpoint {path} does not exist")
+    if path.suffix == ".safetensors":
+        return load_shared_weights(path, map_location)
     if not _looks_like_torch(path):
         raise GanforgeError(f"cannot read checkpoint {path}: {_why_unreadable(path, None)}")
     try:

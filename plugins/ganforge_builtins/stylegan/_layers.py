@@ -77,9 +77,16 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
     """StyleGAN 2's modulated convolution: every sample's kernel is ``weight`` (O, I, k, k)
     scaled by its ``styles`` (N, I) per input channel, then, with ``demodulate``, divided by
     the L2 norm of each output channel's scaled kernel, so a unit-variance input gives a
-    unit-variance output. Runs as one grouped convolution over the batch."""
+    unit-variance output. Runs as one grouped convolution over the batch; while being traced
+    or exported, as the equivalent scale-convolve-scale, whose graph does not fix the batch size."""
     n, in_channels, height, width = x.shape
     out_channels, _, k, _ = weight.shape
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        out = F.conv2d(x * styles.to(x.dtype).reshape(n, -1, 1, 1), weight.to(x.dtype), padding=k // 2)
+        if demodulate:
+            coefficients = ((weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)).square().sum(dim=(2, 3, 4)) + eps).rsqrt()
+            out = out * coefficients.to(x.dtype).reshape(n, -1, 1, 1)
+        return out
     w = weight.unsqueeze(0) * styles.reshape(n, 1, in_channels, 1, 1)
     if demodulate:
         w = w * (w.square().sum(dim=(2, 3, 4), keepdim=True) + eps).rsqrt()
