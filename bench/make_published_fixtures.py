@@ -24,7 +24,6 @@ import math
 import sys
 import types
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -124,8 +123,90 @@ def main() -> None:
         stylegan2_ada(args.reference)
 
 
-def stylegan2_ada(reference: Path) -> Any:
-    raise SystemExit("stylegan2-ada fixtures: not written yet")
+#: the two configurations: (file stem, resolution, classes, conv_clamp, discriminator architecture, image channels).
+STYLEGAN_CONFIGS = [("sg2ada_32_uncond", 32, 0, None, "orig", 3), ("sg2ada_64_cond", 64, 3, 0.5, "resnet", 1)]
+
+
+def _pickle_globals(data: bytes) -> list[str]:
+    """The module.name of every class or function a pickle refers to."""
+    import pickletools
+
+    found, strings, memo = set(), [], {}
+    for opcode, arg, _ in pickletools.genops(data):
+        if opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+            strings.append(arg)
+        elif opcode.name == "MEMOIZE" and strings:
+            memo[len(memo)] = strings[-1]
+        elif opcode.name == "MEMOIZE":
+            memo[len(memo)] = None
+        elif opcode.name in ("BINGET", "LONG_BINGET") and isinstance(memo.get(arg), str):
+            strings.append(memo[arg])
+        elif opcode.name == "STACK_GLOBAL":
+            found.add(f"{strings[-2]}.{strings[-1]}")
+        elif opcode.name == "GLOBAL":
+            found.add(arg.replace(" ", "."))
+    return sorted(found)
+
+
+def stylegan2_ada(reference: Path) -> None:
+    """The reference's Generator (twice: G and G_ema) and Discriminator at 32x32 unconditional
+    and 64x64 conditional, tiny channel counts, seeded weights with non-zero biases, noise
+    strengths and w_avg; outputs on the CPU (its reference ops) for fixed z, labels and images."""
+    import json
+    import pickle
+
+    sys.path.insert(0, str(reference))
+    import dnnlib
+    from training import networks
+
+    for stem, resolution, c_dim, clamp, architecture, img_channels in STYLEGAN_CONFIGS:
+        torch.manual_seed(resolution)
+        common = {"c_dim": c_dim, "img_resolution": resolution, "img_channels": img_channels}
+        g_kwargs = {
+            "z_dim": 8, "w_dim": 8, **common,
+            "mapping_kwargs": dnnlib.EasyDict(num_layers=2),
+            "synthesis_kwargs": dnnlib.EasyDict(channel_base=128, channel_max=16, num_fp16_res=0, conv_clamp=clamp),
+        }  # fmt: skip
+        d_kwargs = {
+            **common, "architecture": architecture, "channel_base": 128, "channel_max": 16, "num_fp16_res": 0, "conv_clamp": clamp,
+            "block_kwargs": dnnlib.EasyDict(), "mapping_kwargs": dnnlib.EasyDict(num_layers=2), "epilogue_kwargs": dnnlib.EasyDict(mbstd_group_size=2),
+        }  # fmt: skip
+        nets = {"G": networks.Generator(**g_kwargs), "G_ema": networks.Generator(**g_kwargs), "D": networks.Discriminator(**d_kwargs)}
+        generator = torch.Generator().manual_seed(resolution + 1)
+        for net in nets.values():
+            net.eval()
+            for name, p in list(net.named_parameters()) + list(net.named_buffers()):
+                if name.endswith(("bias", "noise_strength")):
+                    p.add_(torch.randn(p.shape, generator=generator) * 0.3)
+                elif name.endswith("w_avg"):
+                    p.copy_(torch.randn(p.shape, generator=generator))
+        out: dict[str, np.ndarray] = {}
+        z = torch.randn(3, 8, generator=generator)
+        labels = torch.tensor([0, 2, 1])[:3] if c_dim else None
+        c = torch.nn.functional.one_hot(labels, c_dim).float() if labels is not None else torch.zeros(3, 0)
+        images = torch.rand(4, img_channels, resolution, resolution, generator=generator) * 2 - 1
+        d_labels = torch.tensor([1, 0, 2, 2]) if c_dim else None
+        d_c = torch.nn.functional.one_hot(d_labels, c_dim).float() if d_labels is not None else torch.zeros(4, 0)
+        out["z"], out["images"] = z.numpy(), images.numpy()
+        if labels is not None and d_labels is not None:
+            out["labels"], out["d_labels"] = labels.numpy(), d_labels.numpy()
+        out["G.const"] = nets["G"](z, c, noise_mode="const").numpy()  # tells G from G_ema
+        g = nets["G_ema"]
+        ws = g.mapping(z, c)
+        out["G_ema.ws"] = ws.numpy()
+        out["G_ema.const"] = g.synthesis(ws, noise_mode="const").numpy()
+        out["G_ema.none"] = g.synthesis(ws, noise_mode="none").numpy()
+        out["G_ema.truncated"] = g(z, c, truncation_psi=0.6, noise_mode="const").numpy()
+        out["G_ema.truncated_cutoff3"] = g(z, c, truncation_psi=0.6, truncation_cutoff=3, noise_mode="const").numpy()
+        out["D.scores"] = nets["D"](images, d_c).numpy()
+        for key, net in nets.items():
+            out.update(_arrays(net.state_dict(), f"{key}/"))
+            out[f"{key}.init_kwargs"] = np.array(json.dumps(net.init_kwargs))
+        blob = pickle.dumps({"G": nets["G"], "D": nets["D"], "G_ema": nets["G_ema"], "augment_pipe": None,
+                             "training_set_kwargs": dnnlib.EasyDict(resolution=resolution, use_labels=bool(c_dim))})  # fmt: skip
+        out["pickle_globals"] = np.array(_pickle_globals(blob))
+        np.savez_compressed(DATA / f"{stem}.npz", **out)
+        print(f"wrote {DATA / f'{stem}.npz'}; the pickle refers to {', '.join(_pickle_globals(blob))}")
 
 
 if __name__ == "__main__":
