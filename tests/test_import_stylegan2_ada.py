@@ -165,15 +165,38 @@ def test_imported_networks_match_the_reference(tmp_path: Path, reference_modules
     assert record["resolution"] == ref["G_ema.const"].shape[-1] and record["training_set_kwargs"]["path"] == "~/datasets/x.zip"
 
 
-def test_sample_serve_and_init_from_accept_the_run(tmp_path: Path, reference_modules: types.SimpleNamespace) -> None:
-    run = imported(tmp_path, network_pickle(reference_modules, fixture("sg2ada_64_cond")))
+def test_sample_eval_serve_and_init_from_accept_the_run(tmp_path: Path, reference_modules: types.SimpleNamespace, classifier_file: str) -> None:
+    (tmp_path / "net.pkl").write_bytes(network_pickle(reference_modules, fixture("sg2ada_64_cond")))
+    data = "{name: synthetic, image_size: 64, channels: 1, num_classes: 3, size: 16, batch_size: 4}"
+    result = invoke("import", "stylegan2-ada", str(tmp_path / "net.pkl"), "--out", str(tmp_path / "run"), "--data", data)
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    assert load_trained(run, device="cpu").experiment.resolved["data"]["size"] == 16  # --data is the run's data
     result = invoke("sample", str(run), "--n", "6", "--truncation", "0.7", "--out", str(tmp_path / "grid.png"), "--device", "cpu")
     assert result.exit_code == 0, result.output
+    metric = f"{{name: fid, samples: 16, extractor: {{name: classifier, weights: {classifier_file}}}}}"
+    result = invoke("eval", str(run), "--metric", metric, "--device", "cpu", "--json")
+    assert result.exit_code == 0, result.output
+    measured = json.loads(result.stdout)
+    assert np.isfinite(measured["fid"]) and measured["provenance"][metric]["reference"]["samples"] == 16  # against --data's 16 images
+
+    import threading
+    import urllib.request
 
     from ganforge.cli.sampling import sampler_for
+    from ganforge.cli.serve import page_info
+    from ganforge.serving import SampleServer
 
-    samples = sampler_for(load_trained(run, device="cpu")).sample(4, seed=1, label=2)
-    assert samples.images.shape[0] == 4
+    trained = load_trained(run, device="cpu")
+    sampler = sampler_for(trained)
+    server = SampleServer(("127.0.0.1", 0), sampler, page_info(trained, sampler.class_names), trained.experiment.dataset, None, None)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with urllib.request.urlopen(f"{server.url}sample?n=4&seed=3&class=2&truncation=0.7", timeout=60) as response:
+            assert response.status == 200 and response.read(8) == b"\x89PNG\r\n\x1a\n"
+    finally:
+        server.shutdown()
+        server.server_close()
     args = ("--quiet", "--set", "train.steps=1", "--set", "device=cpu", "--set", "data.batch_size=4")
     result = invoke("run", str(run / "spec.yaml"), "--out", str(tmp_path / "tuned"), *args, "--set", f"generator.init_from={run}", "--set", f"discriminator.init_from={run}")
     assert result.exit_code == 0, result.output

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 import torch
+import yaml
 
 from ganforge.cli.common import refuse_to_replace
 from ganforge.errors import GanforgeError
@@ -50,6 +51,25 @@ def import_group(cli: click.Group) -> click.Group:
         group = import_command
         cli.add_command(group)
     return group
+
+
+data_option = click.option(
+    "--data", "data_text", metavar="YAML",
+    help="The run's data section, e.g. '{name: image-folder, root: faces/, batch_size: 32}': what eval measures against and fine-tuning trains on (default: a stand-in of the right shape).",
+)  # fmt: skip
+
+
+def with_data(spec: dict[str, Any], data_text: str | None) -> dict[str, Any]:
+    """``spec`` with the data section given by ``--data`` (a YAML mapping), if any."""
+    if data_text is None:
+        return spec
+    try:
+        data = yaml.safe_load(data_text)
+    except yaml.YAMLError as exc:
+        raise GanforgeError(f"--data: not YAML ({str(exc).splitlines()[0]}); give a mapping such as '{{name: image-folder, root: faces/}}'") from None
+    if not isinstance(data, dict) or "name" not in data:
+        raise GanforgeError("--data: give a mapping with a dataset name, such as '{name: image-folder, root: faces/, batch_size: 32}'")
+    return {**spec, "data": data}
 
 
 def file_sha256(path: Path) -> str:

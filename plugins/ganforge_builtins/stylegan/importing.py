@@ -28,7 +28,7 @@ from torch import Tensor
 
 from ganforge import hookimpl
 from ganforge.cli.common import overwrite_option
-from ganforge.cli.importing import import_group, write_imported_run
+from ganforge.cli.importing import data_option, import_group, with_data, write_imported_run
 from ganforge.errors import GanforgeError
 
 
@@ -273,21 +273,24 @@ def convert(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Tensor]], d
 @click.command("stylegan2-ada")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="The run directory to make.")
+@data_option
 @overwrite_option
-def import_stylegan2_ada(file: str, out: str, overwrite: bool) -> None:
+def import_stylegan2_ada(file: str, out: str, data_text: str | None, overwrite: bool) -> None:
     """Import a StyleGAN2-ADA network pickle (network-snapshot-*.pkl) as a run directory.
 
     \b
     Examples:
       ganforge import stylegan2-ada ffhq.pkl --out runs/ffhq
+      ganforge import stylegan2-ada ffhq.pkl --out runs/ffhq --data '{name: image-folder, root: ffhq/}'
       ganforge sample runs/ffhq --truncation 0.7 --out faces.png
     The pickle's code is never run: a restricted reader takes only its tensors and settings.
     The run holds G (generator), G_ema (the EMA weights sample and serve use) and D, with a
-    spec of the same architecture; the spec's data is a stand-in of the right shape: give
-    your own dataset (--set data=...) to fine-tune or to measure FID.
+    spec of the same architecture. Its data is --data (what eval measures FID against and
+    fine-tuning trains on), or a stand-in of the right shape.
     """
     path = Path(file)
     spec, weights, details = convert(path)
+    spec = with_data(spec, data_text)
     write_imported_run(out, spec, dict(weights), path, details, overwrite)
     classes = f", {details['classes']} classes" if details["classes"] else ""
     click.echo(f"{out}: StyleGAN2 {details['resolution']}x{details['resolution']}x{details['channels']}{classes} (G, G_ema, D) from {path}")

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ganforge import hookimpl
 from ganforge.cli.common import overwrite_option
-from ganforge.cli.importing import import_group, write_imported_run
+from ganforge.cli.importing import data_option, import_group, with_data, write_imported_run
 from ganforge.errors import GanforgeError
 
 #: ESRGAN's first layout -> its later one (the renaming of ESRGAN's transer_RRDB_models.py).
@@ -172,8 +172,9 @@ def imported_spec(settings: dict[str, Any], channels: int) -> dict[str, Any]:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="The run directory to make.")
 @click.option("--params", default="auto", show_default=True, type=click.Choice(["auto", "params", "params_ema"]),
               help="Which weights of a BasicSR file (auto: params_ema when it holds them).")  # fmt: skip
+@data_option
 @overwrite_option
-def import_esrgan(file: str, out: str, params: str, overwrite: bool) -> None:
+def import_esrgan(file: str, out: str, params: str, data_text: str | None, overwrite: bool) -> None:
     """Import ESRGAN / Real-ESRGAN / BasicSR super-resolution weights as a run directory.
 
     \b
@@ -193,7 +194,7 @@ def import_esrgan(file: str, out: str, params: str, overwrite: bool) -> None:
     except GanforgeError as exc:
         raise GanforgeError(f"{path}: {exc}") from None
     channels = int(state["head.weight"].shape[1])
-    spec = imported_spec(settings, channels)
+    spec = with_data(imported_spec(settings, channels), data_text)
     write_imported_run(out, spec, {"generator": state}, path, {"format": "esrgan", "layout": layout, "weights": where, "generator": settings}, overwrite)
     click.echo(f"{out}: {settings['name']} x{settings['scale']} ({settings['blocks']} blocks, width {settings['width']}) from {path} ({layout} layout, {where})")
 
