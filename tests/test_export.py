@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge.cli.loading import load_trained
+from ganforge.artifacts.loading import load_trained
 
 from .conftest import TINY_SPEC, invoke
 

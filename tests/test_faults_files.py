@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.training.checkpoint import sealed
+from ganforge.checkpoint import sealed
 from ganforge_builtins.data.image_files import MAX_IMAGE_PIXELS
 
 from .conftest import invoke

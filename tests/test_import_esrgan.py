@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.cli.loading import load_trained
+from ganforge.artifacts.loading import load_trained
 
 from .conftest import invoke
 
@@ -85,7 +85,7 @@ def test_upscale_serve_and_init_from_accept_the_run(tmp_path: Path, reference: d
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "big.png").size == (20, 24)
 
-    from ganforge.cli.sampling import sampler_for
+    from ganforge.artifacts.sampling import sampler_for
     from ganforge.cli.serve import page_info
     from ganforge.serving import SampleServer
     from ganforge.serving.upscale import Upscaler

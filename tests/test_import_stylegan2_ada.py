@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge.cli.loading import load_trained
-from ganforge.training.checkpoint import load_checkpoint
+from ganforge.artifacts.loading import load_trained
+from ganforge.checkpoint import load_checkpoint
 
 from .conftest import invoke
 
@@ -183,7 +183,7 @@ def test_sample_eval_serve_and_init_from_accept_the_run(tmp_path: Path, referenc
     import threading
     import urllib.request
 
-    from ganforge.cli.sampling import sampler_for
+    from ganforge.artifacts.sampling import sampler_for
     from ganforge.cli.serve import page_info
     from ganforge.serving import SampleServer
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ganforge.cli.common import overwrite_option, refuse_to_replace
-from ganforge.cli.trained import describe, load_from_options, trained_options
+from ganforge.artifacts.outputs import overwrite_option, refuse_to_replace
+from ganforge.artifacts.trained import describe, load_from_options, trained_options
 from ganforge.serving.export import FORMATS, card_path, export
 
 

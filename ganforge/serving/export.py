@@ -20,13 +20,13 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ganforge import __version__
+from ganforge.checkpoint import shared_weights_metadata
 from ganforge.errors import GanforgeError
 from ganforge.files import atomic_write, atomic_write_text
 from ganforge.interfaces import Generator
 from ganforge.interfaces.networks import as_generated
 from ganforge.serving.tiling import image_to_image_scale
-from ganforge.training.checkpoint import shared_weights_metadata
+from ganforge.version import __version__
 
 Format = Literal["onnx", "torchscript", "safetensors"]
 FORMATS: tuple[Format, ...] = ("onnx", "torchscript", "safetensors")

@@ -27,8 +27,8 @@ import torch
 from torch import Tensor
 
 from ganforge import hookimpl
-from ganforge.cli.common import overwrite_option
-from ganforge.cli.importing import data_option, import_group, with_data, write_imported_run
+from ganforge.artifacts.imported import data_option, import_group, with_data, write_imported_run
+from ganforge.artifacts.outputs import overwrite_option
 from ganforge.errors import GanforgeError
 
 

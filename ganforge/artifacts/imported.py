@@ -18,13 +18,13 @@ import click
 import torch
 import yaml
 
-from ganforge.cli.common import refuse_to_replace
+from ganforge.artifacts.outputs import refuse_to_replace
+from ganforge.checkpoint import save_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.experiment import build_experiment
 from ganforge.files import atomic_write_text
 from ganforge.plugins import get_plugins
 from ganforge.spec import Spec
-from ganforge.training.checkpoint import save_checkpoint
 from ganforge.training.rundir import RunDir
 
 #: the record of an import, beside the checkpoint.
