@@ -10,10 +10,13 @@ mapping network).
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ganforge_builtins.stylegan._ops import setup_filter, upfirdn2d, upsample2d
 
 #: leaky-ReLU slope and the gain that keeps its output at unit second moment.
 LRELU_SLOPE = 0.2
@@ -54,13 +57,23 @@ class EqualConv2d(nn.Module):
         return F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.weight.shape[-1] // 2)
 
 
-def upsample(x: Tensor) -> Tensor:
-    """2x bilinear upsampling (the reference's [1, 3, 3, 1] FIR filter is the same kernel)."""
+#: how the networks resample by 2: ``bilinear`` (bilinear up, average-pool down; ganforge's
+#: original choice) or ``fir`` (the reference's [1, 3, 3, 1] FIR filter through upfirdn2d:
+#: the same kernel inside the image, zero padding at its border).
+Resample = Literal["bilinear", "fir"]
+
+
+def upsample(x: Tensor, resample: Resample = "bilinear") -> Tensor:
+    """2x upsampling: bilinear, or the reference's FIR filter (see :data:`Resample`)."""
+    if resample == "fir":
+        return upsample2d(x, setup_filter().to(x.device))
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
-def downsample(x: Tensor) -> Tensor:
-    """2x average-pool downsampling."""
+def downsample(x: Tensor, resample: Resample = "bilinear") -> Tensor:
+    """2x downsampling: average pooling, or the reference's FIR filter (see :data:`Resample`)."""
+    if resample == "fir":
+        return upfirdn2d(x, setup_filter().to(x.device), down=2, padding=(1, 1, 1, 1))
     return F.avg_pool2d(x, 2)
 
 
