@@ -28,7 +28,7 @@ def _feed(digest: Any, value: Any) -> None:
     if isinstance(value, torch.Tensor):
         flat = value.detach().to("cpu").contiguous().reshape(-1)
         digest.update(f"T{flat.dtype}{tuple(value.shape)}".encode())
-        digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        digest.update(flat.view(torch.uint8).numpy() if flat.numel() else b"")  # the buffer itself, no copy
     elif isinstance(value, dict):
         digest.update(f"D{len(value)}".encode())
         for key in sorted(value, key=repr):
