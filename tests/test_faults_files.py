@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from ganforge.checkpoint import sealed
 from ganforge_builtins.data.image_files import MAX_IMAGE_PIXELS
 
 from .conftest import invoke
@@ -38,12 +39,23 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def edit(change: Callable[[dict], None]) -> Callable[[bytes, Path], None]:
+    """A checkpoint saved with ``change`` made (its digest matches: what a run could have written)."""
+
     def damage(good: bytes, path: Path) -> None:
         state = torch.load(path, weights_only=True)
         change(state)
-        torch.save(state, path)
+        torch.save(sealed(state), path)
 
     return damage
+
+
+def flip_weight_byte(good: bytes, path: Path) -> None:
+    """One byte inside the generator's largest weight flipped on disk: a bit rot or a bad copy."""
+    state = torch.load(path, weights_only=True)
+    weight = max(state["ema"].values(), key=lambda t: t.numel())
+    at = good.find(weight.numpy().tobytes()[:64])
+    assert at > 0
+    path.write_bytes(good[: at + 20] + bytes([good[at + 20] ^ 0x10]) + good[at + 21 :])
 
 
 def nan_weights(state: dict) -> None:
@@ -62,6 +74,8 @@ CHECKPOINTS = [
     ("text", lambda good, path: path.write_text("not a checkpoint\n"), "not a torch checkpoint"),
     ("garbage-header", lambda good, path: path.write_bytes(b"\x00" * 512 + good[512:]), "cannot read checkpoint"),
     ("not-a-mapping", lambda good, path: torch.save([1, 2, 3], path), "is not a ganforge checkpoint (found list"),
+    ("flipped-byte", flip_weight_byte, "do not match the digest written with them"),
+    ("edited-without-digest", lambda good, path: torch.save({**torch.load(path, weights_only=True), "step": 7}, path), "do not match the digest"),
     ("weights-not-tensors", edit(lambda s: s.__setitem__("ema", 5)), "the generator weights are not a state dict of tensors"),
     ("nan-weights", edit(nan_weights), "the generator weights hold NaN or infinite values"),
     ("wrong-shapes", edit(cut_weights), "the weights do not fit the spec's generator (size mismatch for"),

@@ -10,10 +10,13 @@ mapping network).
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ganforge_builtins.stylegan._ops import setup_filter, upfirdn2d, upsample2d
 
 #: leaky-ReLU slope and the gain that keeps its output at unit second moment.
 LRELU_SLOPE = 0.2
@@ -54,13 +57,23 @@ class EqualConv2d(nn.Module):
         return F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.weight.shape[-1] // 2)
 
 
-def upsample(x: Tensor) -> Tensor:
-    """2x bilinear upsampling (the reference's [1, 3, 3, 1] FIR filter is the same kernel)."""
+#: how the networks resample by 2: ``bilinear`` (bilinear up, average-pool down; ganforge's
+#: original choice) or ``fir`` (the reference's [1, 3, 3, 1] FIR filter through upfirdn2d:
+#: the same kernel inside the image, zero padding at its border).
+Resample = Literal["bilinear", "fir"]
+
+
+def upsample(x: Tensor, resample: Resample = "bilinear") -> Tensor:
+    """2x upsampling: bilinear, or the reference's FIR filter (see :data:`Resample`)."""
+    if resample == "fir":
+        return upsample2d(x, setup_filter().to(x.device))
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
-def downsample(x: Tensor) -> Tensor:
-    """2x average-pool downsampling."""
+def downsample(x: Tensor, resample: Resample = "bilinear") -> Tensor:
+    """2x downsampling: average pooling, or the reference's FIR filter (see :data:`Resample`)."""
+    if resample == "fir":
+        return upfirdn2d(x, setup_filter().to(x.device), down=2, padding=(1, 1, 1, 1))
     return F.avg_pool2d(x, 2)
 
 
@@ -77,9 +90,16 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
     """StyleGAN 2's modulated convolution: every sample's kernel is ``weight`` (O, I, k, k)
     scaled by its ``styles`` (N, I) per input channel, then, with ``demodulate``, divided by
     the L2 norm of each output channel's scaled kernel, so a unit-variance input gives a
-    unit-variance output. Runs as one grouped convolution over the batch."""
+    unit-variance output. Runs as one grouped convolution over the batch; while being traced
+    or exported, as the equivalent scale-convolve-scale, whose graph does not fix the batch size."""
     n, in_channels, height, width = x.shape
     out_channels, _, k, _ = weight.shape
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        out = F.conv2d(x * styles.to(x.dtype).reshape(n, -1, 1, 1), weight.to(x.dtype), padding=k // 2)
+        if demodulate:
+            coefficients = ((weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)).square().sum(dim=(2, 3, 4)) + eps).rsqrt()
+            out = out * coefficients.to(x.dtype).reshape(n, -1, 1, 1)
+        return out
     w = weight.unsqueeze(0) * styles.reshape(n, 1, in_channels, 1, 1)
     if demodulate:
         w = w * (w.square().sum(dim=(2, 3, 4), keepdim=True) + eps).rsqrt()

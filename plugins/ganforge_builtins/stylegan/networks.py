@@ -20,6 +20,7 @@ from ganforge_builtins.stylegan._layers import (
     EqualLinear,
     NoiseInput,
     Progression,
+    Resample,
     adain,
     downsample,
     lrelu,
@@ -70,9 +71,11 @@ class SynthesisLayer(nn.Module):
     ``conv=False`` is StyleGAN 1's first layer, which styles the learned constant directly.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, style: Style, up: bool, conv: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, w_dim: int, resolution: int, style: Style, up: bool, conv: bool = True, resample: Resample = "bilinear"
+    ) -> None:
         super().__init__()
-        self.style, self.up, self.conv = style, up, conv
+        self.style, self.up, self.conv, self.resample = style, up, conv, resample
         self.noise = NoiseInput(out_channels, resolution)
         self.bias = nn.Parameter(torch.zeros(out_channels))
         if style == "modulated":
@@ -86,7 +89,7 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x: Tensor, w: Tensor, noise: Tensor | None = None) -> Tensor:
         if self.up:
-            x = upsample(x)
+            x = upsample(x, self.resample)
         styles = self.affine(w)
         if self.style == "modulated":
             x = modulated_conv2d(x, self.weight, styles)
@@ -149,6 +152,8 @@ class StyleGANGenerator(Generator):
         w_avg_beta: decay of the running mean of w that truncation pulls towards.
         truncation_cutoff: truncation applies to the first this many style layers; null for all.
         progressive: progressive growing, ``{start: resolution, fade_steps: N, stable_steps: N}``; null trains at full resolution.
+        resample: ``bilinear`` (the default, as runs before it had) or ``fir``: the reference's
+            [1, 3, 3, 1] FIR filter (upfirdn2d) for every 2x upsampling, zero-padded at the border.
     """
 
     w_avg: Tensor
@@ -167,10 +172,14 @@ class StyleGANGenerator(Generator):
         w_avg_beta: float = 0.995,
         truncation_cutoff: int | None = None,
         progressive: dict[str, int] | None = None,
+        resample: Resample = "bilinear",
     ) -> None:
         super().__init__()
         if len(image_shape) != 3 or image_shape[1] != image_shape[2]:
             raise ValueError(f"StyleGAN generates square images, got image_shape {tuple(image_shape)}")
+        if resample not in ("bilinear", "fir"):
+            raise ValueError(f"resample must be bilinear or fir, got {resample!r}")
+        self.resample: Resample = resample
         if style not in ("adain", "modulated"):
             raise ValueError(f"style must be adain or modulated, got {style!r}")
         if mapping_layers < 1 or latent_dim < 1 or w_dim < 1 or width < 1:
@@ -195,7 +204,7 @@ class StyleGANGenerator(Generator):
                 layers = [SynthesisLayer(c, c, w_dim, r, style, up=False, conv=False)] if style == "adain" else []
                 layers.append(SynthesisLayer(c, c, w_dim, r, style, up=False))
             else:
-                layers = [SynthesisLayer(channels[i - 1], c, w_dim, r, style, up=True), SynthesisLayer(c, c, w_dim, r, style, up=False)]
+                layers = [SynthesisLayer(channels[i - 1], c, w_dim, r, style, up=True, resample=resample), SynthesisLayer(c, c, w_dim, r, style, up=False)]
             self.blocks.append(nn.ModuleList(layers))
         # StyleGAN 2 outputs at every resolution (skips); StyleGAN 1 only at the last, or at each
         # when growing progressively (the previous resolution's output fades out).
@@ -280,16 +289,16 @@ class StyleGANGenerator(Generator):
             key = str(self.resolutions[i])
             if self.style == "modulated":
                 rgb = self.to_rgb[key](x, ws[:, min(index, self.num_ws - 1)])
-                image = rgb if image is None else upsample(image) + (self.alpha * rgb if fading else rgb)
+                image = rgb if image is None else upsample(image, self.resample) + (self.alpha * rgb if fading else rgb)
             elif i == self.level:
                 image = self.to_rgb[key](x, ws[:, index - 1])
                 if fading and previous is not None:
-                    image = torch.lerp(upsample(previous), image, self.alpha)
+                    image = torch.lerp(upsample(previous, self.resample), image, self.alpha)
             elif i == self.level - 1 and self.alpha < 1.0:
                 previous = self.to_rgb[key](x, ws[:, index - 1])
         assert image is not None
         while image.shape[-1] < self.image_shape[1]:  # a lower progressive level: the same upsampling the skips use,
-            image = upsample(image)  # so the output is continuous when the next resolution starts fading in
+            image = upsample(image, self.resample)  # so the output is continuous when the next resolution starts fading in
         return image
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor | GeneratorOutput:
@@ -327,15 +336,16 @@ class DiscriminatorBlock(nn.Module):
     """Residual block: conv-lrelu, conv-lrelu, downsample; plus a downsampled 1x1 skip; sum
     times sqrt(1/2) (StyleGAN 2's resnet discriminator)."""
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, resample: Resample = "bilinear") -> None:
         super().__init__()
+        self.resample: Resample = resample
         self.conv0 = EqualConv2d(in_channels, in_channels, 3)
         self.conv1 = EqualConv2d(in_channels, out_channels, 3)
         self.skip = EqualConv2d(in_channels, out_channels, 1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        skip = self.skip(downsample(x))
-        h = downsample(lrelu(self.conv1(lrelu(self.conv0(x)))))
+        skip = self.skip(downsample(x, self.resample))
+        h = downsample(lrelu(self.conv1(lrelu(self.conv0(x)))), self.resample)
         return (h + skip) * math.sqrt(0.5)
 
 
@@ -355,6 +365,8 @@ class StyleGANDiscriminator(Discriminator):
         num_classes: make the discriminator class-conditional (projection of a class embedding).
         mbstd_group: samples per minibatch standard-deviation group (fewer when the batch does not divide).
         progressive: progressive growing, ``{start: resolution, fade_steps: N, stable_steps: N}``, as the generator's; null for none.
+        resample: ``bilinear`` (average pooling, the default) or ``fir``: the reference's [1, 3, 3, 1]
+            FIR filter (upfirdn2d) for every 2x downsampling.
     """
 
     def __init__(
@@ -364,8 +376,12 @@ class StyleGANDiscriminator(Discriminator):
         num_classes: int | None = None,
         mbstd_group: int = 4,
         progressive: dict[str, int] | None = None,
+        resample: Resample = "bilinear",
     ) -> None:
         super().__init__()
+        if resample not in ("bilinear", "fir"):
+            raise ValueError(f"resample must be bilinear or fir, got {resample!r}")
+        self.resample: Resample = resample
         if len(image_shape) != 3 or image_shape[1] != image_shape[2]:
             raise ValueError(f"StyleGAN's discriminator takes square images, got image_shape {tuple(image_shape)}")
         if mbstd_group < 1 or width < 1:
@@ -379,7 +395,7 @@ class StyleGANDiscriminator(Discriminator):
         channels = {r: channels_at(width, r) for r in self.resolutions}
         rgb_at = self.resolutions if self.progression.enabled else self.resolutions[-1:]
         self.from_rgb = nn.ModuleDict({str(r): EqualConv2d(image_shape[0], channels[r], 1) for r in rgb_at})
-        self.blocks = nn.ModuleDict({str(r): DiscriminatorBlock(channels[r], channels[r // 2]) for r in self.resolutions[1:]})
+        self.blocks = nn.ModuleDict({str(r): DiscriminatorBlock(channels[r], channels[r // 2], resample) for r in self.resolutions[1:]})
         base, c = self.resolutions[0], channels[self.resolutions[0]]
         self.conv = EqualConv2d(c + 1, c, 3)
         self.fc = EqualLinear(c * base * base, c, activate=True)
@@ -399,7 +415,7 @@ class StyleGANDiscriminator(Discriminator):
         for i in range(self.level, 0, -1):
             h = self.blocks[str(self.resolutions[i])](h)
             if i == self.level and self.alpha < 1.0:
-                low = lrelu(self.from_rgb[str(self.resolutions[i - 1])](downsample(x)))
+                low = lrelu(self.from_rgb[str(self.resolutions[i - 1])](downsample(x, self.resample)))
                 h = torch.lerp(low, h, self.alpha)
         h = lrelu(self.conv(minibatch_stddev(h, self.mbstd_group)))
         h = self.fc(h.flatten(1))

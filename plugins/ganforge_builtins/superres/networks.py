@@ -1,4 +1,4 @@
-"""Super-resolution networks: SRResNet (SRGAN's generator), RRDB (ESRGAN's) and SRGAN's VGG-style discriminator."""
+"""Super-resolution networks: SRResNet (SRGAN's generator), BasicSR's MSRResNet, RRDB (ESRGAN's) and SRGAN's VGG-style discriminator."""
 
 from __future__ import annotations
 
@@ -30,17 +30,27 @@ class SuperResolver(Generator):
     inputs = ("lr",)
     latent_dim = 1  # unused: the low-resolution image is the input; the trainer still draws a latent
 
-    def __init__(self, image_shape: tuple[int, ...], scale: int) -> None:
+    def __init__(self, image_shape: tuple[int, ...], scale: int, unit_range: bool = False) -> None:
         super().__init__()
         channels, height, width = _check_shape(image_shape, scale)
         self.image_shape = (channels, height, width)
         self.scale = scale
+        self.unit_range = unit_range
         self.input_shapes = {"lr": (channels, height // scale, width // scale)}
 
     def forward(self, z: Tensor, labels: Tensor | None = None, lr: Tensor | None = None) -> Tensor:
         if lr is None:
             raise GanforgeError(f"{type(self).__name__} upscales a low-resolution image and cannot draw from latents; use `ganforge upscale RUN_DIR image.png`")
         return self.upscale(lr)
+
+    def to_network_range(self, lr: Tensor) -> Tensor:
+        """The input in the range the layers were trained on: [0, 1] with ``unit_range`` (the
+        published ESRGAN, Real-ESRGAN and BasicSR weights), else ganforge's [-1, 1] as it is."""
+        return (lr + 1) * 0.5 if self.unit_range else lr
+
+    def from_network_range(self, out: Tensor) -> Tensor:
+        """The layers' output back in ganforge's [-1, 1] (the inverse of :meth:`to_network_range`)."""
+        return out * 2 - 1 if self.unit_range else out
 
     def upscale(self, lr: Tensor) -> Tensor:  # pragma: no cover
         """Low-resolution images in [-1, 1], any size -> ``scale``-times larger images in [-1, 1]."""
@@ -135,10 +145,14 @@ class RRDBNet(SuperResolver):
         blocks: RRDB blocks (23 in the paper).
         width: channels of the body (64 in the paper).
         growth: channels each dense convolution adds (32 in the paper).
+        unit_range: the layers compute on images in [0, 1], as the published ESRGAN and
+            Real-ESRGAN weights do (``ganforge import esrgan`` sets it); input and output stay in [-1, 1].
     """
 
-    def __init__(self, image_shape: tuple[int, ...], scale: Literal[2, 4] = 4, blocks: int = 23, width: int = 64, growth: int = 32) -> None:
-        super().__init__(image_shape, scale)
+    def __init__(
+        self, image_shape: tuple[int, ...], scale: Literal[2, 4] = 4, blocks: int = 23, width: int = 64, growth: int = 32, unit_range: bool = False
+    ) -> None:
+        super().__init__(image_shape, scale, unit_range)
         if blocks < 1 or width < 1 or growth < 1:
             raise ValueError(f"blocks, width and growth must be >= 1, got {blocks}, {width}, {growth}")
         channels = self.image_shape[0]
@@ -149,11 +163,61 @@ class RRDBNet(SuperResolver):
         self.tail = nn.Conv2d(width, channels, 3, padding=1)
 
     def upscale(self, lr: Tensor) -> Tensor:
-        head = self.head(lr)
+        head = self.head(self.to_network_range(lr))
         x = head + self.body(head)
         for conv in self.ups:
             x = F.leaky_relu(conv(F.interpolate(x, scale_factor=2, mode="nearest")), 0.2)
-        out = self.tail(F.leaky_relu(self.hr_conv(x), 0.2))
+        out = self.from_network_range(self.tail(F.leaky_relu(self.hr_conv(x), 0.2)))
+        return out if self.training else out.clamp(-1, 1)
+
+
+class _PlainResidualBlock(nn.Module):
+    """conv-ReLU-conv plus the skip, no batch norm (EDSR's and MSRResNet's block)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.conv2(F.relu(self.conv1(x)))
+
+
+class MSRResNet(SuperResolver):
+    """BasicSR's modified SRResNet: SRResNet without batch norm, LeakyReLU(0.1), a bilinear skip from the input.
+
+    A 3×3 convolution and LeakyReLU, ``blocks`` residual blocks (conv-ReLU-conv plus the
+    skip), one (conv, pixel shuffle ×2, LeakyReLU) stage per factor 2 of ``scale``, two
+    convolutions, plus the input upscaled bilinearly. The layout of BasicSR's published
+    SRResNet and SRGAN weights (``ganforge import esrgan`` reads them). The output is linear,
+    clamped to [-1, 1] in eval mode.
+
+    Args:
+        image_shape: the high-resolution shape (from the dataset); its sides are multiples of scale.
+        scale: the upscaling factor, 2 or 4.
+        blocks: residual blocks (16 in BasicSR).
+        width: channels of the body (64 in BasicSR).
+        unit_range: the layers compute on images in [0, 1], as BasicSR's weights do; input and output stay in [-1, 1].
+    """
+
+    def __init__(self, image_shape: tuple[int, ...], scale: Literal[2, 4] = 4, blocks: int = 16, width: int = 64, unit_range: bool = False) -> None:
+        super().__init__(image_shape, scale, unit_range)
+        if blocks < 1 or width < 1:
+            raise ValueError(f"blocks and width must be >= 1, got {blocks} and {width}")
+        channels = self.image_shape[0]
+        self.head = nn.Conv2d(channels, width, 3, padding=1)
+        self.body = nn.Sequential(*[_PlainResidualBlock(width) for _ in range(blocks)])
+        self.ups = nn.ModuleList(nn.Conv2d(width, width * 4, 3, padding=1) for _ in range(int(math.log2(scale))))
+        self.hr_conv = nn.Conv2d(width, width, 3, padding=1)
+        self.tail = nn.Conv2d(width, channels, 3, padding=1)
+
+    def upscale(self, lr: Tensor) -> Tensor:
+        x = self.to_network_range(lr)
+        feat = self.body(F.leaky_relu(self.head(x), 0.1))
+        for conv in self.ups:
+            feat = F.leaky_relu(F.pixel_shuffle(conv(feat), 2), 0.1)
+        out = self.tail(F.leaky_relu(self.hr_conv(feat), 0.1)) + F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        out = self.from_network_range(out)
         return out if self.training else out.clamp(-1, 1)
 
 
@@ -197,6 +261,7 @@ class VGGStyleDiscriminator(Discriminator):
 def register_generators(register):
     register("srresnet", SRResNet)
     register("rrdb", RRDBNet)
+    register("msrresnet", MSRResNet)
 
 
 @hookimpl
