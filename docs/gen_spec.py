@@ -39,6 +39,11 @@ def _holds(section: schema.Section) -> str:
         )
     if section.holds == "optimizers":
         return f"one `torch.optim` class per network, `{{name: Adam, lr: ...}}`, plus `schedule` and `warmup`; default {_code(str(DEFAULT_OPTIMIZER))}"
+    if section.holds == "loggers":
+        return (f"a list of {section.kind} entries (`jsonl` always among them), see `ganforge list {section.kind}`; or "
+                f"settings: [the fields below](#{section.name}) with the list as `loggers`")
+    if section.holds == "ignored":
+        return "read by `ganforge sweep` (its `grid` and `seeds`), ignored by runs"
     return f"settings: [the fields below](#{section.name})"
 
 
@@ -70,7 +75,7 @@ def render() -> str:
         out.append(f"| `{section.name}` | {_holds(section)} | {changes} |")
     out.append("")
     for section in schema.SCHEMA:
-        if section.holds == "settings":
+        if section.holds in ("settings", "loggers"):
             out += _settings(section)
     return "\n".join(out).rstrip("\n") + "\n"
 
