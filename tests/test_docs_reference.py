@@ -56,17 +56,10 @@ def test_readme_family_table_names_every_builtin(plugins: Plugins) -> None:
         assert named - commands == registered, f"README's {family} row names {sorted(named - commands)}, the family registers {sorted(registered)}"
 
 
-def spec_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_spec", ROOT / "docs" / "gen_spec.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_spec_reference_is_up_to_date() -> None:
-    gen = spec_generator()
-    assert gen.PAGE.read_text() == gen.render(), "docs/reference/spec.md is out of date: run python docs/gen_spec.py"
+    gen = generator()
+    assert gen.SPEC_PAGE.read_text() == gen.render_spec(), "docs/reference/spec.md is out of date: run python docs/gen_components.py"
 
 
 def test_spec_reference_follows_the_schema(monkeypatch) -> None:
@@ -84,6 +77,6 @@ def test_spec_reference_follows_the_schema(monkeypatch) -> None:
         title: str = resumable("untitled")
 
     monkeypatch.setattr(schema, "SCHEMA", (*schema.SCHEMA, schema.Section("notes", "settings", settings=NotesConfig)))
-    text = spec_generator().render()
+    text = generator().render_spec()
     assert "| `notes` | settings: [the fields below](#notes) | the fields marked below |" in text
     assert "| `pages` | <code>int</code> | <code>1</code> | no |" in text and "| `title` | <code>str</code> | <code>'untitled'</code> | yes |" in text
