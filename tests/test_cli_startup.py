@@ -45,7 +45,7 @@ def test_each_lazy_summary_is_its_commands_own(name: str) -> None:
 
 
 def test_own_commands_are_all_in_the_table() -> None:
-    assert {"list", "validate", "run", "eval", "sample", "serve", "plot", "runs", "plugins", "new-plugin", "sweep"} == set(COMMANDS)
+    assert {"list", "validate", "run", "eval", "sample", "serve", "plot", "runs", "plugins", "new-plugin", "sweep", "import", "export"} == set(COMMANDS)
     assert invoke("run", "--help").exit_code == 0 and "--resume" in invoke("run", "--help").stdout
 
 

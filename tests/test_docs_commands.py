@@ -69,6 +69,8 @@ NOT_RUN = {
     "runs --sort": "sorts by a metric that the tiny run does not log (fid needs a trained domain classifier)",
     "upscale": "needs a trained super-resolution run and photographs",
     "interpolate-weights": "needs two trained ESRGAN runs",
+    "import": "needs a published weights file (a StyleGAN2-ADA pickle, an ESRGAN .pth); tests/test_import_*.py import files of the reference's structure",
+    "export": "needs a trained run; tests/test_export.py exports the runs it trains",
     "any command": "`python -m ganforge ...` stands for any command: checked that the module runs the same CLI",
     "benchmark": "a benchmark: minutes to hours, and bench/ scripts are not tests; its options are checked against its --help",
     "suite": "the test suite itself: checked against what .ci/run runs, a marker that is declared, files that exist",
@@ -284,6 +286,10 @@ def _help(*sub: str) -> str:
     return result.output
 
 
+#: groups whose subcommand takes the options (``ganforge import esrgan FILE --out DIR``).
+GROUPS = ("import",)
+
+
 def _has_option(help_text: str, option: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", help_text) is not None
 
@@ -295,7 +301,10 @@ def test_ganforge_commands_are_valid() -> None:
         args = _ganforge_args(command.words)
         if not args or args == ("...",):
             continue
-        help_text = _help(args[0]) if args[0] != "sweep" else _help(args[0], "report" if args[1:2] == ("report",) else "run")
+        if args[0] == "sweep":
+            help_text = _help(args[0], "report" if args[1:2] == ("report",) else "run")
+        else:
+            help_text = _help(*args[:2]) if args[0] in GROUPS and len(args) > 1 else _help(args[0])
         for option in [a.split("=")[0] for a in args[1:] if a.startswith("-")]:
             assert _has_option(help_text, option), f"{command}: `ganforge {args[0]}` has no {option}"
         if args[0] in ("run", "validate") and (ROOT / _spec(args)).is_file():

@@ -1,7 +1,4 @@
-"""``ganforge import``: published weights of other tools turned into run directories.
-
-The group is empty in the core; plugins add one subcommand per format (``import esrgan``,
-``import stylegan2-ada``) with :func:`import_group`, and write the result with
+"""What every ``ganforge import FORMAT`` shares: the ``--data`` option and
 :func:`write_imported_run`, so every import gives the same kind of run directory: a checkpoint
 (with its spec and digest) that ``sample``, ``eval``, ``serve``, ``upscale`` and ``init_from:``
 accept, ``spec.yaml``, a finished status and ``imported.json`` saying where it came from.
@@ -29,28 +26,6 @@ from ganforge.training.rundir import RunDir
 
 #: the record of an import, beside the checkpoint.
 RECORD_NAME = "imported.json"
-
-
-@click.group("import")
-def import_command() -> None:
-    """Turn published weights (StyleGAN2-ADA pickles, ESRGAN / Real-ESRGAN .pth files) into run directories.
-
-    \b
-    Examples:
-      ganforge import esrgan RealESRGAN_x4plus.pth --out runs/realesrgan
-      ganforge import stylegan2-ada network-snapshot.pkl --out runs/ffhq
-    The run directory works with sample, eval, serve, upscale, export and as init_from:. The
-    file is only read, never executed. The weights' own licence applies to the run.
-    """
-
-
-def import_group(cli: click.Group) -> click.Group:
-    """The ``import`` group of ``cli``, for a plugin's ``register_commands`` to add a format to."""
-    group = cli.commands.get("import")
-    if not isinstance(group, click.Group):
-        group = import_command
-        cli.add_command(group)
-    return group
 
 
 data_option = click.option(

@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("ganforge.cli.plugins:plugins_command", "List installed plugins: distribution, version, components, and load errors."),
     "new-plugin": ("ganforge.cli.new_plugin:new_plugin", "Write a plugin package providing one KIND component registered as NAME."),
     "sweep": ("ganforge.cli.sweep:sweep", "Train SPEC over a grid of settings and seeds; compare them in a table and plots."),
+    "import": ("ganforge.cli.importing:import_command", "Turn published weights (StyleGAN2-ADA pickles, ESRGAN / Real-ESRGAN .pth files) into run directories."),
+    "export": ("ganforge.cli.export:export_command", "Export a run's generator for use outside ganforge."),
 }
 
 
@@ -40,11 +42,18 @@ class GanforgeGroup(click.Group):
         super().__init__(*args, **kwargs)
         #: commands added by name, imported on first use: ganforge's own and plugins'.
         self.lazy: dict[str, tuple[str, str]] = dict(COMMANDS)
+        #: subcommands plugins add to a group of ours (``import esrgan``): group -> name -> (target, summary).
+        self.grouped: dict[str, dict[str, tuple[str, str]]] = {}
 
     def add_lazy_command(self, name: str, target: str, summary: str) -> None:
         """Add the command ``target`` (``module:function``) as ``name`` without importing it;
-        ``summary`` is its line in ``ganforge --help``."""
-        self.lazy[name] = (target, summary)
+        ``summary`` is its line in ``ganforge --help``. ``GROUP NAME`` (e.g. ``import esrgan``)
+        adds a subcommand to one of ganforge's groups (see :mod:`ganforge.cli.importing`)."""
+        group, _, sub = name.partition(" ")
+        if sub:
+            self.grouped.setdefault(group, {})[sub] = (target, summary)
+        else:
+            self.lazy[name] = (target, summary)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.lazy, *super().list_commands(ctx)})

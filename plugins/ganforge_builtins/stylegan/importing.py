@@ -26,8 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganforge import hookimpl
-from ganforge.artifacts.imported import data_option, import_group, with_data, write_imported_run
+from ganforge.artifacts.imported import data_option, with_data, write_imported_run
 from ganforge.artifacts.outputs import overwrite_option
 from ganforge.errors import GanforgeError
 
@@ -295,7 +294,3 @@ def import_stylegan2_ada(file: str, out: str, data_text: str | None, overwrite: 
     classes = f", {details['classes']} classes" if details["classes"] else ""
     click.echo(f"{out}: StyleGAN2 {details['resolution']}x{details['resolution']}x{details['channels']}{classes} (G, G_ema, D) from {path}")
 
-
-@hookimpl
-def register_commands(cli):
-    import_group(cli).add_command(import_stylegan2_ada)

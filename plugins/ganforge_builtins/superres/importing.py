@@ -20,8 +20,7 @@ import click
 import torch
 from torch import Tensor
 
-from ganforge import hookimpl
-from ganforge.artifacts.imported import data_option, import_group, with_data, write_imported_run
+from ganforge.artifacts.imported import data_option, with_data, write_imported_run
 from ganforge.artifacts.outputs import overwrite_option
 from ganforge.errors import GanforgeError
 
@@ -198,7 +197,3 @@ def import_esrgan(file: str, out: str, params: str, data_text: str | None, overw
     write_imported_run(out, spec, {"generator": state}, path, {"format": "esrgan", "layout": layout, "weights": where, "generator": settings}, overwrite)
     click.echo(f"{out}: {settings['name']} x{settings['scale']} ({settings['blocks']} blocks, width {settings['width']}) from {path} ({layout} layout, {where})")
 
-
-@hookimpl
-def register_commands(cli):
-    import_group(cli).add_command(import_esrgan)
