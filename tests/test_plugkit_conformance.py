@@ -309,3 +309,64 @@ def test_generators_get_their_named_inputs_of_the_declared_shape() -> None:
     with pytest.raises(ConformanceError) as excinfo:
         check_generator(PairedUpscaler, shaped=False)
     assert "input_shapes gives no shape" in problems(excinfo)["interface"]
+
+
+class LeCam(Loss):
+    """LeCam regularisation: discriminator scores pulled toward moving averages of the other side's.
+
+    Args:
+        weight: the regulariser's weight.
+        decay: the moving averages' decay.
+    """
+
+    def __init__(self, weight: float = 0.3, decay: float = 0.9) -> None:
+        self.weight, self.decay = weight, decay
+        self.ema_real = torch.zeros(())
+        self.ema_fake = torch.zeros(())
+
+    def discriminator_loss(self, batch: Batch) -> Tensor:
+        real, fake = batch.real_scores, batch.fake_scores
+        self.ema_real = self.ema_real.lerp(real.detach().mean(), 1 - self.decay)
+        self.ema_fake = self.ema_fake.lerp(fake.detach().mean(), 1 - self.decay)
+        return self.weight * ((real - self.ema_fake).square().mean() + (fake - self.ema_real).square().mean())
+
+
+class LeCamThatSaves(LeCam):
+    """LeCam regularisation that checkpoints its moving averages.
+
+    Args:
+        weight: the regulariser's weight.
+        decay: the moving averages' decay.
+    """
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {"ema_real": self.ema_real.clone(), "ema_fake": self.ema_fake.clone()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.ema_real, self.ema_fake = state["ema_real"].clone(), state["ema_fake"].clone()
+
+
+def test_loss_whose_state_does_not_survive_a_checkpoint() -> None:
+    with pytest.raises(ConformanceError) as excinfo:
+        check_loss(LeCam)
+    found = problems(excinfo)["state survives a checkpoint"]
+    assert "'ema_real'" in found and "state_dict()" in found
+    check_loss(LeCamThatSaves)
+
+
+class UnsaveableState(LeCamThatSaves):
+    """Returns its state as a Python object a checkpoint refuses.
+
+    Args:
+        weight: the regulariser's weight.
+        decay: the moving averages' decay.
+    """
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {"averages": Path(".")}  # type: ignore[dict-item]
+
+
+def test_loss_whose_state_a_checkpoint_cannot_hold() -> None:
+    with pytest.raises(ConformanceError) as excinfo:
+        check_loss(UnsaveableState)
+    assert "cannot go through a checkpoint" in problems(excinfo)["state survives a checkpoint"]

@@ -3,21 +3,30 @@ trains, stability on extreme scores, reproducibility under a seed."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import math
+import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from ganforge.checkpoint import load_checkpoint, save_checkpoint
+from ganforge.errors import GanforgeError
 from ganforge.interfaces import Batch, Discriminator, DiscriminatorOutput, Generator, Loss, as_generated, as_output
 from ganforge.testing.constructor import Setup, check_constructor, construct
-from ganforge.testing.failures import Checker, expect
+from ganforge.testing.failures import Checker, Problem, expect
 from ganforge.testing.fakes import TinyDiscriminator, TinyGenerator
 
 #: Scores a saturated discriminator gives; naive log(sigmoid(x)) is already infinite here.
 EXTREME_SCORE = 1000.0
 EXTREME_CASES = ((EXTREME_SCORE, -EXTREME_SCORE), (-EXTREME_SCORE, EXTREME_SCORE), (EXTREME_SCORE, EXTREME_SCORE), (-EXTREME_SCORE, -EXTREME_SCORE))
 PHASES = ("discriminator", "generator")
+#: Training steps the loss takes before its state is checkpointed and restored into a fresh one.
+STATE_STEPS = 3
 
 
 def check_loss(factory: Callable[..., Loss], /, *, setup: Setup | None = None, **params: Any) -> None:
@@ -62,7 +71,71 @@ def check_loss(factory: Callable[..., Loss], /, *, setup: Setup | None = None, *
             torch.manual_seed(setup.seed)
             values.append([_value(twin, phase, generator, discriminator, setup) for phase in PHASES])
         expect(values[0] == values[1], f"two runs under one seed gave different values: {values[0]} and {values[1]}")
+    with checker.check("state survives a checkpoint"):
+        _check_state_round_trip(factory, kwargs, generator, discriminator, setup)
     checker.finish()
+
+
+def _check_state_round_trip(factory: Callable[..., Loss], kwargs: dict[str, Any], generator: Generator, discriminator: Discriminator, setup: Setup) -> None:
+    """A loss trained a few steps, checkpointed the way the trainer does (``state_dict()``
+    through :func:`~ganforge.checkpoint.save_checkpoint`) and restored into a fresh instance
+    with ``load_state_dict()``, must hold the same state and give the same next values: a
+    moving average kept in an attribute but left out of ``state_dict()`` would restart from its
+    initial value on ``--resume``."""
+    discriminator = copy.deepcopy(discriminator)  # after_discriminator_step may change it (WGAN clipping)
+    torch.manual_seed(setup.seed)
+    trained = factory(**kwargs)
+    for step in range(STATE_STEPS):
+        stepped = dataclasses.replace(setup, seed=setup.seed + 1 + step)
+        for phase in PHASES:
+            _value(trained, phase, generator, discriminator, stepped)
+            if phase == "discriminator":
+                trained.after_discriminator_step(discriminator)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "last.pt"
+        try:
+            save_checkpoint({"terms": [trained.state_dict()]}, path)
+            saved = load_checkpoint(path)["terms"][0]
+        except (GanforgeError, TypeError, AttributeError) as exc:
+            raise Problem(f"its state_dict() cannot go through a checkpoint ({exc}); return a dict of tensors") from exc
+    torch.manual_seed(setup.seed)
+    restored = factory(**kwargs)
+    restored.load_state_dict(saved)
+    fix = "return it from state_dict() and restore it in load_state_dict() (see CONTRIBUTING, 'A loss with state')"
+    differing = _differing_state(trained, restored)
+    expect(not differing, f"after {STATE_STEPS} steps and a checkpoint, {differing} differs from the loss that took those steps; {fix}")
+    following = dataclasses.replace(setup, seed=setup.seed + 1 + STATE_STEPS)
+    for phase in PHASES:
+        before, after = (_value(loss, phase, generator, discriminator, following) for loss in (trained, restored))
+        same = before == after if before is None or after is None else math.isclose(before, after, rel_tol=1e-5, abs_tol=1e-7)
+        expect(same, f"after {STATE_STEPS} steps and a checkpoint, the next {phase}_loss is {after}, where the loss that took those steps gives {before}; {fix}")
+
+
+def _differing_state(trained: Loss, restored: Loss) -> str:
+    """The first attribute (tensor or number, or a module buffer) that differs, quoted, or ''."""
+    mine, theirs = _state_values(trained), _state_values(restored)
+    for name, value in mine.items():
+        other = theirs.get(name)
+        if isinstance(value, Tensor):
+            same = isinstance(other, Tensor) and value.shape == other.shape and torch.equal(value.detach().cpu(), other.detach().cpu())
+        else:
+            same = value == other
+        if not same:
+            return f"attribute {name!r} ({_short(other)} restored, {_short(value)} trained)"
+    return ""
+
+
+def _state_values(loss: Loss) -> dict[str, Any]:
+    values = {name: value for name, value in vars(loss).items() if isinstance(value, (Tensor, int, float)) and not name.startswith("__")}
+    if isinstance(loss, nn.Module):
+        values.update(dict(loss.named_buffers()))
+    return values
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, Tensor):
+        return f"{value.detach().flatten()[:3].tolist()}" if value.numel() else "empty"
+    return repr(value)
 
 
 def _networks(setup: Setup) -> tuple[Generator, Discriminator]:
