@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from ganforge import Loss, hookimpl
+from pathlib import Path
+
+from torch import Tensor
+
+from ganforge import Batch, Loss, hookimpl
 from ganforge.plugins import Plugins
 
 from .conftest import invoke
@@ -61,3 +65,32 @@ def test_a_name_registered_twice_warns_on_stderr_for_every_command(plugins: Plug
 
 def test_a_clean_install_prints_no_warning() -> None:
     assert "Warning" not in invoke("list").stderr
+
+
+class UnhintedMargin(Loss):
+    """A hinge loss whose margin has no type hint."""
+
+    def __init__(self, margin=1.0, mode="mean"):  # type: ignore[no-untyped-def]  # the mistake under test
+        self.margin, self.mode = margin, mode
+
+    def discriminator_loss(self, batch: Batch) -> Tensor:
+        return (self.margin - batch.real_scores).relu().mean() + (self.margin + batch.fake_scores).relu().mean()
+
+
+class Unhinted:
+    __name__ = "unhinted"
+
+    @hookimpl
+    def register_losses(self, register):  # type: ignore[no-untyped-def]
+        register("unhinted-hinge", UnhintedMargin)
+
+
+def test_a_parameter_without_a_type_hint_is_checked_against_its_default(plugins: Plugins, tiny_spec: Path) -> None:
+    plugins.register(Unhinted(), "unhinted")
+    result = invoke("validate", str(tiny_spec), "--set", "loss.name=unhinted-hinge", "--set", "loss.margin=abc")
+    assert result.exit_code == 2 and "OK" not in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "loss.margin" in lines[0] and "plugin unhinted gives it no type hint" in lines[0], result.stderr
+    assert "expected float, got 'abc' (str)" in lines[0]
+    assert invoke("validate", str(tiny_spec), "--set", "loss.name=unhinted-hinge", "--set", "loss.margin=2").exit_code == 0
+    assert invoke("validate", str(tiny_spec), "--set", "loss.name=unhinted-hinge", "--set", "loss.mode=1").exit_code == 2

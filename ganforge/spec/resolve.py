@@ -145,7 +145,7 @@ class _Resolver:
                 self.fail(problem, key + (p,))
         params = {k: v for k, v in value.items() if k != "name" and k not in reserved}
         see = f"; see `ganforge list {kind} {name} --params`"
-        out.update(self._params(params, signature_of(info.factory), key, f"{kind} '{name}'", [*reserved, "name"], see))
+        out.update(self._params(params, signature_of(info.factory), key, f"{kind} '{name}'", [*reserved, "name"], see, plugin=info.plugin))
         return out
 
     def optimizers(self) -> dict[str, Any]:
@@ -240,10 +240,13 @@ class _Resolver:
         return out
 
     def _params(
-        self, given: dict[str, Any], signature: Signature, key: Key, owner: str, also_allowed: Sequence[str] = (), see: str = ""
+        self, given: dict[str, Any], signature: Signature, key: Key, owner: str, also_allowed: Sequence[str] = (), see: str = "", plugin: str = ""
     ) -> dict[str, Any]:
         """Check ``given`` against ``signature``: unknown names (did you mean), types, nested
-        components, missing required parameters. Returns the values with defaults filled in."""
+        components, missing required parameters. Returns the values with defaults filled in.
+
+        A plugin's parameter without a type hint (``plugin`` given) is checked against the type
+        of its default, so ``margin=1.0`` refuses ``"abc"`` here rather than at step 0."""
         out: dict[str, Any] = {}
         for param, value in given.items():
             spec_param = signature.get(param)
@@ -258,8 +261,15 @@ class _Resolver:
             if sub_kind and isinstance(value, (str, dict)):
                 out[param] = self.component(sub_kind, value, key + (param,))
                 continue
-            problem = type_error(value, spec_param.hint)
-            if problem:
+            unhinted = bool(plugin) and spec_param.hint is inspect.Parameter.empty
+            problem = type_error(value, hint_of_default(spec_param.default) if unhinted else spec_param.hint)
+            if problem and unhinted:
+                self.fail(
+                    f"{problem} for {owner} parameter '{param}': plugin {plugin} gives it no type hint, so it is checked "
+                    f"against its default {spec_param.default!r}; pass a {type(spec_param.default).__name__}, or add a type hint in the plugin",
+                    key + (param,),
+                )
+            elif problem:
                 self.fail(f"{problem} for {owner} parameter '{param}'", key + (param,))
             out[param] = value
         for p in signature.params:
@@ -270,6 +280,16 @@ class _Resolver:
             elif _plain(p.default):
                 out[p.name] = _yaml_value(p.default)
         return out
+
+
+def hint_of_default(default: Any) -> Any:
+    """What a parameter without a type hint is checked against: its default's type when that
+    is a plain scalar (a number default takes any number), else anything."""
+    if isinstance(default, (bool, str)):
+        return type(default)
+    if isinstance(default, (int, float)):
+        return float
+    return inspect.Parameter.empty
 
 
 def optimizer_names() -> list[str]:
