@@ -131,3 +131,13 @@ def test_rich_progress_shows_a_metric_phase_without_a_training_bar() -> None:
     assert not progress.progress.tasks  # a finished phase leaves no bar behind
     progress.stop()
     assert "fid: real train" in buffer.getvalue()
+
+
+def test_rich_progress_shows_labels_as_they_are() -> None:
+    buffer = io.StringIO()
+    progress = RichProgress(Console(file=buffer, force_terminal=True, width=150))
+    progress.start(total=10, done=0)
+    progress.evaluating("fid[/x] {name: synthetic}: generated", 1, 4)  # neither markup nor a format string
+    progress.update(5, {"loss/d": 0.25})
+    progress.stop()
+    assert "fid[/x] {name: synthetic}: generated" in buffer.getvalue()

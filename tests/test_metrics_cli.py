@@ -188,3 +188,11 @@ def test_stats_of_a_folder_that_is_not_there_says_so(tmp_path) -> None:
     assert result.stderr.strip() == f"Error: {tmp_path / 'nothere'}: no such folder; SOURCE is a folder of images or a dataset (see `ganforge list dataset`)"
     (tmp_path / "a.png").write_bytes(b"")
     assert "a.png: not a folder;" in invoke("stats", str(tmp_path / "a.png"), "--out", str(tmp_path / "x.npz")).stderr
+
+
+def test_stats_of_a_dataset_written_as_a_mapping_shows_its_progress(tmp_path, classifier_file) -> None:
+    source = "{name: synthetic, num_classes: 10, size: 24}"
+    out = tmp_path / "s.npz"
+    result = invoke("stats", source, "--extractor", f"{{name: classifier, weights: {classifier_file}}}", "--out", str(out), "--device", "cpu", "--samples", "24")
+    assert result.exit_code == 0, result.output  # the label `{name: synthetic ...} train` is neither a format string nor markup
+    assert load_stats(out).n == 24

@@ -17,12 +17,12 @@ class RichProgress:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),  # labels are data: a metric's `[...]` is no markup
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[values]}"),
+            TextColumn("{task.fields[values]}", markup=False),
             console=self.console,
         )
         self.task: Any = None

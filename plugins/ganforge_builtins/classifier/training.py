@@ -36,7 +36,7 @@ class TrainedClassifier:
 
 def _progress(enabled: bool) -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+        TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}", markup=False),
         TimeRemainingColumn(), disable=not enabled, transient=False, console=Console(stderr=True),
     )  # fmt: skip
 

@@ -26,15 +26,16 @@ from ganforge_builtins.data.image_files import image_batches, image_files, prefe
 from ganforge_builtins.stats import FeatureStats, FrechetReference, RunningStats, load_stats, save_stats, stats_provenance
 
 
-def progress_bar(description: str) -> Progress:
-    """A transient progress bar on stderr."""
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True, console=Console(stderr=True))
+def progress_bar() -> Progress:
+    """A transient progress bar on stderr; each task's description is shown as it is (a
+    dataset given as ``{name: synthetic}`` is neither a format string nor markup)."""
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True, console=Console(stderr=True))
 
 
 def statistics(extractor: FeatureExtractor, batches: Iterable[Tensor], total: int, description: str) -> FeatureStats:
     """Float64 feature statistics of image batches, with a progress bar on stderr."""
     running = RunningStats(keep_features=total <= (extractor.feature_dim or total))
-    with progress_bar(description) as bar:
+    with progress_bar() as bar:
         task = bar.add_task(description, total=total)
         for images in batches:
             running.update(extractor.features(images))
