@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from torch import Tensor
 
+from ganforge import Batch, Loss, hookimpl
 from ganforge.cli.progress import RichProgress
 from ganforge.plugins import Plugins
 from ganforge.training.progress import LineProgress
+from ganforge.training.trainer import Trainer
 
 from .conftest import invoke
 from .test_core_contract import ScoresOnlyPlugin
@@ -141,3 +144,36 @@ def test_rich_progress_shows_labels_as_they_are() -> None:
     progress.update(5, {"loss/d": 0.25})
     progress.stop()
     assert "fid[/x] {name: synthetic}: generated" in buffer.getvalue()
+
+
+class MisshapenLoss(Loss):
+    """A loss whose discriminator side fails on the first step."""
+
+    def discriminator_loss(self, batch: Batch) -> Tensor:
+        return (batch.real_scores.view(-1, 3) * batch.fake_scores).mean()  # 16 scores do not split into rows of 3
+
+
+class MisshapenPlugin:
+    __name__ = "misshapen"
+
+    @hookimpl
+    def register_losses(self, register):  # type: ignore[no-untyped-def]
+        register("misshapen", MisshapenLoss)
+
+
+def test_validate_steps_that_fail_print_one_line_and_no_ok(tiny_spec: Path, plugins: Plugins, monkeypatch: pytest.MonkeyPatch) -> None:
+    plugins.register(MisshapenPlugin(), "misshapen")
+    failed = invoke("validate", str(tiny_spec), "--steps", "2", "--set", "loss=misshapen")
+    assert "OK" not in failed.stdout and failed.exit_code == 1  # a component's failure, as `ganforge run` reports it
+    assert failed.stderr.strip().splitlines() == [
+        "Error: loss 'misshapen' (plugin misshapen) failed in discriminator_loss: RuntimeError: shape '[-1, 3]' is invalid for input of size 16"
+    ]
+    def out_of_memory(self: Trainer) -> None:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore torch detail")
+
+    monkeypatch.setattr(Trainer, "train_step", out_of_memory)
+    torch_failure = invoke("validate", str(tiny_spec), "--steps", "2")
+    assert "OK" not in torch_failure.stdout and torch_failure.exit_code == 2
+    assert torch_failure.stderr.strip().splitlines() == [
+        "Error: step 1 of the scratch run failed: RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (--debug shows where)"
+    ]

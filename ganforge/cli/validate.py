@@ -40,9 +40,10 @@ def validate(spec: str, overrides: tuple[str, ...], steps: int) -> None:
       ganforge validate specs/stylegan2.yaml --steps 16
     """
     experiment = experiment_from(spec, overrides)
+    timing = scratch_steps(experiment, steps) if steps else None  # a failing step must not follow an "OK"
     click.echo(f"{spec}: OK — {describe_components(experiment)}")
-    if steps:
-        click.echo(scratch_steps(experiment, steps))
+    if timing:
+        click.echo(timing)
 
 
 def scratch_steps(experiment: Experiment, steps: int) -> str:
@@ -54,7 +55,15 @@ def scratch_steps(experiment: Experiment, steps: int) -> str:
         times = []
         for _ in range(steps):
             start = time.perf_counter()
-            trainer.train_step()
+            try:
+                trainer.train_step()
+            except GanforgeError:
+                raise
+            except Exception as exc:  # torch's own (out of memory, a shape outside any component): one line
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise GanforgeError(
+                    f"step {trainer.state.step + 1} of the scratch run failed: {type(exc).__name__}{': ' + first if first else ''} (--debug shows where)"
+                ) from exc
             trainer.state.step += 1
             means = {k: float(v) for k, v in trainer.losses.take_means().items()}  # syncs, so the time is the step's
             times.append(time.perf_counter() - start)
