@@ -371,3 +371,48 @@ def test_long_metric_phases_report_progress_during_a_run(tiny_spec: Path, tmp_pa
     result = run(spec, tmp_path / "slow")
     assert result.exit_code == 0
     assert result.stderr.count("mean-pixel: generated: 8/8 samples") == 1  # the one epoch of 6 steps
+
+
+class CountingLoss(Loss):
+    """Least squares, counting its calls (CONTRIBUTING's "How often a loss is called")."""
+
+    calls: dict[str, int] = {}
+
+    def _count(self, what: str) -> None:
+        CountingLoss.calls[what] = CountingLoss.calls.get(what, 0) + 1
+
+    def discriminator_loss(self, batch: Any) -> torch.Tensor:
+        self._count("discriminator_loss")
+        assert batch.real.shape[0] == 8  # data.batch_size 16 in accumulate=2 micro-batches
+        return (batch.real_scores - 1).square().mean() + batch.fake_scores.square().mean()
+
+    def generator_loss(self, batch: Any) -> torch.Tensor:
+        self._count("generator_loss")
+        return (batch.fake_scores - 1).square().mean()
+
+    def after_discriminator_step(self, discriminator: torch.nn.Module) -> None:
+        self._count("after_discriminator_step")
+
+
+class CountingPlugin:
+    __name__ = "counting"
+
+    @hookimpl
+    def register_losses(self, register):  # type: ignore[no-untyped-def]
+        register("counting", CountingLoss)
+
+
+@pytest.mark.parametrize(("every", "expected"), [
+    (1, {"discriminator_loss": 12, "generator_loss": 6, "after_discriminator_step": 6}),  # 3 steps x (2 x 2, 2, 2)
+    (2, {"discriminator_loss": 6, "generator_loss": 4, "after_discriminator_step": 6}),  # D updates 0, 2, 4; steps 0, 2
+])  # fmt: skip
+def test_a_loss_is_called_as_contributing_says(tiny_spec: Path, plugins: Plugins, every: int, expected: dict[str, int]) -> None:
+    plugins.register(CountingPlugin(), "counting")
+    CountingLoss.calls = {}
+    result = invoke("validate", str(tiny_spec), "--steps", "3", "--set", "train.d_steps=2", "--set", "train.accumulate=2",
+                    "--set", f"penalties=[{{name: counting, every: {every}}}]")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert CountingLoss.calls == expected
+    guide = " ".join((Path(__file__).parents[1] / "CONTRIBUTING.md").read_text().split())
+    assert "`discriminator_loss` is therefore called `d_steps × accumulate` times" in guide
+    assert "`generator_loss` `accumulate` times" in guide and "`after_discriminator_step` `d_steps` times" in guide
