@@ -87,10 +87,17 @@ class Plugins:
         """Register a plugin object (module or instance with ``@hookimpl`` methods)."""
         if isinstance(info, str):
             info = PluginInfo(info)
+        if self.manager.is_registered(plugin) and self.manager.get_name(plugin) != info.name:
+            # pluggy's own message lists every registered plugin's namespace: kilobytes
+            other = self.manager.get_name(plugin)
+            what = getattr(plugin, "__name__", type(plugin).__name__)
+            self.failures.append(PluginFailure(info.name, f"{what} is already registered as plugin '{other}'; a plugin is registered once: use the name '{other}'"))
+            return
         try:
             self.manager.register(plugin, name=info.name)
         except Exception as exc:  # noqa: BLE001 - pluggy validation errors name the bad hook
-            self.failures.append(PluginFailure(info.name, f"{type(exc).__name__}: {exc}"))
+            said = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line
+            self.failures.append(PluginFailure(info.name, f"{type(exc).__name__}: {said}"))
             return
         self.loaded[info.name] = info
         self._registry = None

@@ -59,3 +59,17 @@ def test_registered_plugin_refuses_a_misspelt_hook() -> None:
 
 def test_is_installed() -> None:
     assert is_installed("losses") and is_installed("boundary-seeking") and not is_installed("no-such-plugin")
+
+
+def test_registered_plugin_of_an_installed_module_says_so_in_one_line() -> None:
+    installed = get_plugins().manager.get_plugin("boundary-seeking")
+    with pytest.raises(ConformanceError) as excinfo, registered_plugin(installed, "my-name"):
+        pass
+    message = str(excinfo.value)
+    assert message.splitlines() == [
+        "plugin 'my-name' fails 1 conformance check:",
+        "  - register: ganforge_boundary_seeking.plugin is already registered as plugin 'boundary-seeking'; "
+        "a plugin is registered once: use the name 'boundary-seeking'",
+    ]
+    with registered_plugin(installed, "boundary-seeking") as registry:  # as the message says
+        assert registry.get("loss", "boundary-seeking")
