@@ -177,3 +177,13 @@ def test_validate_steps_that_fail_print_one_line_and_no_ok(tiny_spec: Path, plug
     assert torch_failure.stderr.strip().splitlines() == [
         "Error: step 1 of the scratch run failed: RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (--debug shows where)"
     ]
+
+
+def test_quiet_run_prints_no_step_lines(tiny_spec: Path, tmp_path: Path) -> None:
+    quiet = invoke("run", str(tiny_spec), "--out", str(tmp_path / "quiet"), "--quiet", "--set", "train.steps=4")
+    assert quiet.exit_code == 0, quiet.output
+    lines = quiet.stderr.strip().splitlines()
+    assert not [line for line in lines if line.startswith("step ")], quiet.stderr
+    assert lines[0].startswith("tiny: data synthetic") and lines[-1].startswith("finished 4 steps in ")
+    plain = invoke("run", str(tiny_spec), "--out", str(tmp_path / "plain"), "--set", "train.steps=4")  # not a terminal: lines
+    assert [line.split()[1] for line in plain.stderr.splitlines() if line.startswith("step ")] == ["2/4", "4/4"]

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ganforge.training.progress import LineProgress, ProgressReporter, format_values
+from ganforge.training.progress import LineProgress, ProgressReporter, QuietProgress, format_values
 
 
 class RichProgress:
@@ -57,7 +57,9 @@ class RichProgress:
 
 
 def make_progress(quiet: bool) -> ProgressReporter:
-    """Rich bar when stderr is a terminal and not ``quiet``; plain lines otherwise."""
-    if not quiet and sys.stderr.isatty():
+    """With ``quiet`` only messages; else a rich bar when stderr is a terminal, plain lines otherwise."""
+    if quiet:
+        return QuietProgress()
+    if sys.stderr.isatty():
         return RichProgress()
     return LineProgress()

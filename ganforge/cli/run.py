@@ -50,7 +50,7 @@ class _ResumeMode(click.ParamType):
     "--resume auto: resume when there is a checkpoint, else start (for schedulers that requeue).",
 )
 @click.option("--overwrite", is_flag=True, help="Start again in a run directory that holds a run, removing its outputs.")
-@click.option("--quiet", is_flag=True, help="Plain log lines instead of a progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar or step lines: only the first lines, warnings and the summary (metrics.jsonl has every value).")
 @click.option(
     "--nproc",
     type=click.IntRange(min=1),

@@ -25,7 +25,7 @@ def format_values(values: dict[str, Any]) -> str:
 
 
 class LineProgress:
-    """One line per update on stderr: for logs, pipes and ``--quiet``."""
+    """One line per update on stderr: for logs and pipes."""
 
     def __init__(self, stream: Any = None) -> None:
         self.stream = stream or sys.stderr
@@ -85,3 +85,14 @@ class NoProgress:
 
     def stop(self) -> None:
         pass
+
+
+class QuietProgress(NoProgress):
+    """``--quiet``: no step or evaluation lines, only messages (the run's first lines, warnings,
+    a signal's notice) on stderr; metrics.jsonl has every value."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+
+    def message(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
