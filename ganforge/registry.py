@@ -49,6 +49,9 @@ class Registry:
         self._aliases: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
         #: (kind, name) -> every plugin that claimed it (as a name or an alias), when more than one did.
         self.conflicts: dict[tuple[str, str], list[str]] = {}
+        #: (kind, name) -> the components refused that name because another plugin held it, so
+        #: listings can show every claimant's parameters.
+        self.refused: dict[tuple[str, str], list[ComponentInfo]] = {}
 
     def add(self, kind: str, name: str, factory: Callable[..., Any], plugin: str, aliases: Iterable[str] = ()) -> None:
         """Register ``factory`` as ``kind``/``name``, also found under each of ``aliases``
@@ -76,6 +79,7 @@ class Registry:
         holder = self._holder(kind, name)
         if holder is not None:
             self._conflict(kind, name, holder.plugin, plugin)
+            self.refused.setdefault((kind, name), []).append(ComponentInfo(kind, name, factory, plugin, ()))
             raise DuplicateComponentError(
                 f"{kind} '{name}' is registered by both plugin '{holder.plugin}' and plugin '{plugin}'{self._as_alias(holder, name)}"
             )
@@ -105,6 +109,10 @@ class Registry:
     def _conflict(self, kind: str, name: str, first: str, other: str) -> None:
         claimants = self.conflicts.setdefault((kind, name), [first])
         claimants.append(other)
+
+    def claimants(self, entry: ComponentInfo) -> list[ComponentInfo]:
+        """``entry`` and every component refused its name (a contested name has several)."""
+        return [entry, *self.refused.get((entry.kind, entry.name), [])]
 
     def get(self, kind: str, name: str) -> ComponentInfo:
         """The component ``kind``/``name`` (``name`` may be an alias), or an error with

@@ -94,3 +94,16 @@ def test_a_parameter_without_a_type_hint_is_checked_against_its_default(plugins:
     assert "expected float, got 'abc' (str)" in lines[0]
     assert invoke("validate", str(tiny_spec), "--set", "loss.name=unhinted-hinge", "--set", "loss.margin=2").exit_code == 0
     assert invoke("validate", str(tiny_spec), "--set", "loss.name=unhinted-hinge", "--set", "loss.mode=1").exit_code == 2
+
+
+def test_list_params_of_a_contested_name_shows_every_claimant(plugins: Plugins) -> None:
+    import json
+
+    plugins.register(Lsgan(), "second-lsgan")
+    result = invoke("list", "loss", "lsgan", "--params")
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert "from plugin losses (LSGAN: D pulls real scores to b and fake scores to a; G pulls fake scores to c.):" in lines, result.stdout
+    assert "from plugin second-lsgan (A loss defined by a test plugin.):" in lines
+    assert {"a: float = 0.0", "scale: float = 0.25"} <= set(lines)
+    entry = json.loads(invoke("list", "loss", "lsgan", "--json").stdout)[0]
+    assert [(c["plugin"], [p["name"] for p in c["params"]]) for c in entry["claimants"]] == [("losses", ["a", "b", "c"]), ("second-lsgan", ["scale"])]

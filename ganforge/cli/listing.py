@@ -70,8 +70,12 @@ def list_components(kind: str | None, pattern: str, params: bool, as_json: bool)
         else:
             table.add_row(entry.kind, entry.name, entry.plugin, entry.summary, *extra)
         if params:
-            for p in signature_of(entry.factory).params:
-                table.add_row("", "", "", f"  {p.name}: {p.describe_type()} = {p.describe_default()}", *([""] * len(extra)))
+            claimants = plugins.registry.claimants(entry)
+            for claimant in claimants:
+                if len(claimants) > 1:
+                    table.add_row("", "", "", f"  from plugin {claimant.plugin} ({claimant.summary}):", *([""] * len(extra)))
+                for p in signature_of(claimant.factory).params:
+                    table.add_row("", "", "", f"  {p.name}: {p.describe_type()} = {p.describe_default()}", *([""] * len(extra)))
     console.print(table, markup=False, highlight=False)
 
 
@@ -102,8 +106,14 @@ def _as_dict(entry: ComponentInfo, registry: Registry) -> dict[str, object]:
         "plugin": entry.plugin,
         "summary": entry.summary,
         "aliases": list(entry.aliases),
-        "params": [
-            {"name": p.name, "type": p.describe_type(), "default": p.describe_default(), "required": p.required}
-            for p in signature_of(entry.factory).params
-        ],
+        "params": _params(entry),
+        "claimants": [{"plugin": c.plugin, "summary": c.summary, "params": _params(c)} for c in registry.claimants(entry)]
+        if (entry.kind, entry.name) in registry.refused else None,
     }
+
+
+def _params(entry: ComponentInfo) -> list[dict[str, object]]:
+    return [
+        {"name": p.name, "type": p.describe_type(), "default": p.describe_default(), "required": p.required}
+        for p in signature_of(entry.factory).params
+    ]
