@@ -6,11 +6,12 @@ loaded from the entry-point group exactly like third-party packages.
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import os
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 import pluggy
 
@@ -117,7 +118,7 @@ class Plugins:
 
     def _collect(self) -> Registry:
         registry = Registry()
-        self.failures.extend(self._unknown_hooks())
+        self.failures.extend(self._unknown_hooks(registry))
         for kind in KINDS:
             hook = getattr(self.manager.hook, kind.hook)
             for impl in hook.get_hookimpls():  # registration order: the first to claim a name keeps it
@@ -128,19 +129,26 @@ class Plugins:
                     self.failures.append(PluginFailure(impl.plugin_name, f"{hook.name} raised {type(exc).__name__}: {exc}"))
         return registry
 
-    def _unknown_hooks(self) -> list[PluginFailure]:
+    def _unknown_hooks(self, registry: Registry) -> list[PluginFailure]:
         """Hook implementations that match no ganforge hook (a misspelt ``register_loss``): pluggy
-        accepts them at registration and never calls them (``check_pending`` would raise)."""
+        accepts them at registration and never calls them (``check_pending`` would raise).
+
+        The names such a hook would register for the kind it was meant for are noted in
+        ``registry`` (not registered), so a spec naming one is pointed at the plugin's mistake
+        rather than at a similar name."""
         known = [name for name, caller in vars(self.manager.hook).items() if getattr(caller, "spec", None) is not None]
+        kinds = {kind.hook: kind.name for kind in KINDS}
         failures = []
         for name, caller in sorted(vars(self.manager.hook).items()):
             if not isinstance(caller, pluggy.HookCaller) or caller.spec is not None:
                 continue
             for impl in caller.get_hookimpls():
-                failures.append(PluginFailure(
-                    impl.plugin_name,
-                    f"hook '{name}' is not a ganforge hook, so it is never called{did_you_mean(name, known)}",
-                ))  # fmt: skip
+                failure = PluginFailure(impl.plugin_name, f"hook '{name}' is not a ganforge hook, so it is never called{did_you_mean(name, known)}")
+                failures.append(failure)
+                meant = difflib.get_close_matches(name, list(kinds), n=1, cutoff=0.8)
+                if meant:
+                    for component in _names_registered_by(impl.function):
+                        registry.unregistered[kinds[meant[0]], component] = str(failure)
         return failures
 
     def _register_one(self, registry: Registry, kind: str, plugin: str, name: str, factory: Any, aliases: tuple[str, ...] = ()) -> None:
@@ -157,6 +165,16 @@ class Plugins:
                 impl.function(cli=cli)
             except Exception as exc:  # noqa: BLE001
                 self.failures.append(PluginFailure(impl.plugin_name, f"register_commands raised {type(exc).__name__}: {exc}"))
+
+
+def _names_registered_by(hook: Callable[..., Any]) -> list[str]:
+    """The names a (misspelt, never called) registration hook passes to ``register``; none when it fails."""
+    names: list[str] = []
+    try:
+        hook(register=lambda name, *args, **kwargs: names.append(str(name)))
+    except Exception:  # noqa: BLE001 - the hook is already reported as broken
+        return []
+    return names
 
 
 _default: Plugins | None = None

@@ -52,6 +52,8 @@ class Registry:
         #: (kind, name) -> the components refused that name because another plugin held it, so
         #: listings can show every claimant's parameters.
         self.refused: dict[tuple[str, str], list[ComponentInfo]] = {}
+        #: (kind, name) -> why a plugin meant to register it and did not (a misspelt hook).
+        self.unregistered: dict[tuple[str, str], str] = {}
 
     def add(self, kind: str, name: str, factory: Callable[..., Any], plugin: str, aliases: Iterable[str] = ()) -> None:
         """Register ``factory`` as ``kind``/``name``, also found under each of ``aliases``
@@ -125,6 +127,8 @@ class Registry:
                 f"{kind} '{name}' is registered by plugins {plugins}; disable one with GANFORGE_DISABLE_PLUGINS=NAME"
             )
         info = self._holder(kind, name)
+        if info is None and (kind, name) in self.unregistered:
+            raise UnknownComponentError(f"{kind} '{name}' is not registered: {self.unregistered[kind, name]}; fix the plugin (see `ganforge plugins`)")
         if info is None:
             known = [*self._entries[kind], *self._aliases[kind]]
             raise UnknownComponentError(f"unknown {kind} '{name}'{did_you_mean(str(name), known)}; see `ganforge list {kind}`")

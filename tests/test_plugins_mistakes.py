@@ -107,3 +107,16 @@ def test_list_params_of_a_contested_name_shows_every_claimant(plugins: Plugins) 
     assert {"a: float = 0.0", "scale: float = 0.25"} <= set(lines)
     entry = json.loads(invoke("list", "loss", "lsgan", "--json").stdout)[0]
     assert [(c["plugin"], [p["name"] for p in c["params"]]) for c in entry["claimants"]] == [("losses", ["a", "b", "c"]), ("second-lsgan", ["scale"])]
+
+
+def test_a_spec_naming_a_component_of_a_misspelt_hook_is_pointed_at_the_plugin(plugins: Plugins, tiny_spec: Path) -> None:
+    plugins.register(Misspelt(), "misspelt")
+    result = invoke("validate", str(tiny_spec), "--set", "loss=quarter")
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("Error: ")]
+    assert len(lines) == 1 and "did you mean 'hinge'" not in lines[0], result.stderr
+    assert lines[0].endswith(
+        "loss.name: loss 'quarter' is not registered: plugin \"misspelt\": hook 'register_loss' is not a ganforge hook, "
+        "so it is never called (did you mean 'register_losses'?); fix the plugin (see `ganforge plugins`)"
+    ), lines[0]
+    assert "quarter" not in plugins.registry.names("loss")
