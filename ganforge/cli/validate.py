@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import statistics
 import tempfile
@@ -13,7 +14,7 @@ import torch
 from ganforge.cli.common import describe_components, experiment_from, set_option
 from ganforge.errors import GanforgeError
 from ganforge.experiment import Experiment
-from ganforge.training.progress import NoProgress
+from ganforge.training.progress import QuietProgress
 from ganforge.training.rundir import RunDir
 from ganforge.training.trainer import Trainer
 
@@ -49,8 +50,9 @@ def validate(spec: str, overrides: tuple[str, ...], steps: int) -> None:
 def scratch_steps(experiment: Experiment, steps: int) -> str:
     """Train ``steps`` steps of ``experiment`` in a temporary run directory; a line saying how
     long a step took (the first, which compiles and warms caches, apart) and what the run would take."""
+    said = io.StringIO()  # what the trainer tells a run (bf16 slower than fp32, a failed compile) comes first
     with tempfile.TemporaryDirectory(prefix="ganforge-validate-") as scratch:
-        trainer = Trainer(experiment, RunDir(scratch), NoProgress(), loggers={})  # no W&B run for a scratch one
+        trainer = Trainer(experiment, RunDir(scratch), QuietProgress(said), loggers={})  # no W&B run for a scratch one
         trainer.prepare()
         times = []
         for _ in range(steps):
@@ -73,7 +75,7 @@ def scratch_steps(experiment: Experiment, steps: int) -> str:
         total = trainer.state.total_steps
     per_step = statistics.median(times[1:] or times)
     peak = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB" if experiment.device.type == "cuda" else ""
-    return (
+    return said.getvalue() + (
         f"trained {steps} step{'s' if steps != 1 else ''} in a scratch directory (removed): {per_step * 1000:.1f} ms a step on "
         f"{experiment.device}{peak}; the spec's {total:,} steps would take about {_duration(per_step * total)} without metrics and checkpoints"
     )
