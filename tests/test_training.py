@@ -365,12 +365,13 @@ def test_long_metric_phases_report_progress_during_a_run(tiny_spec: Path, tmp_pa
     plugins.register(MetricPlugin(), "metric-plugin")
     spec = tmp_path / "with_metric.yaml"
     spec.write_text(tiny_spec.read_text() + "metrics:\n  - {name: mean-pixel, every: 1 epoch, samples: 8}\n")
-    quiet = run(spec, tmp_path / "quick")
-    assert quiet.exit_code == 0 and "samples" not in quiet.stderr  # a quick evaluation adds no lines
+    quick = invoke("run", str(spec), "--out", str(tmp_path / "quick"))  # plain lines: stderr is no terminal here
+    assert quick.exit_code == 0 and "samples" not in quick.stderr  # a quick evaluation adds no lines
     monkeypatch.setattr(ganforge.training.progress, "EVALUATION_REPORT_SECONDS", 0.0)  # every phase counts as long
-    result = run(spec, tmp_path / "slow")
+    result = invoke("run", str(spec), "--out", str(tmp_path / "slow"))
     assert result.exit_code == 0
     assert result.stderr.count("mean-pixel: generated: 8/8 samples") == 1  # the one epoch of 6 steps
+    assert "samples" not in run(spec, tmp_path / "quiet").stderr  # --quiet: no progress lines at all
 
 
 class CountingLoss(Loss):
