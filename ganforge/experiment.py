@@ -49,6 +49,12 @@ class Experiment:
     batch_size: int
     #: role -> its optimizer's settings (``{name, lr, ..., warmup, schedule}``), validated
     optimizers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: DataLoader processes reading a streamed split (``data.workers``)
+    workers: int = 0
+    #: hold the training split in memory: True, False, or None for "when it is small" (``data.in_memory``)
+    in_memory: bool | None = None
+    #: x-flip half the real samples of each epoch (``data.mirror``)
+    mirror: bool = False
     #: role ("generator", "loss", "penalties.0", "metrics.1", ...) -> registry entry (name and plugin)
     components: dict[str, ComponentInfo] = field(default_factory=dict)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
@@ -118,6 +124,9 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
         train=TrainConfig(**resolved["train"]),
         batch_size=resolved["data"]["batch_size"],
         optimizers=resolved["optimizers"],
+        workers=resolved["data"]["workers"],
+        in_memory=resolved["data"]["in_memory"],
+        mirror=resolved["data"]["mirror"],
         components=builder.components,
         distributed=DistributedConfig(**resolved["distributed"]),
         augment=augment,
