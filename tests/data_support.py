@@ -28,7 +28,7 @@ class PatternSplit(Split):
             with open(Path(self.log) / f"reads-{os.environ.get('RANK', '0')}-{os.getpid()}.txt", "a") as f:
                 f.write(f"{index}\n")
         image = torch.randint(0, 200, (1, self.side, self.side), generator=torch.Generator().manual_seed(index), dtype=torch.uint8)
-        if generator is not None:
+        if self.augments and generator is not None:
             image = image + torch.randint(0, 50, (), generator=generator).to(torch.uint8)  # the per-draw augmentation
         return Sample(image, {"noisy": image.flip(-2)})
 

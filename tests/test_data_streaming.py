@@ -3,19 +3,22 @@ among the processes of a distributed run, mirrored and augmented per (seed, epoc
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
-from ganforge.interfaces.dataset import DataSplit
+from ganforge import Dataset
+from ganforge.interfaces.dataset import DataSplit, Sample, Split
 from ganforge.interfaces.reading import hold_in_memory
 from ganforge.plugins import Plugins
+from ganforge.testing import ConformanceError, check_dataset
 from ganforge.training.batches import BatchStream, permutation
 from ganforge.training.checkpoint import load_checkpoint
 
 from .conftest import invoke
-from .data_support import Patterns, PatternsPlugin, reads
+from .data_support import Patterns, PatternSplit, PatternsPlugin, reads
 from .distributed_support import run_ranks, train
 from .test_distributed import MLP_SPEC, MLPPlugin
 
@@ -113,3 +116,41 @@ def test_workers_do_not_change_the_batches(workers: int) -> None:
     other = BatchStream(split, 4, torch.device("cpu"), seed=1, workers=workers)
     for _ in range(4):
         assert torch.equal(next(one).samples, next(other).samples)
+
+
+# ---- the conformance kit checks a streamed split ------------------------------------------------
+
+class _Unpicklable(PatternSplit):
+    def __init__(self) -> None:
+        super().__init__(6, 4, False, False, None)
+        self.reader = lambda: None  # a lambda does not pickle: workers could not receive the split
+
+
+class _Restless(PatternSplit):
+    def get(self, index: int, generator: torch.Generator | None = None) -> Sample:
+        return Sample(torch.randint(0, 255, (1, 4, 4), dtype=torch.uint8))  # global RNG: not repeatable
+
+
+def _dataset_of(split: Split) -> type[Dataset]:
+    class Holder(Dataset):
+        def __init__(self) -> None:
+            self.image_shape = (1, 4, 4)
+
+        def load(self, name: str = "train") -> Split:
+            return split
+
+    return Holder
+
+
+def test_the_kit_passes_a_streamed_split() -> None:
+    check_dataset(Patterns, size=10, side=4, augments=True)
+    check_dataset(Patterns, size=10, side=4, labelled=True)
+
+
+@pytest.mark.parametrize(("split", "problem"), [
+    (_Unpicklable(), "cannot be pickled for DataLoader worker processes"),
+    (_Restless(6, 4, False, False, None), "get(index) without a generator gives different samples"),
+])  # fmt: skip
+def test_the_kit_finds_a_streamed_split_workers_cannot_use(split: Split, problem: str) -> None:
+    with pytest.raises(ConformanceError, match=re.escape(problem)):
+        check_dataset(_dataset_of(split))
