@@ -115,7 +115,7 @@ class DataSplit(Split):
         return digest.hexdigest()
 
 
-def _digest_tensor(digest: hashlib._Hash, tensor: Tensor) -> None:
+def _digest_tensor(digest: hashlib.blake2b, tensor: Tensor) -> None:
     digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
     digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
 

@@ -16,9 +16,9 @@ from ganforge.errors import GanforgeError, attributed
 from ganforge.experiment import Experiment
 from ganforge.files import WriteError
 from ganforge.interfaces import Logger, RunStart
-from ganforge.seeding import rng_state, set_rng_state
 from ganforge.interfaces.dataset import DataSplit, Split
 from ganforge.interfaces.reading import choose_in_memory, hold_in_memory
+from ganforge.seeding import rng_state, set_rng_state
 from ganforge.training.batches import BatchStream, check_inputs
 from ganforge.training.evaluation import MetricSchedule
 from ganforge.training.loggers import LoggerSet, run_provenance
