@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import torch
 from torch import Tensor
@@ -143,17 +143,26 @@ def ordered_batches(split: Split, indices: range, batch_size: int, workers: int 
     yield from loader(split, chunks, min(workers, len(chunks)), augment=False)
 
 
-def hold_in_memory(split: Split, workers: int = 0, batch_size: int = 256) -> DataSplit:
-    """``split`` decoded once into a :class:`DataSplit` (``workers`` decoding in parallel); an
-    unreadable sample is an error here, where nothing has trained yet."""
+def hold_in_memory(split: Split, workers: int = 0, batch_size: int = 256, skipped: Callable[[str], None] | None = None) -> DataSplit:
+    """``split`` decoded once into a :class:`DataSplit` (``workers`` decoding in parallel). An
+    unreadable sample is an error, or, with ``skipped``, reported through it and replaced by the
+    next readable one (as in training) unless more than :func:`unreadable_limit` are."""
     if isinstance(split, DataSplit):
         return split
     parts = list(ordered_batches(split, range(len(split)), batch_size, workers))
-    skipped = [m for part in parts for m in part.skipped]
-    if skipped:
-        raise GanforgeError(f"{skipped[0]}; remove or replace the file ({len(skipped)} unreadable in all)")
+    unreadable = [m for part in parts for m in part.skipped]
+    if unreadable and (skipped is None or len(unreadable) > unreadable_limit(len(split))):
+        raise GanforgeError(f"{unreadable[0]}; remove or replace the file ({len(unreadable)} of {len(split)} unreadable)")
+    for message in unreadable:
+        assert skipped is not None
+        skipped(message)
     inputs = {name: torch.cat([p.inputs[name] for p in parts]) for name in parts[0].inputs}
     return DataSplit(torch.cat([p.samples for p in parts]), split.labels, inputs)
+
+
+def unreadable_limit(size: int) -> int:
+    """How many unreadable samples a split of ``size`` may have before a run stops: 1%, at least 1."""
+    return max(1, size // 100)
 
 
 def choose_in_memory(split: Split, image_shape: Sequence[int], in_memory: bool | None, owner: str = "the dataset") -> bool:

@@ -4,7 +4,7 @@ the processes of a distributed run; read from memory or through DataLoader worke
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import torch
 from torch import Tensor
@@ -12,7 +12,7 @@ from torch import Tensor
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import DataSplit, Split, to_model_range
 from ganforge.interfaces.networks import Generator
-from ganforge.interfaces.reading import Drawn, loader, mirror_flags
+from ganforge.interfaces.reading import Drawn, loader, mirror_flags, unreadable_limit
 
 
 def check_inputs(generator: Generator, split: Split, generator_owner: str, dataset_owner: str) -> None:
@@ -88,7 +88,7 @@ class BatchStream:
     def __init__(
         self, split: Split, batch_size: int, device: torch.device, seed: int, epoch: int = 0, batch: int = 0,
         rank: int = 0, world_size: int = 1, *, workers: int = 0, mirror: bool = False,
-        warn: Callable[[str], None] = print,
+        warn: Callable[[str], None] = print, skipped: Iterable[str] = (),
     ) -> None:  # fmt: skip
         if len(split) < batch_size:
             raise GanforgeError(f"the dataset has {len(split)} samples, fewer than data.batch_size={batch_size}")
@@ -98,7 +98,7 @@ class BatchStream:
         self.device, self.warn = device, warn
         share = batch_size // world_size
         self._first, self._stop = rank * share, (rank + 1) * share
-        self.skipped: dict[str, None] = {}  # unreadable samples' messages, in order, once each
+        self.skipped: dict[str, None] = dict.fromkeys(skipped)  # unreadable samples' messages, in order, once each
         if isinstance(split, DataSplit):
             # uint8 images are small: keep them on the device once instead of copying every batch.
             self.samples = split.samples.to(device)
@@ -157,8 +157,8 @@ class BatchStream:
         for message in drawn.skipped:
             if message not in self.skipped:
                 self.skipped[message] = None
-                self.warn(f"Warning: skipped {message} (a sample drawn after it is used in its place)")
-        limit = max(1, self.size // 100)
+                self.warn(f"Warning: skipped {message} (the next sample is used in its place)")
+        limit = unreadable_limit(self.size)
         if len(self.skipped) > limit:
             raise GanforgeError(
                 f"{len(self.skipped)} of the {self.size} samples could not be read (more than {limit}), e.g. {next(iter(self.skipped))}; "

@@ -127,13 +127,16 @@ class Trainer:
         if saved and saved.get("data_fingerprint") not in (None, self.data_fingerprint):
             self.progress.message(f"--resume: the training data of {self.exp.owner('data')} changed since the run started: "
                                   f"{split.changed_since(saved['data_fingerprint'])}; continuing on the data as it is now")  # fmt: skip
+        skipped: list[str] = []
         if choose_in_memory(split, self.exp.dataset.image_shape, self.exp.in_memory, self.exp.owner("data")):
             with attributed(self.exp.owner("data"), "load"):
-                split = hold_in_memory(split, self.exp.workers)
+                split = hold_in_memory(split, self.exp.workers, skipped=skipped.append)
+            for message in skipped:
+                self.progress.message(f"Warning: skipped {message} (the next sample is used in its place)")
         epoch, batch = (saved["epoch"], saved["batch"]) if saved else (0, 0)
         self.stream = BatchStream(
             split, self.global_batch_size(saved), self.device, self.exp.seed, epoch, batch, self.ranks.rank, self.ranks.world_size,
-            workers=self.exp.workers, mirror=self.exp.mirror, warn=self.progress.message,
+            workers=self.exp.workers, mirror=self.exp.mirror, warn=self.progress.message, skipped=skipped,
         )  # fmt: skip
         self.training_step = TrainingStep(
             self.networks, self.exp.terms, self.parts.optimizers, self.parts.precision, lambda: next(self.stream),
