@@ -98,6 +98,9 @@ def test_a_corrupt_file_in_the_middle_of_a_run_is_skipped_and_counted(tmp_path: 
     assert len(warnings) == 1 and "0057.jpg: cannot read the image" in warnings[0]
     records = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
     assert records[-1]["data_skipped"] == 1
+    resumed = invoke("run", str(spec), "--out", str(tmp_path / "run"), "--quiet", "--set", "train.steps=26", "--resume")  # reads 0057 again
+    assert resumed.exit_code == 0 and "Warning: skipped" not in resumed.output  # warned once per run, resumed or not
+    assert json.loads((tmp_path / "run/metrics.jsonl").read_text().splitlines()[-1])["data_skipped"] == 1
     # more than 1% unreadable stops the run with one line
     for i in range(0, 120, 20):
         (tmp_path / f"images/{i:04d}.jpg").write_bytes(b"not an image")

@@ -154,3 +154,26 @@ def test_the_kit_passes_a_streamed_split() -> None:
 def test_the_kit_finds_a_streamed_split_workers_cannot_use(split: Split, problem: str) -> None:
     with pytest.raises(ConformanceError, match=re.escape(problem)):
         check_dataset(_dataset_of(split))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_pinned_batches_copied_during_the_step_are_the_cpu_batches() -> None:
+    """Pinned memory and the side-stream copy of the next batch change nothing: the batches on the
+    GPU equal the CPU's, and a stream started mid-epoch continues them."""
+    split = Patterns(size=40, side=16, labelled=True, augments=True).split
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    on_gpu = BatchStream(split, 8, cuda, seed=3, workers=2, mirror=True)
+    on_cpu = BatchStream(split, 8, cpu, seed=3, workers=0, mirror=True)
+    batches = []
+    for _ in range(12):
+        gpu, host = next(on_gpu), next(on_cpu)
+        assert gpu.samples.is_cuda and gpu.labels is not None and gpu.labels.is_cuda
+        assert torch.equal(gpu.samples.cpu(), host.samples) and torch.equal(gpu.inputs["noisy"].cpu(), host.inputs["noisy"])
+        batches.append(host.samples)
+    later = BatchStream(split, 8, cuda, seed=3, epoch=1, batch=2, workers=1, mirror=True)
+    for expected in batches[7:]:
+        assert torch.equal(next(later).samples.cpu(), expected)
+    held = BatchStream(hold_in_memory(Patterns(size=40, side=16).split), 8, cuda, seed=3, mirror=True)
+    streamed = BatchStream(Patterns(size=40, side=16).split, 8, cuda, seed=3, workers=2, mirror=True)
+    for _ in range(6):
+        assert torch.equal(next(held).samples, next(streamed).samples)

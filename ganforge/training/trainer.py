@@ -127,11 +127,13 @@ class Trainer:
         if saved and saved.get("data_fingerprint") not in (None, self.data_fingerprint):
             self.progress.message(f"--resume: the training data of {self.exp.owner('data')} changed since the run started: "
                                   f"{split.changed_since(saved['data_fingerprint'])}; continuing on the data as it is now")  # fmt: skip
-        skipped: list[str] = []
+        skipped = dict.fromkeys(saved.get("data_skipped") or []) if saved else {}  # unreadable files, counted over the whole run
         if choose_in_memory(split, self.exp.dataset.image_shape, self.exp.in_memory, self.exp.owner("data")):
+            found: list[str] = []
             with attributed(self.exp.owner("data"), "load"):
-                split = hold_in_memory(split, self.exp.workers, skipped=skipped.append)
-            for message in skipped:
+                split = hold_in_memory(split, self.exp.workers, skipped=found.append)
+            for message in (m for m in found if m not in skipped):
+                skipped[message] = None
                 self.progress.message(f"Warning: skipped {message} (the next sample is used in its place)")
         epoch, batch = (saved["epoch"], saved["batch"]) if saved else (0, 0)
         self.stream = BatchStream(
@@ -303,6 +305,7 @@ class Trainer:
             "losses": distributed.all_gather_objects(self.losses.state_dict()),  # each process's, like its RNG
             "best": dict(self.metrics.best),
             "data_fingerprint": self.data_fingerprint,
+            "data_skipped": list(self.stream.skipped),
             "spec": self.exp.resolved,
             "spec_written": self.exp.written,
         }
