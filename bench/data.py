@@ -109,7 +109,7 @@ def ganforge_rate(root: Path, workers: int, batches: int) -> float:
     import torch
 
     from ganforge.training.batches import BatchStream
-    from ganforge_builtins.image_folder import ImageFolder
+    from ganforge_builtins.data.image_folder import ImageFolder
 
     split = ImageFolder(str(root), image_size=SIZE).load()
     stream = BatchStream(split, 64, torch.device("cpu"), seed=0, workers=workers)

@@ -15,7 +15,7 @@ from ganforge.interfaces.reading import hold_in_memory
 from ganforge.plugins import Plugins
 from ganforge.testing import ConformanceError, check_dataset
 from ganforge.training.batches import BatchStream, permutation
-from ganforge.training.checkpoint import load_checkpoint
+from ganforge.checkpoint import load_checkpoint
 
 from .conftest import invoke
 from .data_support import Patterns, PatternSplit, PatternsPlugin, reads
