@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from ganforge import Dataset
+from ganforge.checkpoint import load_checkpoint
 from ganforge.interfaces.dataset import DataSplit, Sample, Split
 from ganforge.interfaces.reading import hold_in_memory
 from ganforge.plugins import Plugins
 from ganforge.testing import ConformanceError, check_dataset
 from ganforge.training.batches import BatchStream, permutation
-from ganforge.checkpoint import load_checkpoint
 
 from .conftest import invoke
 from .data_support import Patterns, PatternSplit, PatternsPlugin, reads
