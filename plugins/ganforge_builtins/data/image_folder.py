@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import torch
+import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 from torch import Tensor
 from torchvision.io import ImageReadMode, decode_image
@@ -153,6 +154,22 @@ def _labelled(names: tuple[str, ...], sizes: tuple[int, ...], times: tuple[int, 
     return Index(names, sizes, times, folders, classes)
 
 
+def square(image: Tensor, size: int) -> Tensor:
+    """uint8 ``(C, H, W)`` resized (shorter side to ``size``, bilinear with antialiasing) and
+    centre-cropped to ``size`` x ``size``; an image of that size already is returned as it is.
+    Resized channels-last, where torch has its fast uint8 kernel (a third of the time of
+    ``TF.resize`` on a channels-first image)."""
+    height, width = image.shape[1:]
+    if (height, width) == (size, size):
+        return image.contiguous()
+    short, long = min(height, width), max(height, width)
+    scaled = (size, int(size * long / short))
+    target = scaled if height <= width else scaled[::-1]
+    batch = image[None].contiguous(memory_format=torch.channels_last)
+    resized = F.interpolate(batch, size=target, mode="bilinear", antialias=True, align_corners=False)[0]
+    return TF.center_crop(resized, [size, size]).contiguous()
+
+
 class ImageFiles(Split):
     """The images of a folder or ZIP, each read, decoded (``torchvision.io``), resized (shorter
     side) and centre-cropped when asked for. Holds names only, so it pickles to workers; a ZIP is
@@ -184,10 +201,7 @@ class ImageFiles(Split):
             image = self._decode(name)
         except (OSError, RuntimeError, ValueError, zipfile.BadZipFile, UnreadableImage) as exc:
             raise UnreadableSample(f"{where}: cannot read the image ({' '.join(str(exc).split())[:200]})") from None
-        size = self.image_size
-        if tuple(image.shape[1:]) != (size, size):
-            image = TF.center_crop(TF.resize(image, size, antialias=True), [size, size])
-        return Sample(image.contiguous())
+        return Sample(square(image, self.image_size))
 
     def _decode(self, name: str) -> Tensor:
         suffix = Path(name).suffix.lower()
