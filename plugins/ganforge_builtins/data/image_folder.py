@@ -19,9 +19,7 @@ from typing import Annotated, Any, Literal
 
 import torch
 import torch.nn.functional as F
-import torchvision.transforms.functional as TF
 from torch import Tensor
-from torchvision.io import ImageReadMode, decode_image
 
 from ganforge import Dataset, hookimpl
 from ganforge.cache import cache_dir
@@ -167,7 +165,14 @@ def square(image: Tensor, size: int) -> Tensor:
     target = scaled if height <= width else scaled[::-1]
     batch = image[None].contiguous(memory_format=torch.channels_last)
     resized = F.interpolate(batch, size=target, mode="bilinear", antialias=True, align_corners=False)[0]
-    return TF.center_crop(resized, [size, size]).contiguous()
+    top, left = round((resized.shape[1] - size) / 2), round((resized.shape[2] - size) / 2)  # as torchvision's center_crop
+    return resized[:, top : top + size, left : left + size].contiguous()
+
+
+def grey(image: Tensor) -> Tensor:
+    """uint8 RGB -> one channel, ITU-R 601-2 luma as PIL's convert("L") and torchvision compute it."""
+    weights = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
+    return (image.float() * weights).sum(0, keepdim=True).round().clamp(0, 255).to(torch.uint8)
 
 
 class ImageFiles(Split):
@@ -204,6 +209,8 @@ class ImageFiles(Split):
         return Sample(square(image, self.image_size))
 
     def _decode(self, name: str) -> Tensor:
+        from torchvision.io import ImageReadMode, decode_image  # torchvision's import takes seconds: only where images are read
+
         suffix = Path(name).suffix.lower()
         if suffix in TORCHVISION_FORMATS:
             data = torch.frombuffer(bytearray(self._bytes(name)), dtype=torch.uint8)
@@ -212,7 +219,7 @@ class ImageFiles(Split):
             raise UnreadableImage(f"{suffix} inside a ZIP; pack PNG or JPEG files")
         image = read_image(self.source / name)  # BMP, TIFF, PPM ... through PIL
         if image.shape[0] != self.channels:
-            image = image.expand(3, -1, -1) if self.channels == 3 else TF.rgb_to_grayscale(image)
+            image = image.expand(3, -1, -1) if self.channels == 3 else grey(image)
         return image
 
     def fingerprint(self) -> str:
