@@ -7,8 +7,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-
 if TYPE_CHECKING:
     from ganforge.interfaces.dataset import Dataset
 
@@ -36,14 +34,15 @@ def data_roots(root: str | None = None) -> list[Path]:
 
 
 def dataset_key(dataset: Dataset, split: str = "train") -> str:
-    """A file-name-safe key for one split of a dataset: its name and a digest of its
-    contents (so two datasets with the same class but different data never share a cache
-    entry). Loads the split."""
+    """A file-name-safe key for one split of a dataset, the *dataset fingerprint*:
+    ``<name>-<split>-<digest>``, the digest over the dataset's class (module and name), its
+    ``image_shape``, the split's name, its size and :meth:`~ganforge.interfaces.dataset.Split.fingerprint`
+    (for files: names, sizes, modification times and the settings that change a decoded sample;
+    for tensors in memory: their bytes). Two datasets differing in any of these never share a
+    cache entry, and a folder of files is keyed without decoding it."""
     data = dataset.load(split)
     digest = hashlib.blake2b(digest_size=8)
-    for tensor in (data.samples, data.labels):
-        if tensor is not None:
-            digest.update(str(tuple(tensor.shape)).encode())
-            digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    for part in (type(dataset).__module__, type(dataset).__qualname__, tuple(dataset.image_shape), split, len(data), data.fingerprint()):
+        digest.update(f"{part}\0".encode())
     name = getattr(dataset, "slug", None) or type(dataset).__name__.lower()
     return f"{name}-{split}-{digest.hexdigest()}"

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ganforge.checkpoint import warm_start
-from ganforge.errors import GanforgeError, describe_component
+from ganforge.errors import GanforgeError, attributed, describe_component
 from ganforge.interfaces import Augment, Dataset, Discriminator, Generator, Logger, Loss, Metric
 from ganforge.registry import ComponentInfo, Registry
 from ganforge.seeding import seed_everything
@@ -49,6 +49,12 @@ class Experiment:
     batch_size: int
     #: role -> its optimizer's settings (``{name, lr, ..., warmup, schedule}``), validated
     optimizers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: DataLoader processes reading a streamed split (``data.workers``)
+    workers: int = 0
+    #: hold the training split in memory: True, False, or None for "when it is small" (``data.in_memory``)
+    in_memory: bool | None = None
+    #: x-flip half the real samples of each epoch (``data.mirror``)
+    mirror: bool = False
     #: role ("generator", "loss", "penalties.0", "metrics.1", ...) -> registry entry (name and plugin)
     components: dict[str, ComponentInfo] = field(default_factory=dict)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
@@ -118,6 +124,9 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
         train=TrainConfig(**resolved["train"]),
         batch_size=resolved["data"]["batch_size"],
         optimizers=resolved["optimizers"],
+        workers=resolved["data"]["workers"],
+        in_memory=resolved["data"]["in_memory"],
+        mirror=resolved["data"]["mirror"],
         components=builder.components,
         distributed=DistributedConfig(**resolved["distributed"]),
         augment=augment,
@@ -125,6 +134,17 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
         registry=registry,
         loggers=loggers,
     )
+
+
+def check_data_size(experiment: Experiment, spec: Spec) -> int:
+    """The size of the training split, from its index (a streamed split decodes nothing); a
+    ``data.batch_size`` larger than it is an error at that line of ``spec``."""
+    owner = experiment.owner("data")
+    with attributed(owner, "load"):
+        size = len(experiment.dataset.load("train"))
+    if size < experiment.batch_size:
+        raise spec.error(f"{experiment.batch_size} is more than the {size:,} samples of {owner}; use a data.batch_size of at most {size}", ("data", "batch_size"))
+    return size
 
 
 def _check_pack(discriminator: Discriminator, resolved: dict[str, Any], spec: Spec, builder: _Builder) -> None:

@@ -81,6 +81,7 @@ NOT_RUN = {
     "slurm": "part of a SLURM job script, for a cluster: the script parses as bash, its ganforge command is checked",
     "environment": "sets a variable for the commands after it",
     "sweep": "trains several runs for minutes to hours: its options are checked; tests/test_sweep.py runs sweeps and their report",
+    "dataset": "packs the reader's own folder of images: its options are checked; tests/test_data_formats.py runs dataset pack",
 }
 
 
@@ -287,7 +288,7 @@ def _help(*sub: str) -> str:
 
 
 #: groups whose subcommand takes the options (``ganforge import esrgan FILE --out DIR``).
-GROUPS = ("import",)
+GROUPS = ("import", "dataset")  # command groups: the subcommand takes the options
 
 
 def _has_option(help_text: str, option: str) -> bool:

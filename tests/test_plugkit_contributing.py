@@ -106,7 +106,7 @@ def test_brief_plugins_pass_their_tests(tmp_path: Path, plugins: Plugins, monkey
                                                               "test_noise", "test_events"}]:
         del sys.modules[module]
     assert sorted(registered) == [
-        "augment instance-noise", "dataset npz-images", "discriminator spectral-norm", "extractor random-conv",
+        "augment instance-noise", "dataset npy-folder", "dataset npz-images", "discriminator spectral-norm", "extractor random-conv",
         "generator upsample", "logger events", "metric pixel-mmd",
     ]  # fmt: skip
     assert not plugins.failures

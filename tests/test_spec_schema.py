@@ -15,7 +15,7 @@ from ganforge.spec.resolve import SpecErrors, resolve
 from ganforge.spec.schema import SCHEMA, Section
 from ganforge.spec.settings import resumable
 from ganforge.training.resume import changed_keys
-from ganforge.types import PositiveInt
+from ganforge.types import NonNegativeInt, PositiveInt
 
 from .conftest import TINY_SPEC, invoke
 
@@ -45,8 +45,12 @@ def test_every_section_is_a_row() -> None:
         "generator": "generator", "discriminator": "discriminator", "loss": "loss", "data": "dataset",
         "augment": "augment", "penalties": "loss", "metrics": "metric",
     }  # fmt: skip
-    assert dict(spec_schema.reserved_of("data")) == {"batch_size": (64, PositiveInt)}
+    assert dict(spec_schema.reserved_of("data")) == {
+        "batch_size": (64, PositiveInt), "workers": (2, NonNegativeInt), "in_memory": (None, bool | None), "mirror": (False, bool),
+    }  # fmt: skip
     assert spec_schema.may_change("train.steps") and not spec_schema.may_change("train.precision")
+    assert spec_schema.may_change("data.workers") and spec_schema.may_change("data.in_memory")  # how the data is read
+    assert not spec_schema.may_change("data.mirror") and not spec_schema.may_change("data.batch_size")  # what is read
     assert spec_schema.may_change("metrics.0.every") and not spec_schema.may_change("loss.name")
 
 

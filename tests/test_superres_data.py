@@ -1,5 +1,5 @@
-"""Super-resolution data: aligned (lr, hr) pairs, seeded augmented training crops, centre-cropped
-test pairs, image folders of any size, and scikit-image's photos split by whole image."""
+"""Super-resolution data: aligned (lr, hr) pairs, fresh seeded augmented training crops at every
+draw (resumable), centre-cropped test pairs, image folders of any size, and scikit-image's photos split by whole image."""
 
 from __future__ import annotations
 
@@ -13,18 +13,27 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 
 from ganforge.errors import GanforgeError
+from ganforge.interfaces.dataset import Split
+from ganforge.interfaces.reading import sample_generator
 from ganforge.testing import TinyImages
+from ganforge.training.batches import BatchStream, permutation
 from ganforge_builtins.superres.data import SuperResolution, bicubic_downsample
+
+
+def drawn(split: Split, epoch: int | None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every pair of ``split`` as training draws them in ``epoch`` (None: without a generator)."""
+    pairs = [split.get(i, None if epoch is None else sample_generator(seed, epoch, i)) for i in range(len(split))]
+    return torch.stack([p.image for p in pairs]), torch.stack([p.inputs["lr"] for p in pairs])
 
 
 @pytest.mark.parametrize("scale", [2, 4])
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_downsampling_the_target_gives_the_input(scale: int, split: str) -> None:
     data = SuperResolution(dataset=TinyImages((3, 32, 32), size=6), hr_size=16, scale=scale, crops=3).load(split)
-    hr, lr = data.samples, data.inputs["lr"]
+    hr, lr = drawn(data, 0 if split == "train" else None)
     assert hr.dtype == lr.dtype == torch.uint8 and data.labels is None
     assert tuple(hr.shape[1:]) == (3, 16, 16) and tuple(lr.shape[1:]) == (3, 16 // scale, 16 // scale)
-    assert len(hr) == (18 if split == "train" else 6)
+    assert len(hr) == (18 if split == "train" else 6) and data.augments == (split == "train")
     # torch's antialiased bicubic, written out here, and PIL's (an independent implementation of the same filter)
     expected = F.interpolate(hr.float(), scale_factor=1 / scale, mode="bicubic", antialias=True).round().clamp(0, 255).to(torch.uint8)
     assert torch.equal(lr, expected)
@@ -38,15 +47,18 @@ def _transforms(patch: torch.Tensor) -> list[tuple[bool, int, torch.Tensor]]:
     return [(flip, k, torch.rot90(patch.flip(-1) if flip else patch, k, dims=(1, 2))) for flip in (False, True) for k in range(4)]
 
 
-def test_training_crops_are_seeded_windows_flipped_and_rotated() -> None:
-    image = torch.randint(0, 256, (1, 1, 20, 20), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
-
+def _one(image: torch.Tensor) -> TinyImages:
     class One(TinyImages):
         def load(self, split: str = "train"):  # type: ignore[no-untyped-def]
             return super().load(split).__class__(image.clone())
 
-    pairs = SuperResolution(dataset=One((1, 20, 20)), hr_size=8, scale=2, crops=40, seed=3)
-    crops = pairs.load("train").samples
+    return One((1, 20, 20))
+
+
+def test_training_crops_are_fresh_seeded_windows_flipped_and_rotated_at_every_draw() -> None:
+    image = torch.randint(0, 256, (1, 1, 20, 20), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    pairs = SuperResolution(dataset=_one(image), hr_size=8, scale=2, crops=40, seed=3).load("train")
+    crops, _ = drawn(pairs, epoch=0)
     seen = set()
     for crop in crops:
         found = [
@@ -56,23 +68,47 @@ def test_training_crops_are_seeded_windows_flipped_and_rotated() -> None:
         assert found, "a training crop is not a window of the image under a flip/rotation"
         seen.update(found)
     assert {flip for flip, _ in seen} == {False, True} and {k for _, k in seen} == {0, 1, 2, 3}
-    assert torch.equal(SuperResolution(dataset=One((1, 20, 20)), hr_size=8, scale=2, crops=40, seed=3).load("train").samples, crops)
-    assert not torch.equal(SuperResolution(dataset=One((1, 20, 20)), hr_size=8, scale=2, crops=40, seed=4).load("train").samples, crops)
+    again = SuperResolution(dataset=_one(image), hr_size=8, scale=2, crops=40, seed=3).load("train")
+    assert torch.equal(drawn(again, epoch=0)[0], crops)  # the same (seed, epoch, index): the same crop
+    different = [not torch.equal(a, b) for a, b in zip(drawn(pairs, epoch=1)[0], crops)]
+    assert sum(different) > 30, "the next epoch draws other crops"
+    other_seed = SuperResolution(dataset=_one(image), hr_size=8, scale=2, crops=40, seed=4).load("train")
+    assert not torch.equal(drawn(other_seed, epoch=0)[0], crops)
+    assert torch.equal(drawn(pairs, None)[0][0], image[0, :, 6:14, 6:14])  # no generator: the centre, deterministic
+
+
+def test_sr_crops_differ_between_epochs_and_repeat_in_a_resumed_stream() -> None:
+    """Through the trainer's batch stream with two workers: a stream started at (epoch 1, batch 2),
+    as a resumed run starts, sees the crops the straight stream sees; epoch 1 is not epoch 0 again."""
+    pairs = SuperResolution(dataset=TinyImages((3, 32, 32), size=4), hr_size=16, scale=2, crops=3).load("train")
+    cpu = torch.device("cpu")
+    straight = BatchStream(pairs, 4, cpu, seed=7, workers=2)  # 12 pairs: 3 batches an epoch
+    batches = [next(straight) for _ in range(6)]
+    resumed = BatchStream(pairs, 4, cpu, seed=7, epoch=1, batch=2, workers=1)
+    for expected in batches[5:]:
+        got = next(resumed)
+        assert torch.equal(got.samples, expected.samples) and torch.equal(got.inputs["lr"], expected.inputs["lr"])
+    by_index = {}
+    for epoch, chunk in ((0, batches[:3]), (1, batches[3:])):
+        order = permutation(7, epoch, 12)
+        for position, sample in enumerate(torch.cat([b.samples for b in chunk])):
+            by_index.setdefault(int(order[position]), []).append(sample)
+    assert all(not torch.equal(a, b) for a, b in by_index.values()), "an index drew the same crop in two epochs"
 
 
 def test_test_split_is_the_centre_crops() -> None:
     tiny = TinyImages((3, 32, 32), size=5)
-    data = SuperResolution(dataset=tiny, hr_size=20, scale=4).load("test")
-    assert torch.equal(data.samples, TF.center_crop(tiny.load("test").samples, [20, 20]))
-    assert torch.equal(data.inputs["lr"], bicubic_downsample(data.samples, 4))
+    hr, lr = drawn(SuperResolution(dataset=tiny, hr_size=20, scale=4).load("test"), epoch=0)  # even with a generator
+    assert torch.equal(hr, TF.center_crop(tiny.load("test").samples, [20, 20]))
+    assert torch.equal(lr, bicubic_downsample(hr, 4))
 
 
 def test_an_image_folder_of_any_sizes(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for name, (h, w) in {"a.png": (20, 33), "b.jpg": (40, 24)}.items():
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(tmp_path / name)
-    data = SuperResolution(root=str(tmp_path), hr_size=16, scale=2, crops=4, channels=1).load("train")
-    assert tuple(data.samples.shape) == (8, 1, 16, 16) and tuple(data.inputs["lr"].shape) == (8, 1, 8, 8)
+    hr, lr = drawn(SuperResolution(root=str(tmp_path), hr_size=16, scale=2, crops=4, channels=1).load("train"), epoch=0)
+    assert tuple(hr.shape) == (8, 1, 16, 16) and tuple(lr.shape) == (8, 1, 8, 8)
     (tmp_path / "broken.png").write_text("not an image")
     with pytest.raises(GanforgeError, match="broken.png: cannot read the image"):
         SuperResolution(root=str(tmp_path), hr_size=16, scale=2).load("test")
@@ -115,4 +151,4 @@ def test_skimage_photos_split_whole_photos() -> None:
         train_rows = {bytes(t.numpy()) for t in train.samples}
         assert not any(bytes(t.numpy()) in train_rows for t in test.samples)
     pairs = SuperResolution(dataset=SkimagePhotos(tile=64), hr_size=32, scale=4, crops=1).load("test")
-    assert tuple(pairs.inputs["lr"].shape[1:]) == (3, 8, 8)
+    assert tuple(pairs.get(0).inputs["lr"].shape) == (3, 8, 8)

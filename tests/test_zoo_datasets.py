@@ -12,6 +12,7 @@ from PIL import Image
 
 from ganforge import EvalContext, Generator
 from ganforge.errors import GanforgeError
+from ganforge.interfaces.reading import hold_in_memory
 from ganforge.plugins import Plugins
 from ganforge_builtins.data.cifar10 import BATCHES, CIFAR10
 from ganforge_builtins.data.idx import FashionMNIST
@@ -79,7 +80,7 @@ def test_image_folder_with_class_subfolders(tmp_path):
     (tmp_path / "cat" / "notes.txt").write_text("not an image")
     dataset = ImageFolder(str(tmp_path), image_size=8)
     assert dataset.class_names == ("cat", "zebra") and dataset.num_classes == 2
-    data = dataset.load()
+    data = hold_in_memory(dataset.load())
     assert data.samples.shape == (3, 3, 8, 8) and data.samples.dtype == torch.uint8
     assert data.labels.tolist() == [0, 0, 1]
     assert data.samples[2, 2].float().mean() > 250 and data.samples[2, 0].float().mean() < 5  # the blue zebra
@@ -89,7 +90,7 @@ def test_image_folder_centre_crops_after_resizing(tmp_path):
     image = Image.new("RGB", (60, 10), (255, 0, 0))
     image.paste((0, 255, 0), (20, 0, 40, 10))  # a green middle third
     image.save(tmp_path / "wide.png")
-    samples = ImageFolder(str(tmp_path), image_size=8).load().samples
+    samples = hold_in_memory(ImageFolder(str(tmp_path), image_size=8).load()).samples
     assert samples.shape == (1, 3, 8, 8)
     assert samples[0, 1].min() >= 250 and samples[0, 0].max() <= 5, "only the green middle survives the crop"
 
@@ -98,7 +99,7 @@ def test_unlabelled_greyscale_image_folder(tmp_path):
     for i in range(4):
         write_png(tmp_path / f"{i}.png", 12, 12, (255, 255, 255))
     dataset = ImageFolder(str(tmp_path), image_size=6, channels=1)
-    data = dataset.load("test")
+    data = hold_in_memory(dataset.load("test"))
     assert dataset.class_names == () and data.labels is None
     assert data.samples.shape == (4, 1, 6, 6) and data.samples.min() == 255
 
@@ -107,15 +108,15 @@ def test_image_folder_errors(tmp_path):
     with pytest.raises(GanforgeError, match="does not exist"):
         ImageFolder(str(tmp_path / "nowhere"))
     with pytest.raises(GanforgeError, match="no images"):
-        ImageFolder(str(tmp_path)).load()
+        ImageFolder(str(tmp_path))
     write_png(tmp_path / "cls" / "a.png", 8, 8)
     write_png(tmp_path / "loose.png", 8, 8)
     with pytest.raises(GanforgeError, match="loose images"):
-        ImageFolder(str(tmp_path)).load()
+        ImageFolder(str(tmp_path))
     (tmp_path / "loose.png").unlink()
     (tmp_path / "cls" / "broken.png").write_bytes(b"\x89PNG but not really")
     with pytest.raises(GanforgeError, match="broken.png: cannot read"):
-        ImageFolder(str(tmp_path)).load()
+        hold_in_memory(ImageFolder(str(tmp_path)).load())
     with pytest.raises(ValueError, match="channels"):
         ImageFolder(str(tmp_path), channels=4)
 

@@ -47,7 +47,7 @@ def eval_command(run_dir: Path, checkpoint: str, metrics: tuple[str, ...], devic
     if not chosen:
         raise GanforgeError(f"{run_dir}: the run's spec has no `metrics:`; name some with --metric fid")
     device_of = next(trained.generator.parameters(), torch.empty(0)).device
-    context = EvalContext(trained.generator, experiment.dataset, device_of, seed=experiment.seed if seed is None else seed)
+    context = EvalContext(trained.generator, experiment.dataset, device_of, seed=experiment.seed if seed is None else seed, workers=experiment.workers)
     values: dict[str, float] = {}
     provenance: dict[str, dict] = {}
     weights = "ema" if trained.uses_ema else "raw"

@@ -11,9 +11,11 @@ import time
 import click
 import torch
 
-from ganforge.cli.common import describe_components, experiment_from, set_option
-from ganforge.errors import GanforgeError
-from ganforge.experiment import Experiment
+from ganforge.cli.common import describe_components, set_option
+from ganforge.errors import GanforgeError, SpecError
+from ganforge.experiment import Experiment, build_experiment, check_data_size
+from ganforge.plugins import get_plugins
+from ganforge.spec import apply_overrides, load_spec
 from ganforge.training.progress import QuietProgress
 from ganforge.training.rundir import RunDir
 from ganforge.training.trainer import Trainer
@@ -40,9 +42,20 @@ def validate(spec: str, overrides: tuple[str, ...], steps: int) -> None:
       ganforge validate specs/lsgan.yaml --set train.steps=10
       ganforge validate specs/stylegan2.yaml --steps 16
     """
-    experiment = experiment_from(spec, overrides)
+    loaded = apply_overrides(load_spec(spec), overrides)
+    experiment = build_experiment(loaded, get_plugins().registry)
+    try:
+        size: int | None = check_data_size(experiment, loaded)
+    except SpecError:
+        raise
+    except GanforgeError as exc:  # data not on this machine yet: the spec itself is still checked
+        size, unread = None, str(exc)
     timing = scratch_steps(experiment, steps) if steps else None  # a failing step must not follow an "OK"
     click.echo(f"{spec}: OK — {describe_components(experiment)}")
+    if size is None:
+        click.echo(f"data: not read, so its size is not checked against data.batch_size ({unread})", err=True)
+    else:
+        click.echo(f"data: {size:,} training samples, {size // experiment.batch_size:,} batches of {experiment.batch_size} per epoch")
     if timing:
         click.echo(timing)
 

@@ -13,6 +13,7 @@ from ganforge import distributed
 from ganforge.distributed import Ranks
 from ganforge.interfaces.dataset import Dataset, to_model_range
 from ganforge.interfaces.networks import Generator, as_generated
+from ganforge.interfaces.reading import ordered_batches
 from ganforge.version import __version__
 
 
@@ -38,6 +39,8 @@ class EvalContext:
     batch_size: int = 250
     ranks: Ranks = field(default_factory=Ranks)
     progress: Callable[[str, int, int], None] | None = None
+    #: DataLoader processes reading a streamed split's real samples (``data.workers``)
+    workers: int = 0
 
     def generated(self, n: int, labels: Tensor | None = None, shard: bool = False) -> Iterator[tuple[Tensor, Tensor | None]]:
         """Yield ``(samples in [-1, 1], labels)`` batches, ``n`` samples in all, from a
@@ -62,16 +65,16 @@ class EvalContext:
 
     def real(self, n: int | None = None, split: str = "train", shard: bool = False) -> Iterator[tuple[Tensor, Tensor | None]]:
         """Yield ``(samples in [-1, 1], labels)`` batches of the first ``n`` real samples
-        (with ``shard``, of this process's share of them)."""
+        (with ``shard``, of this process's share of them). A streamed split is read through
+        ``workers`` DataLoader processes, never held whole in memory."""
         data = self.dataset.load(split)
         total = len(data) if n is None else min(n, len(data))
         share = self.ranks.shard(total) if shard else range(total)
-        for start in range(share.start, share.stop, self.batch_size):
-            stop = min(start + self.batch_size, share.stop)
-            x = to_model_range(data.samples[start:stop].to(self.device))
-            y = None if data.labels is None else data.labels[start:stop].to(self.device)
-            yield x, y
-            self._report(f"real {split}", stop - share.start, len(share))
+        done = 0
+        for batch in ordered_batches(data, share, self.batch_size, self.workers):
+            done += len(batch.samples)
+            yield to_model_range(batch.samples.to(self.device)), None if batch.labels is None else batch.labels.to(self.device)
+            self._report(f"real {split}", done, len(share))
 
     def _report(self, what: str, done: int, total: int) -> None:
         if self.progress is not None:

@@ -22,6 +22,15 @@ TERM_SCHEDULE: dict[str, tuple[Any, Any]] = {"every": (1, PositiveInt), "start":
 #: a network's weights from another run directory or checkpoint file.
 WARM_START: dict[str, tuple[Any, Any]] = {"init_from": (None, str | None)}
 
+#: how the trainer reads the data: the batch, the DataLoader processes, holding it in memory
+#: (null: when it is small) and x-flips in the workers.
+DATA_READING: dict[str, tuple[Any, Any]] = {
+    "batch_size": (64, PositiveInt),
+    "workers": (2, NonNegativeInt),
+    "in_memory": (None, bool | None),
+    "mirror": (False, bool),
+}
+
 Holds = Literal["value", "component", "optimizers", "settings", "loggers", "ignored"]
 Count = Literal["one", "nullable", "optional", "list"]
 
@@ -47,6 +56,8 @@ class Section:
         settings: the settings dataclass of a ``settings`` section; its fields' metadata say which
             of them may change on resume.
         resumable: whether the whole section may differ when a run is resumed.
+        resumable_keys: keys of the section that may differ when a run is resumed (how the
+            data is read, ``data.workers``, not what is read).
     """
 
     name: str
@@ -58,10 +69,11 @@ class Section:
     default: Any = None
     settings: type | None = None
     resumable: bool = False
+    resumable_keys: frozenset[str] = frozenset()
 
     def may_change(self, field_name: str) -> bool:
         """Whether ``field_name`` of this section (its first dotted part) may change on resume."""
-        if self.resumable:
+        if self.resumable or field_name in self.resumable_keys:
             return True
         return self.settings is not None and field_name in resumable_fields(self.settings)
 
@@ -73,7 +85,7 @@ SCHEMA: tuple[Section, ...] = (
     Section("generator", "component", kind="generator", reserved=WARM_START),
     Section("discriminator", "component", kind="discriminator", count="nullable", reserved=WARM_START),
     Section("loss", "component", kind="loss", reserved=TERM_SCHEDULE),
-    Section("data", "component", kind="dataset", reserved={"batch_size": (64, PositiveInt)}),
+    Section("data", "component", kind="dataset", reserved=DATA_READING, resumable_keys=frozenset({"workers", "in_memory"})),
     Section("augment", "component", kind="augment", count="optional"),
     Section("penalties", "component", kind="loss", count="list", reserved=TERM_SCHEDULE),
     Section("metrics", "component", kind="metric", count="list", reserved={"every": (None, Any)}, resumable=True),

@@ -89,7 +89,8 @@ def check_extractor(factory: Callable[..., FeatureExtractor], /, *, setup: Setup
     with checker.check("prepare", needs_resources=True):
         extractor = _prepare(extractor, dataset, setup)
     n = max(setup.batch_size, 4)
-    images = to_model_range(dataset.load("train").samples[:n]).to(setup.device)
+    train = dataset.load("train")
+    images = to_model_range(torch.stack([train.get(i).image for i in range(min(n, len(train)))])).to(setup.device)
     features: Tensor | None = None
     with checker.check("features"):
         with torch.no_grad():

@@ -54,7 +54,7 @@ class MetricSchedule:
         try:
             with torch.random.fork_rng(devices=devices):
                 for scheduled in due:
-                    context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed, ranks=self.ranks, progress=self._reporter(scheduled.name))
+                    context = EvalContext(generator, self.exp.dataset, self.device, seed=self.exp.seed, ranks=self.ranks, progress=self._reporter(scheduled.name), workers=self.exp.workers)
                     index = self.exp.metrics.index(scheduled)
                     role = f"metrics.{index}"
                     with attributed(self.exp.owner(role), "evaluate"):

@@ -10,7 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.errors import attributed
-from ganforge.interfaces import Dataset, DataSplit, Generator, as_generated, to_model_range
+from ganforge.interfaces import Dataset, Generator, as_generated, to_model_range
+from ganforge.interfaces.dataset import Split
 from ganforge.training.observers import RunObserver
 
 
@@ -20,7 +21,7 @@ class SampleWriter:
     the batch), so pictures of one run compare over time."""
 
     def __init__(
-        self, generator: Generator, dataset: Dataset, split: DataSplit, count: int, seed: int, device: torch.device, owner: str = "dataset"
+        self, generator: Generator, dataset: Dataset, split: Split, count: int, seed: int, device: torch.device, owner: str = "dataset"
     ) -> None:
         self.dataset = dataset
         self.owner = owner  # how errors in save_samples name the dataset
@@ -37,7 +38,8 @@ class SampleWriter:
         if needed:
             count = min(count, len(split))
         self.latent = generator.sample_latent(count, "cpu", rng).to(device)
-        self.inputs = {name: to_model_range(split.inputs[name][:count]).to(device) for name in needed}
+        rows = [split.get(i).inputs for i in range(count)] if needed else []
+        self.inputs = {name: to_model_range(torch.stack([row[name] for row in rows])).to(device) for name in needed}
 
     def write(self, generator: nn.Module, path: Path, step: int, observers: Sequence[RunObserver]) -> Tensor:
         """Draw with ``generator`` (in eval mode, restored after) and write the picture to ``path``."""

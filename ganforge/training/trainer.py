@@ -16,6 +16,8 @@ from ganforge.errors import GanforgeError, attributed
 from ganforge.experiment import Experiment
 from ganforge.files import WriteError
 from ganforge.interfaces import Logger, RunStart
+from ganforge.interfaces.dataset import DataSplit, Split
+from ganforge.interfaces.reading import choose_in_memory, hold_in_memory
 from ganforge.seeding import rng_state, set_rng_state
 from ganforge.training import speed
 from ganforge.training.batches import BatchStream, check_inputs
@@ -120,16 +122,29 @@ class Trainer:
 
     def prepare(self, resume: bool = False) -> None:
         """Load the data, create the run directory, and restore the checkpoint when resuming."""
-        with attributed(self.exp.owner("data"), "load"):
-            split = self.exp.dataset.load("train")
+        split = self._training_split()
         check_inputs(self.generator, split, self.exp.owner("generator"), self.exp.owner("data"))
         if self.cfg.precision == "bf16" and self.device.type == "cpu" and self.is_main:
             timing = speed.bf16_timing(self.generator, self.discriminator, self.device)  # no silent 17x slowdown
             if timing is not None:
                 self.progress.message(timing.message(self.device))
         saved = self._load_for_resume() if resume else None
+        if saved and saved.get("data_fingerprint") not in (None, self.data_fingerprint):
+            self.progress.message(f"--resume: the training data of {self.exp.owner('data')} changed since the run started: "
+                                  f"{split.changed_since(saved['data_fingerprint'])}; continuing on the data as it is now")  # fmt: skip
+        skipped = dict.fromkeys(saved.get("data_skipped") or []) if saved else {}  # unreadable files, counted over the whole run
+        if choose_in_memory(split, self.exp.dataset.image_shape, self.exp.in_memory, self.exp.owner("data")):
+            found: list[str] = []
+            with attributed(self.exp.owner("data"), "load"):
+                split = hold_in_memory(split, self.exp.workers, skipped=found.append)
+            for message in (m for m in found if m not in skipped):
+                skipped[message] = None
+                self.progress.message(f"Warning: skipped {message} (the next sample is used in its place)")
         epoch, batch = (saved["epoch"], saved["batch"]) if saved else (0, 0)
-        self.stream = BatchStream(split, self.global_batch_size(saved), self.device, self.exp.seed, epoch, batch, self.ranks.rank, self.ranks.world_size)
+        self.stream = BatchStream(
+            split, self.global_batch_size(saved), self.device, self.exp.seed, epoch, batch, self.ranks.rank, self.ranks.world_size,
+            workers=self.exp.workers, mirror=self.exp.mirror, warn=self.progress.message, skipped=skipped,
+        )  # fmt: skip
         self.training_step = TrainingStep(
             self.networks, self.exp.terms, self.parts.optimizers, self.parts.precision, lambda: next(self.stream),
             d_steps=self.cfg.d_steps, accumulate=self.cfg.accumulate, conditional=bool(self.generator.num_classes),
@@ -152,6 +167,16 @@ class Trainer:
         self.samples = SampleWriter(self.generator, self.exp.dataset, split, self.cfg.samples, self.exp.seed, self.device, self.exp.owner("data"))
         self.state.epochs_done = self._epochs_done()
         self.run_dir.write_status("running", self.state.step, self.state.total_steps)
+
+    def _training_split(self) -> Split:
+        """The train split as the dataset gives it, and its fingerprint when it has a cheap one
+        (a split that overrides :meth:`Split.fingerprint`), kept in checkpoints to tell a resumed
+        run that its files changed."""
+        with attributed(self.exp.owner("data"), "load"):
+            split = self.exp.dataset.load("train")
+            cheap = type(split).fingerprint is not Split.fingerprint and not isinstance(split, DataSplit)
+            self.data_fingerprint = split.fingerprint() if cheap else None
+        return split
 
     # ---- the loop -----------------------------------------------------------------------
     def _loop(self) -> TrainResult:
@@ -228,6 +253,7 @@ class Trainer:
             what = collapsed or f"{', '.join(bad)} became {values[bad[0]]}"
             raise TrainingDiverged(f"{what} by step {self.state.step}; {where}. Lower the learning rates or check the loss")
         values.update(self.parts.log_values())
+        values.update(self.stream.log_values())
         self.state.last_losses = values
         self._record(values)
         self.progress.update(self.state.step, values)
@@ -283,6 +309,8 @@ class Trainer:
             "rng": rng_state(),
             "losses": distributed.all_gather_objects(self.losses.state_dict()),  # each process's, like its RNG
             "best": dict(self.metrics.best),
+            "data_fingerprint": self.data_fingerprint,
+            "data_skipped": list(self.stream.skipped),
             "spec": self.exp.resolved,
             "spec_written": self.exp.written,
         }

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset, to_model_range
+from ganforge.interfaces.reading import hold_in_memory
 from ganforge_builtins.classifier.net import SmallClassifierNet
 
 
@@ -67,7 +68,7 @@ def train_classifier(
     if dataset.num_classes < 2:
         raise GanforgeError(f"{type(dataset).__name__} has no class labels; the classifier extractor needs a labelled dataset")
     device = torch.device(device)
-    train, test = dataset.load("train"), dataset.load("test")
+    train, test = hold_in_memory(dataset.load("train")), hold_in_memory(dataset.load("test"))
     if train.labels is None or test.labels is None:
         raise GanforgeError(f"{type(dataset).__name__} has no labels; the classifier extractor needs a labelled dataset")
     torch.manual_seed(seed)

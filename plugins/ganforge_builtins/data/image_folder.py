@@ -1,35 +1,250 @@
-"""Any folder of images as a dataset; class subfolders become labels."""
+"""Any folder of images, or a stylegan2-ada / stylegan3 dataset ZIP, as a streamed dataset.
+
+The files are indexed once per load (names, sizes, modification times; for a ZIP its central
+directory), never decoded ahead: each image is read and decoded with ``torchvision.io`` when a
+DataLoader worker asks for it. The index is kept in ganforge's cache under its fingerprint, so a
+resumed run whose folder changed says what changed.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import warnings
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import torch
-import torchvision.transforms.functional as TF
-from PIL import Image, UnidentifiedImageError
+import torch.nn.functional as F
+from torch import Tensor
 
-from ganforge import Dataset, DataSplit, hookimpl
+from ganforge import Dataset, hookimpl
+from ganforge.cache import cache_dir
 from ganforge.errors import GanforgeError
+from ganforge.interfaces.dataset import Sample, Split, UnreadableSample
 from ganforge.types import Range
 from ganforge_builtins.data.image_files import IMAGE_EXTENSIONS as EXTENSIONS
+from ganforge_builtins.data.image_files import UnreadableImage, read_image
+
+# torchvision 0.29 warns on every decode that TorchCodec will take image decoding over; until
+# then torchvision.io (libjpeg-turbo, libpng) is the decoder this module uses, deliberately.
+warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision", category=DeprecationWarning)
+
+#: formats torchvision.io decodes (libjpeg-turbo, libpng, libwebp); others go through PIL.
+TORCHVISION_FORMATS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
+#: stylegan2-ada / stylegan3's labels file inside a dataset ZIP or folder.
+LABELS_FILE = "dataset.json"
 
 
-def _images_in(folder: Path, recursive: bool) -> list[Path]:
-    paths = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in paths if p.is_file() and p.suffix.lower() in EXTENSIONS)
+@dataclass(frozen=True)
+class Index:
+    """What a folder or ZIP holds, without decoding it: each image's relative name, size and
+    modification time, its label, and the class names."""
+
+    names: tuple[str, ...]
+    sizes: tuple[int, ...]
+    times: tuple[int, ...]
+    labels: tuple[int, ...] | None
+    classes: tuple[str, ...]
+
+    def digest(self, settings: str) -> str:
+        """The fingerprint: names, sizes, times, labels and ``settings`` (what changes a decoded sample)."""
+        digest = hashlib.blake2b(settings.encode(), digest_size=8)
+        for row in zip(self.names, self.sizes, self.times):
+            digest.update("{}\0{}\0{}\n".format(*row).encode())
+        digest.update(repr((self.labels, self.classes)).encode())
+        return digest.hexdigest()
+
+    def save(self, path: Path) -> None:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(f".tmp{os.getpid()}")
+            temporary.write_text(json.dumps({"names": self.names, "sizes": self.sizes, "times": self.times}))
+            temporary.replace(path)
+
+    def changes(self, old: dict[str, Any]) -> str:
+        """``"2 files added, 1 modified (e.g. cat/3.png)"`` from ``old`` (a saved index) to this one."""
+        before = {n: (s, t) for n, s, t in zip(old["names"], old["sizes"], old["times"])}
+        now = {n: (s, t) for n, s, t in zip(self.names, self.sizes, self.times)}
+        added = [n for n in now if n not in before]
+        removed = [n for n in before if n not in now]
+        modified = [n for n in now if n in before and before[n] != now[n]]
+        parts = [f"{len(v)} file{'s' * (len(v) != 1)} {what}" for v, what in ((added, "added"), (removed, "removed"), (modified, "modified")) if v]
+        example = (added or removed or modified or [""])[0]
+        return (", ".join(parts) + f" (e.g. {example})") if parts else "only its labels or settings changed"
+
+
+def _read_labels(text: str | None, names: tuple[str, ...], where: str) -> dict[str, int] | None:
+    """stylegan's ``dataset.json``: ``{"labels": [[name, label], ...]}`` or ``{"labels": null}``."""
+    if text is None:
+        return None
+    try:
+        pairs = json.loads(text).get("labels")
+        labels = None if pairs is None else {str(name): int(label) for name, label in pairs}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise GanforgeError(f"{where}: not a dataset.json of labels ({exc}); expected {{\"labels\": [[\"file\", label], ...]}} or null") from None
+    if labels is not None:
+        missing = [n for n in names if n not in labels]
+        if missing:
+            raise GanforgeError(f"{where}: no label for {missing[0]} ({len(missing)} images unlabelled); label every image or set labels to null")
+    return labels
+
+
+def _classes(names: tuple[str, ...], where: str) -> tuple[tuple[int, ...] | None, tuple[str, ...]]:
+    """Class subfolders as labels (in sorted name order): every image inside one, or none are."""
+    tops = [n.split("/", 1)[0] if "/" in n else None for n in names]
+    if all(t is None for t in tops):
+        return None, ()
+    loose = [n for n, t in zip(names, tops) if t is None]
+    if loose:
+        raise GanforgeError(
+            f"{where} holds both class subfolders and {len(loose)} loose images (e.g. {loose[0]}); "
+            "move the loose images into a class folder or remove the subfolders"
+        )
+    classes = tuple(sorted({t for t in tops if t is not None}))
+    number = {c: i for i, c in enumerate(classes)}
+    return tuple(number[t] for t in tops if t is not None), classes
+
+
+def index_folder(root: Path) -> Index:
+    """Every image under ``root`` (any depth), sorted by relative name, with size and time."""
+    found: list[tuple[str, int, int]] = []
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    pending.append(Path(entry.path))
+                elif Path(entry.name).suffix.lower() in EXTENSIONS and entry.is_file():
+                    stat = entry.stat()
+                    found.append((Path(entry.path).relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns))
+    found.sort()
+    names = tuple(n for n, _, _ in found)
+    labels_file = root / LABELS_FILE
+    return _labelled(names, tuple(s for _, s, _ in found), tuple(t for _, _, t in found),
+                     labels_file.read_text() if labels_file.is_file() else None, str(root))  # fmt: skip
+
+
+def index_zip(path: Path) -> Index:
+    """Every image in the ZIP at ``path``, from its central directory (nothing is decompressed)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = sorted((i for i in archive.infolist() if Path(i.filename).suffix.lower() in EXTENSIONS and not i.is_dir()), key=lambda i: i.filename)
+            labels = archive.read(LABELS_FILE).decode() if LABELS_FILE in archive.namelist() else None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise GanforgeError(f"{path}: not a readable ZIP archive ({exc}); set data.root to a folder of images or a dataset ZIP") from None
+    names = tuple(i.filename for i in infos)
+    return _labelled(names, tuple(i.file_size for i in infos), tuple(i.CRC for i in infos), labels, str(path))
+
+
+def _labelled(names: tuple[str, ...], sizes: tuple[int, ...], times: tuple[int, ...], labels_json: str | None, where: str) -> Index:
+    given = _read_labels(labels_json, names, f"{where}/{LABELS_FILE}")
+    if given is not None:
+        labels = tuple(given[n] for n in names)
+        return Index(names, sizes, times, labels, tuple(str(c) for c in range(max(labels, default=-1) + 1)))
+    if labels_json is not None:  # {"labels": null}: unlabelled, whatever its folders (stylegan's 00000/, 00001/, ...)
+        return Index(names, sizes, times, None, ())
+    folders, classes = _classes(names, where)
+    return Index(names, sizes, times, folders, classes)
+
+
+def square(image: Tensor, size: int) -> Tensor:
+    """uint8 ``(C, H, W)`` resized (shorter side to ``size``, bilinear with antialiasing) and
+    centre-cropped to ``size`` x ``size``; an image of that size already is returned as it is.
+    Resized channels-last, where torch has its fast uint8 kernel (a third of the time of
+    ``TF.resize`` on a channels-first image)."""
+    height, width = image.shape[1:]
+    if (height, width) == (size, size):
+        return image.contiguous()
+    short, long = min(height, width), max(height, width)
+    scaled = (size, int(size * long / short))
+    target = scaled if height <= width else scaled[::-1]
+    batch = image[None].contiguous(memory_format=torch.channels_last)
+    resized = F.interpolate(batch, size=target, mode="bilinear", antialias=True, align_corners=False)[0]
+    top, left = round((resized.shape[1] - size) / 2), round((resized.shape[2] - size) / 2)  # as torchvision's center_crop
+    return resized[:, top : top + size, left : left + size].contiguous()
+
+
+def grey(image: Tensor) -> Tensor:
+    """uint8 RGB -> one channel, ITU-R 601-2 luma as PIL's convert("L") and torchvision compute it."""
+    weights = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
+    return (image.float() * weights).sum(0, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+
+
+class ImageFiles(Split):
+    """The images of a folder or ZIP, each read, decoded (``torchvision.io``), resized (shorter
+    side) and centre-cropped when asked for. Holds names only, so it pickles to workers; a ZIP is
+    opened once per process."""
+
+    def __init__(self, source: Path, index: Index, image_size: int, channels: int) -> None:
+        self.source, self.index, self.image_size, self.channels = source, index, image_size, channels
+        self.zipped = source.is_file()
+        self.labels = None if index.labels is None else torch.tensor(index.labels, dtype=torch.int64)
+        self._archive: tuple[int, zipfile.ZipFile] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_archive": None}  # an open ZIP stays in the process that opened it
+
+    def __len__(self) -> int:
+        return len(self.index.names)
+
+    def _bytes(self, name: str) -> bytes:
+        if not self.zipped:
+            return (self.source / name).read_bytes()
+        if self._archive is None or self._archive[0] != os.getpid():
+            self._archive = (os.getpid(), zipfile.ZipFile(self.source))
+        return self._archive[1].read(name)
+
+    def get(self, index: int, generator: torch.Generator | None = None) -> Sample:
+        name = self.index.names[index]
+        where = f"{self.source}/{name}" if not self.zipped else f"{self.source}:{name}"
+        try:
+            image = self._decode(name)
+        except (OSError, RuntimeError, ValueError, zipfile.BadZipFile, UnreadableImage) as exc:
+            raise UnreadableSample(f"{where}: cannot read the image ({' '.join(str(exc).split())[:200]})") from None
+        return Sample(square(image, self.image_size))
+
+    def _decode(self, name: str) -> Tensor:
+        from torchvision.io import ImageReadMode, decode_image  # torchvision's import takes seconds: only where images are read
+
+        suffix = Path(name).suffix.lower()
+        if suffix in TORCHVISION_FORMATS:
+            data = torch.frombuffer(bytearray(self._bytes(name)), dtype=torch.uint8)
+            return decode_image(data, mode=ImageReadMode.GRAY if self.channels == 1 else ImageReadMode.RGB)
+        if self.zipped:
+            raise UnreadableImage(f"{suffix} inside a ZIP; pack PNG or JPEG files")
+        image = read_image(self.source / name)  # BMP, TIFF, PPM ... through PIL
+        if image.shape[0] != self.channels:
+            image = image.expand(3, -1, -1) if self.channels == 3 else grey(image)
+        return image
+
+    def fingerprint(self) -> str:
+        return self.index.digest(f"image-folder size={self.image_size} channels={self.channels}")
+
+    def changed_since(self, fingerprint: str) -> str:
+        saved = cache_dir("index", f"{fingerprint}.json")
+        try:
+            old = json.loads(saved.read_text())
+        except (OSError, ValueError):
+            return f"its files changed (the index of the run's files, {saved}, is no longer cached to say which)"
+        return f"{self.source}: {self.index.changes(old)}"
 
 
 class ImageFolder(Dataset):
-    """A folder of images (PNG, JPEG, ...), resized and centre-cropped to a square size.
+    """A folder of images (PNG, JPEG, ...) or a stylegan2-ada / stylegan3 dataset ZIP, resized
+    and centre-cropped to a square size, streamed: nothing is decoded before training starts.
 
-    When ``root`` has subfolders holding images, each subfolder is a class (labels in sorted
-    name order, images found at any depth inside it); otherwise the images directly in
-    ``root`` form an unlabelled dataset. The folder is one split: ``train`` and ``test``
-    both return all of it.
+    When the images sit in subfolders, each subfolder is a class (labels in sorted name order,
+    images found at any depth inside it); a ``dataset.json`` beside them (``{"labels": [[name,
+    label], ...]}``, as stylegan writes) gives the labels instead; otherwise the dataset is
+    unlabelled. The folder is one split: ``train`` and ``test`` both return all of it.
 
     Args:
-        root: the folder.
+        root: the folder, or a ``.zip`` archive (e.g. one written by ``ganforge dataset pack``).
         image_size: images are resized (shorter side) and centre-cropped to this size.
         channels: 1 (greyscale) or 3 (RGB).
     """
@@ -40,43 +255,35 @@ class ImageFolder(Dataset):
         if image_size < 4:
             raise ValueError(f"image_size must be at least 4, got {image_size}")
         self.root = Path(root).expanduser()
-        if not self.root.is_dir():
-            raise GanforgeError(f"image folder {self.root} does not exist; set data.root to a folder of images")
+        if not (self.root.is_dir() or (self.root.is_file() and zipfile.is_zipfile(self.root))):
+            what = "is not a ZIP archive" if self.root.is_file() else "does not exist"
+            raise GanforgeError(f"image folder {self.root} {what}; set data.root to a folder of images or a dataset ZIP")
         self.image_shape = (channels, image_size, image_size)
-        self.class_folders = sorted(d for d in self.root.iterdir() if d.is_dir() and _images_in(d, recursive=True))
-        self.class_names = tuple(d.name for d in self.class_folders)
+        self._index = self.read_index()
+        self.class_names = self._index.classes
+
+    def read_index(self) -> Index:
+        """The folder's (or ZIP's) index as it is now; an error when it holds no image."""
+        index = index_zip(self.root) if self.root.is_file() else index_folder(self.root)
+        if not index.names:
+            raise GanforgeError(f"no images ({', '.join(sorted(EXTENSIONS))}) in {self.root}")
+        return index
 
     def files(self) -> list[tuple[Path, int | None]]:
-        """Every image with its class index (``None`` when unlabelled)."""
-        loose = _images_in(self.root, recursive=False)
-        if self.class_folders and loose:
-            raise GanforgeError(
-                f"{self.root} holds both class subfolders and {len(loose)} loose images (e.g. {loose[0].name}); "
-                "move the loose images into a class folder or remove the subfolders"
-            )
-        if not self.class_folders:
-            return [(path, None) for path in loose]
-        return [(path, label) for label, folder in enumerate(self.class_folders) for path in _images_in(folder, True)]
+        """Every image of a folder with its class index (``None`` when unlabelled)."""
+        labels = self._index.labels or (None,) * len(self._index.names)
+        return [(self.root / name, label) for name, label in zip(self._index.names, labels)]
 
-    def _read(self, path: Path) -> torch.Tensor:
-        try:
-            with Image.open(path) as image:
-                image = image.convert("L" if self.image_shape[0] == 1 else "RGB")
-        except (OSError, UnidentifiedImageError) as exc:
-            raise GanforgeError(f"{path}: cannot read the image ({exc}); remove or replace the file") from exc
-        size = self.image_shape[1]
-        image = TF.center_crop(TF.resize(image, size, antialias=True), [size, size])
-        return TF.pil_to_tensor(image)
-
-    def load(self, split: str = "train") -> DataSplit:
+    def load(self, split: str = "train") -> ImageFiles:
         if split not in ("train", "test"):
             raise GanforgeError(f"image-folder has splits 'train' and 'test', not '{split}'")
-        files = self.files()
-        if not files:
-            raise GanforgeError(f"no images ({', '.join(sorted(EXTENSIONS))}) in {self.root}")
-        images = torch.stack([self._read(path) for path, _ in files])
-        labels = torch.tensor([label for _, label in files], dtype=torch.int64) if self.class_folders else None
-        return DataSplit(images, labels)
+        index = self._index  # read when the dataset was built: a run sees the files as they were when it started
+        files = ImageFiles(self.root, index, self.image_shape[1], self.image_shape[0])
+        try:
+            index.save(cache_dir("index", f"{files.fingerprint()}.json"))
+        except OSError:
+            pass  # the cached index only says what changed on resume; training does not need it
+        return files
 
 
 @hookimpl

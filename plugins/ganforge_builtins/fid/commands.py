@@ -21,6 +21,7 @@ from ganforge.cache import dataset_key
 from ganforge.errors import GanforgeError
 from ganforge.experiment import pick_device
 from ganforge.interfaces.extractor import FeatureExtractor
+from ganforge.interfaces.reading import ordered_batches
 from ganforge.provenance import extractor_provenance, file_digest, ganforge_version
 from ganforge_builtins.data.image_files import image_batches, image_files, prefetched
 from ganforge_builtins.stats import FeatureStats, FrechetReference, RunningStats, load_stats, save_stats, stats_provenance
@@ -156,7 +157,7 @@ def stats(source: str, out: Path, split: str, samples: int | None, extractor: st
         network = extractor_from(extractor, weights).prepare(dataset, target)
         data = dataset.load(split)
         total = len(data) if samples is None else min(samples, len(data))
-        batches = (data.samples[i : min(i + batch_size, total)] for i in range(0, total, batch_size))
+        batches = (batch.samples for batch in ordered_batches(data, range(total), batch_size, workers=2))
         result = statistics(network, batches, total, f"{source} {split}")
         origin = {"dataset": source, "split": split, "key": dataset_key(dataset, split), "samples": total}
     provenance = {"ganforge_version": ganforge_version(), "extractor": extractor_provenance(network), "source": origin, "statistics": "float64"}

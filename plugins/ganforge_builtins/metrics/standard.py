@@ -114,6 +114,12 @@ class FeatureMetric(Metric):
             self._prepared_on = torch.device(context.device)
         return self._extractor
 
+    def seen(self, dataset: Any) -> int:
+        """``id(dataset)``, with the dataset kept alive while this metric is: a later dataset
+        can never take over the id, and with it another dataset's cached statistics."""
+        self._real_cache.setdefault(("dataset", id(dataset)), dataset)
+        return id(dataset)
+
     def real_cached(self, key: tuple, compute: Callable[[], T]) -> T:
         """``compute()`` once per key (dataset, split, sizes, device), then reused."""
         if key not in self._real_cache:
@@ -130,12 +136,12 @@ class FeatureMetric(Metric):
 
     def dataset_reference(self, context: EvalContext, split: str, samples: int | None) -> dict[str, Any]:
         """The real samples a metric compares with: dataset key (name and contents digest), split, count."""
-        key = self.real_cached(("key", id(context.dataset), split), lambda: dataset_key(context.dataset, split))
+        key = self.real_cached(("key", self.seen(context.dataset), split), lambda: dataset_key(context.dataset, split))
         return {"dataset": key, "split": split, "samples": self.real_count(context, samples, split)}
 
     def real_count(self, context: EvalContext, samples: int | None, split: str) -> int:
         """``samples`` capped at the split's size (``None``: the whole split)."""
-        total = self.real_cached(("size", id(context.dataset), split), lambda: len(context.dataset.load(split)))
+        total = self.real_cached(("size", self.seen(context.dataset), split), lambda: len(context.dataset.load(split)))
         return total if samples is None else min(samples, total)
 
 
@@ -183,7 +189,7 @@ class FID(FeatureMetric):
         if self.reference is not None:
             return self.real_cached(("file", self.reference, str(context.device)), lambda: FrechetReference(load_stats(self.reference, context.device)))
         n = self.real_count(context, self.reference_samples, self.reference_split)
-        key = (id(context.dataset), self.reference_split, n, str(context.device))
+        key = (self.seen(context.dataset), self.reference_split, n, str(context.device))
         return self.real_cached(key, lambda: FrechetReference(self._dataset_stats(context, extractor, n)))
 
     def _dataset_stats(self, context: EvalContext, extractor: FeatureExtractor, n: int) -> FeatureStats:

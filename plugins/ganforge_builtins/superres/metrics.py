@@ -10,6 +10,7 @@ from torch import Tensor
 from ganforge import EvalContext, FeatureExtractor, Metric, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import as_generated, to_model_range
+from ganforge.interfaces.reading import ordered_batches
 from ganforge.requirements import Need
 from ganforge.spec import build_component
 from ganforge_builtins.superres import quality
@@ -33,20 +34,20 @@ class _PairedMetric(Metric):
 
     def evaluate(self, context: EvalContext) -> dict[str, float]:
         data = context.dataset.load(self.split)
-        if "lr" not in data.inputs:
+        first = data.get(0).inputs if len(data) else {}
+        if "lr" not in first:
             raise GanforgeError(f"{self.key} needs paired data with an 'lr' input (the super-resolution dataset); {type(context.dataset).__name__} has none")
         count = len(data) if self.samples is None else min(self.samples, len(data))
-        scale = data.samples.shape[-1] // data.inputs["lr"].shape[-1]
+        scale = data.get(0).image.shape[-1] // first["lr"].shape[-1]
         border = scale if self.border is None else self.border
         scores: list[Tensor] = []
         baseline: list[Tensor] = []
         key = (id(context.dataset), self.split, count)
         with torch.inference_mode():
-            for start in range(0, count, context.batch_size):
-                stop = min(start + context.batch_size, count)
-                target = data.samples[start:stop]
-                lr = to_model_range(data.inputs["lr"][start:stop]).to(context.device)
-                z = context.generator.sample_latent(stop - start, context.device)
+            for batch in ordered_batches(data, range(count), context.batch_size, context.workers):
+                target = batch.samples
+                lr = to_model_range(batch.inputs["lr"]).to(context.device)
+                z = context.generator.sample_latent(len(target), context.device)
                 output = as_generated(context.generator(z, None, lr=lr)).samples.float().cpu()
                 scores.append(self.pair_scores(output, target, border, context))
                 if key not in self._bicubic:

@@ -14,6 +14,7 @@ from ganforge.errors import GanforgeError
 from ganforge.imaging import write_grid
 from ganforge.interfaces import Generator, to_model_range
 from ganforge.interfaces.networks import as_generated
+from ganforge.interfaces.reading import ordered_batches
 
 PAIRS_PER_ROW = 8
 
@@ -64,7 +65,7 @@ def reconstruct(target: str, count: int, out: Path, split: str, seed: int, overw
     trained = load_from_options(target, checkpoint, spec, device, no_ema)
     require_encoder(trained.generator)
     data = trained.experiment.dataset.load(split)
-    real = to_model_range(data.samples[:count])
+    real = to_model_range(next(ordered_batches(data, range(min(count, len(data))), count)).samples)
     pairs = reconstruct_images(trained.generator, real, seed)
     write_grid(pairs.cpu(), 2 * min(PAIRS_PER_ROW, real.shape[0]), out, trained.experiment.dataset)
     click.echo(f"wrote {out}: {real.shape[0]} {split} images and their reconstructions by {describe(trained)}", err=True)
