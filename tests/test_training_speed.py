@@ -32,9 +32,9 @@ def test_a_slow_bf16_is_said_in_the_runs_first_lines_and_by_validate(tiny_spec: 
     assert run.exit_code == 0, run.output
     assert run.stderr.splitlines()[2] == expected, run.stderr  # after the components and the run directory
     validated = invoke("validate", str(tiny_spec), "--steps", "1", "--set", "train.precision=bf16")
-    assert validated.exit_code == 0 and validated.stdout.splitlines()[1] == expected, validated.stdout
+    assert validated.exit_code == 0 and validated.stdout.splitlines()[2] == expected, validated.stdout  # after OK and the data's size
     fp32 = invoke("validate", str(tiny_spec), "--steps", "1")
-    assert "train.precision" not in fp32.stdout and len(fp32.stdout.splitlines()) == 2  # nothing timed, nothing said, for fp32
+    assert "train.precision" not in fp32.stdout and len(fp32.stdout.splitlines()) == 3  # OK, the data's size, the step: nothing timed, nothing said, for fp32
 
 
 def test_a_fast_bf16_is_a_plain_line() -> None:

@@ -8,6 +8,7 @@ import copy
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -75,3 +76,10 @@ def bf16_timing(generator: Generator, discriminator: nn.Module | None, device: t
     if fp32 is None or bf16 is None:
         return None
     return PrecisionTiming(fp32 * 1000, bf16 * 1000, PROBE_BATCH)
+
+
+def say_when_bf16_is_slow(precision: str, generator: Generator, discriminator: nn.Module | None, device: torch.device, say: Callable[[str], None]) -> None:
+    """On a CPU with ``precision`` bf16, time a step in both precisions and say both (a CPU
+    without native bf16 runs it ~17x slower, which a run would otherwise show only as slowness)."""
+    if precision == "bf16" and device.type == "cpu" and (timing := bf16_timing(generator, discriminator, device)) is not None:
+        say(timing.message(device))

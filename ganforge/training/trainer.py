@@ -124,10 +124,7 @@ class Trainer:
         """Load the data, create the run directory, and restore the checkpoint when resuming."""
         split = self._training_split()
         check_inputs(self.generator, split, self.exp.owner("generator"), self.exp.owner("data"))
-        if self.cfg.precision == "bf16" and self.device.type == "cpu" and self.is_main:
-            timing = speed.bf16_timing(self.generator, self.discriminator, self.device)  # no silent 17x slowdown
-            if timing is not None:
-                self.progress.message(timing.message(self.device))
+        speed.say_when_bf16_is_slow(self.cfg.precision if self.is_main else "fp32", self.generator, self.discriminator, self.device, self.progress.message)  # rank 0 only
         saved = self._load_for_resume() if resume else None
         if saved and saved.get("data_fingerprint") not in (None, self.data_fingerprint):
             self.progress.message(f"--resume: the training data of {self.exp.owner('data')} changed since the run started: "

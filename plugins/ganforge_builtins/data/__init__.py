@@ -7,5 +7,5 @@ from ganforge.hookspecs import family
 
 plugin = family(
     __name__, "cifar10", "idx", "image_folder", "skimage_photos", "synthetic", "toy2d",
-    commands={"dataset": (f"{__name__}.pack:dataset_group", "Prepare datasets: pack a folder of images into a stylegan-format dataset ZIP.")},
+    commands={"dataset": (f"{__name__}.pack:dataset_group", "Prepare datasets: pack a folder of images into one ZIP that trains without decoding anything ahead (`data: {name: image-folder, root: OUT.zip}`).")},
 )

@@ -235,8 +235,10 @@ class ImageFiles(Split):
 
 
 class ImageFolder(Dataset):
-    """A folder of images (PNG, JPEG, ...) or a stylegan2-ada / stylegan3 dataset ZIP, resized
-    and centre-cropped to a square size, streamed: nothing is decoded before training starts.
+    """A folder of images (PNG, JPEG, ...) or a stylegan2-ada / stylegan3 dataset ZIP, streamed.
+
+    Each image is resized and centre-cropped to a square size when it is drawn: nothing is
+    decoded before training starts.
 
     When the images sit in subfolders, each subfolder is a class (labels in sorted name order,
     images found at any depth inside it); a ``dataset.json`` beside them (``{"labels": [[name,
