@@ -3,7 +3,6 @@ from :data:`ganforge.kinds.KINDS`), plus CLI commands."""
 
 from __future__ import annotations
 
-import functools
 import importlib
 from types import ModuleType, SimpleNamespace
 from typing import Any, Callable, Protocol, Sequence
@@ -45,31 +44,6 @@ def register_commands(cli: Any) -> None:
     """Add commands to the ``ganforge`` click group."""
 
 
-def combine(*modules: ModuleType) -> SimpleNamespace:
-    """One plugin made of several modules' hook implementations, each hook calling the modules'
-    implementations in the order given.
-
-    A package with one module per component registers under one name this way (its entry point
-    names ``package:plugin`` where ``plugin = combine(module_a, module_b)``); ganforge's built-in
-    families do exactly that. A misspelt hook in any module is kept, so the plugin manager still
-    reports it."""
-    by_hook: dict[str, list[Callable[..., None]]] = {}
-    for module in modules:
-        for name, value in vars(module).items():
-            if callable(value) and hasattr(value, "ganforge_impl"):
-                by_hook.setdefault(name, []).append(value)
-    return SimpleNamespace(**{name: _chained(impls) for name, impls in by_hook.items()})
-
-
-def _chained(impls: list[Callable[..., None]]) -> Callable[..., None]:
-    @functools.wraps(impls[0])  # pluggy reads the hook's argument names through __wrapped__
-    def call(**kwargs: Any) -> None:
-        for impl in impls:
-            impl(**kwargs)
-
-    return hookimpl(call)
-
-
 #: a command a plugin adds without importing it: name -> (``module:function``, its one-line summary).
 LazyCommands = dict[str, tuple[str, str]]
 
@@ -84,11 +58,17 @@ def family(package: str, *modules: str, commands: LazyCommands | None = None) ->
     ganforge's built-in families are made this way. A hook implementation with a name that is no
     ganforge hook, in any of the modules, is reported as the plugin's failure."""
     names = [f"{package}.{module}" for module in modules]
+    refused: list[str] = []  # a module's unknown hook, reported by the first hook called, once
 
     def calls(hook: str) -> Callable[..., None]:
         def call(register: Register) -> None:
-            for module in map(importlib.import_module, names):
-                _refuse_unknown_hooks(module)
+            if refused:
+                return
+            loaded = [importlib.import_module(name) for name in names]
+            refused.extend(problem for module in loaded if (problem := _unknown_hook(module)))
+            if refused:
+                raise GanforgeError(refused[0])
+            for module in loaded:
                 if callable(impl := getattr(module, hook, None)):
                     impl(register=register)
 
@@ -107,8 +87,10 @@ def family(package: str, *modules: str, commands: LazyCommands | None = None) ->
     return SimpleNamespace(**hooks)
 
 
-def _refuse_unknown_hooks(module: ModuleType) -> None:
+def _unknown_hook(module: ModuleType) -> str | None:
+    """What is wrong with the first hook implementation in ``module`` that names no ganforge hook."""
     known = {kind.hook for kind in KINDS} | {"register_commands"}
     for name, value in vars(module).items():
         if callable(value) and hasattr(value, "ganforge_impl") and name not in known:
-            raise GanforgeError(f"{module.__name__}: hook '{name}' is not a ganforge hook, so it is never called{did_you_mean(name, sorted(known))}")
+            return f"{module.__name__}: hook '{name}' is not a ganforge hook, so it is never called{did_you_mean(name, sorted(known))}"
+    return None
