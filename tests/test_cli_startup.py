@@ -11,11 +11,13 @@ from types import SimpleNamespace
 
 import click
 import pytest
+import torch
 
 from ganforge import hookimpl
 from ganforge.cli import COMMANDS, cli
 from ganforge.hookspecs import family
 from ganforge.plugins import Plugins
+from ganforge.spec.optimizers import probe_optimizer
 
 from .conftest import invoke
 
@@ -74,3 +76,25 @@ def test_a_family_imports_its_modules_when_a_hook_needs_them(tmp_path, monkeypat
     assert "gf_family_probe.commands" not in sys.modules
     assert group.get_command(click.Context(group), "probe").name == "probe" and "gf_family_probe.commands" in sys.modules
     assert isinstance(plugin, SimpleNamespace) and hookimpl
+
+
+VALIDATE_PROBE = (
+    "import sys; from ganforge.cli import cli; cli.main(['validate', 'specs/ring.yaml'], standalone_mode=False); "
+    "print('dynamo' if 'torch._dynamo' in sys.modules else 'no dynamo')"
+)
+
+
+def test_validate_does_not_import_the_compiler() -> None:
+    """torch imports torch._dynamo (~2 s) on an optimizer's first parameter group; the
+    resolver's optimizer probe must not pay for it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", VALIDATE_PROBE], capture_output=True, text=True, cwd=root, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "no dynamo", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "LBFGS", "NAdam", "RAdam", "Adadelta", "Adamax", "ASGD", "Rprop"])
+def test_the_optimizer_probe_keeps_every_optimizers_checks(name: str) -> None:
+    optimizer = probe_optimizer({"name": name, "lr": 0.5})
+    assert isinstance(optimizer, getattr(torch.optim, name)) and optimizer.param_groups[0]["lr"] == 0.5
+    with pytest.raises(ValueError, match="(?i)learning rate"):
+        probe_optimizer({"name": name, "lr": -1.0})

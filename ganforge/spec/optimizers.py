@@ -9,11 +9,30 @@ from torch import nn
 from torch.optim.lr_scheduler import LinearLR, LRScheduler, SequentialLR
 
 
-def build_optimizer(settings: dict[str, Any], module: nn.Module) -> torch.optim.Optimizer:
-    """``{name: Adam, lr: ..., schedule: ..., warmup: ...}`` -> the optimizer (schedule keys aside)."""
+def build_optimizer(settings: dict[str, Any], module: nn.Module, cls: type[torch.optim.Optimizer] | None = None) -> torch.optim.Optimizer:
+    """``{name: Adam, lr: ..., schedule: ..., warmup: ...}`` -> the optimizer (schedule keys aside);
+    ``cls`` replaces the named class (see :func:`probe_optimizer`)."""
     params = {k: v for k, v in settings.items() if k not in ("name", "schedule", "warmup")}
+    return (cls or getattr(torch.optim, settings["name"]))(module.parameters(), **params)
+
+
+def probe_optimizer(settings: dict[str, Any]) -> torch.optim.Optimizer:
+    """The optimizer of ``settings`` on one weight, built only to run its value checks (a
+    negative ``lr``, ``betas`` outside [0, 1) raise ValueError) and to carry a schedule's.
+
+    torch imports ``torch._dynamo`` (about 2 s, most of ``ganforge validate``) on an
+    optimizer's first ``add_param_group``, which it wraps to keep the compiler out; the probe
+    calls the unwrapped method, as nothing here is compiled.
+    """
     cls = getattr(torch.optim, settings["name"])
-    return cls(module.parameters(), **params)  # type: ignore[no-any-return]
+    probe = type(f"Probe{cls.__name__}", (cls, _WithoutCompiler), {})
+    return build_optimizer(settings, nn.Linear(1, 1, bias=False), probe)
+
+
+class _WithoutCompiler(torch.optim.Optimizer):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        unwrapped = getattr(torch.optim.Optimizer.add_param_group, "__wrapped__", torch.optim.Optimizer.add_param_group)
+        unwrapped(self, param_group)
 
 
 def build_schedule(settings: dict[str, Any], optimizer: torch.optim.Optimizer) -> LRScheduler | None:

@@ -15,7 +15,7 @@ import torch
 from ganforge.errors import GanforgeError, SpecError, did_you_mean
 from ganforge.registry import Registry
 from ganforge.spec.loader import Key, Spec
-from ganforge.spec.optimizers import build_optimizer, build_schedule
+from ganforge.spec.optimizers import build_schedule, probe_optimizer
 from ganforge.spec.schema import SCHEMA, Section, section_names
 from ganforge.spec.signature import INJECTED, Signature, signature_of
 from ganforge.spec.types import nested_kind, type_error
@@ -178,7 +178,7 @@ class _Resolver:
         """Build the optimizer and its schedule on a one-weight module, so values torch refuses
         (a negative ``lr``, ``betas`` outside [0, 1)) are spec errors now, not a traceback later."""
         try:
-            optimizer = build_optimizer(settings, torch.nn.Linear(1, 1, bias=False))
+            optimizer = probe_optimizer(settings)
         except (ValueError, TypeError) as exc:
             self.fail(f"optimizer {settings['name']} refuses these values: {exc}", key)
             return
