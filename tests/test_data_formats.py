@@ -3,6 +3,7 @@ files in the middle of a run, a folder changed under a resumed run, and validate
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -133,3 +134,62 @@ def test_validate_knows_the_size_from_the_index(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "data.batch_size: 99999999999999999999999 is more than the 12 samples" in result.output
     assert "12 training samples, 1 batches of 10" in invoke("validate", str(spec)).output
+
+
+def _no_listing(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the folder was listed again")
+
+
+def test_an_unchanged_folder_starts_from_its_cached_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_images(tmp_path / "images", 6, classes=("a", "b"))
+    first = ImageFolder(str(tmp_path / "images"), image_size=16)
+    assert not first._index.cached
+    with monkeypatch.context() as patched:
+        patched.setattr("os.scandir", _no_listing)  # a cached index stats the folders only, not each file
+        again = ImageFolder(str(tmp_path / "images"), image_size=16)
+    assert again._index.cached and again._index == first._index and again.class_names == ("a", "b")
+    assert again.load().fingerprint() == first.load().fingerprint()
+    # a file added to a class folder changes that folder's time: the index is read afresh
+    write_images(tmp_path / "more", 1)
+    (tmp_path / "more/0000.png").rename(tmp_path / "images/b/new.png")
+    grown = ImageFolder(str(tmp_path / "images"), image_size=16)
+    assert not grown._index.cached and "b/new.png" in grown._index.names
+    # so does a new labels file beside the images
+    names = grown._index.names
+    (tmp_path / "images/dataset.json").write_text(json.dumps({"labels": [[n, 1] for n in names]}))
+    relabelled = ImageFolder(str(tmp_path / "images"), image_size=16)
+    assert not relabelled._index.cached and set(relabelled._index.labels or ()) == {1}
+
+
+def test_a_zip_is_reindexed_when_the_archive_changes(tmp_path: Path) -> None:
+    write_images(tmp_path / "src", 4)
+    assert invoke("dataset", "pack", str(tmp_path / "src"), str(tmp_path / "d.zip"), "--size", "16", "--workers", "1").exit_code == 0
+    first = ImageFolder(str(tmp_path / "d.zip"), image_size=16)
+    assert not first._index.cached and ImageFolder(str(tmp_path / "d.zip"), image_size=16)._index.cached
+    write_images(tmp_path / "src", 5)
+    assert invoke("dataset", "pack", str(tmp_path / "src"), str(tmp_path / "d.zip"), "--size", "16", "--workers", "1", "--overwrite").exit_code == 0
+    again = ImageFolder(str(tmp_path / "d.zip"), image_size=16)
+    assert not again._index.cached and len(again._index.names) == 5
+
+
+def test_a_file_rewritten_in_place_is_found_on_resume_and_drops_the_cached_index(tmp_path: Path) -> None:
+    write_images(tmp_path / "images", 5)
+    ImageFolder(str(tmp_path / "images"), image_size=16)
+    split = ImageFolder(str(tmp_path / "images"), image_size=16).load()
+    assert split.index.cached and split.changed_since(split.fingerprint()) is None
+    write_images(tmp_path / "other", 9)
+    (tmp_path / "images/0002.png").write_bytes((tmp_path / "other/0008.png").read_bytes())  # the folder's time stays
+    assert ImageFolder(str(tmp_path / "images"), image_size=16)._index.cached  # the stamp cannot see it ...
+    assert split.changed_since(split.fingerprint()) == f"{tmp_path / 'images'}: 1 file modified (e.g. 0002.png)"  # ... resume does
+    assert not ImageFolder(str(tmp_path / "images"), image_size=16)._index.cached
+
+
+def test_the_fingerprint_of_a_folder_is_the_one_runs_before_the_cache_recorded(tmp_path: Path) -> None:
+    write_images(tmp_path / "images", 3, classes=("x",))
+    split = ImageFolder(str(tmp_path / "images"), image_size=16, channels=1).load()
+    index = split.index
+    digest = hashlib.blake2b(b"image-folder size=16 channels=1", digest_size=8)
+    for row in zip(index.names, index.sizes, index.times):
+        digest.update("{}\0{}\0{}\n".format(*row).encode())
+    digest.update(repr((index.labels, index.classes)).encode())
+    assert split.fingerprint() == digest.hexdigest()

@@ -73,10 +73,13 @@ class Split:
             _digest_tensor(digest, self.labels)
         return digest.hexdigest()
 
-    def changed_since(self, fingerprint: str) -> str:
-        """One phrase saying how the split differs from the one ``fingerprint`` was taken of
-        (e.g. "3 files added, 1 modified (cat/12.png)"); the default says only that it changed."""
-        return f"its contents changed (fingerprint {fingerprint} -> {self.fingerprint()})"
+    def changed_since(self, fingerprint: str) -> str | None:
+        """None when the split is still the one ``fingerprint`` was taken of, else one phrase
+        saying how it differs (e.g. "3 files added, 1 modified (cat/12.png)"). Asked on
+        ``--resume``; it may look harder than :meth:`fingerprint` (a split that trusted a cached
+        index reads every file's size and time). The default compares fingerprints."""
+        now = self.fingerprint()
+        return None if now == fingerprint else f"its contents changed (fingerprint {fingerprint} -> {now})"
 
 
 @dataclass

@@ -126,9 +126,9 @@ class Trainer:
         check_inputs(self.generator, split, self.exp.owner("generator"), self.exp.owner("data"))
         speed.say_when_bf16_is_slow(self.cfg.precision if self.is_main else "fp32", self.generator, self.discriminator, self.device, self.progress.message)  # rank 0 only
         saved = self._load_for_resume() if resume else None
-        if saved and saved.get("data_fingerprint") not in (None, self.data_fingerprint):
+        if saved and saved.get("data_fingerprint") and self.data_fingerprint and (change := split.changed_since(saved["data_fingerprint"])):
             self.progress.message(f"--resume: the training data of {self.exp.owner('data')} changed since the run started: "
-                                  f"{split.changed_since(saved['data_fingerprint'])}; continuing on the data as it is now")  # fmt: skip
+                                  f"{change}; continuing on the data as it is now")  # fmt: skip
         skipped = dict.fromkeys(saved.get("data_skipped") or []) if saved else {}  # unreadable files, counted over the whole run
         if choose_in_memory(split, self.exp.dataset.image_shape, self.exp.in_memory, self.exp.owner("data")):
             found: list[str] = []

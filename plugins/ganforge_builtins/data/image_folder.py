@@ -1,9 +1,12 @@
 """Any folder of images, or a stylegan2-ada / stylegan3 dataset ZIP, as a streamed dataset.
 
-The files are indexed once per load (names, sizes, modification times; for a ZIP its central
-directory), never decoded ahead: each image is read and decoded with ``torchvision.io`` when a
-DataLoader worker asks for it. The index is kept in ganforge's cache under its fingerprint, so a
-resumed run whose folder changed says what changed.
+The files are indexed (names, sizes, modification times; for a ZIP its central directory), never
+decoded ahead: each image is read and decoded with ``torchvision.io`` when a DataLoader worker
+asks for it. The index is kept in ganforge's cache twice: under its source, reused while every
+folder's modification time (or the ZIP's size and time) is unchanged, so a start-up does not
+stat 100k files again; and under its fingerprint, so a resumed run whose folder changed says what
+changed. A file rewritten in place leaves its folder's time alone: ``--resume`` therefore reads
+every file's size and time again before it trusts a cached index.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import os
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -49,21 +52,19 @@ class Index:
     times: tuple[int, ...]
     labels: tuple[int, ...] | None
     classes: tuple[str, ...]
+    #: read from ganforge's cache, its folders unchanged (a file rewritten in place may not be seen)
+    cached: bool = field(default=False, compare=False)
 
     def digest(self, settings: str) -> str:
         """The fingerprint: names, sizes, times, labels and ``settings`` (what changes a decoded sample)."""
         digest = hashlib.blake2b(settings.encode(), digest_size=8)
-        for row in zip(self.names, self.sizes, self.times):
-            digest.update("{}\0{}\0{}\n".format(*row).encode())
+        digest.update("".join(f"{n}\0{s}\0{t}\n" for n, s, t in zip(self.names, self.sizes, self.times)).encode())
         digest.update(repr((self.labels, self.classes)).encode())
         return digest.hexdigest()
 
     def save(self, path: Path) -> None:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(f".tmp{os.getpid()}")
-            temporary.write_text(json.dumps({"names": self.names, "sizes": self.sizes, "times": self.times}))
-            temporary.replace(path)
+            _write_json(path, {"names": self.names, "sizes": self.sizes, "times": self.times})
 
     def changes(self, old: dict[str, Any]) -> str:
         """``"2 files added, 1 modified (e.g. cat/3.png)"`` from ``old`` (a saved index) to this one."""
@@ -111,22 +112,96 @@ def _classes(names: tuple[str, ...], where: str) -> tuple[tuple[int, ...] | None
 
 def index_folder(root: Path) -> Index:
     """Every image under ``root`` (any depth), sorted by relative name, with size and time."""
+    return _scan_folder(root)[0]
+
+
+def _scan_folder(root: Path) -> tuple[Index, dict[str, Any]]:
+    """The folder's index, and its stamp: each folder's modification time (a file added, removed
+    or renamed changes its folder's) and the labels file's size and time."""
     found: list[tuple[str, int, int]] = []
+    folders: dict[str, int] = {}
     pending = [""]  # folders relative to root, as "" or "a/b/"; plain strings: pathlib costs seconds at 100k files
     while pending:
         prefix = pending.pop()
-        with os.scandir(os.path.join(root, prefix) if prefix else root) as entries:
+        path = os.path.join(root, prefix) if prefix else str(root)
+        folders[prefix] = os.stat(path).st_mtime_ns  # before listing: a file added meanwhile makes the stamp stale
+        with os.scandir(path) as entries:
             for entry in entries:
+                name = entry.name
                 if entry.is_dir():
-                    pending.append(f"{prefix}{entry.name}/")
-                elif os.path.splitext(entry.name)[1].lower() in EXTENSIONS and entry.is_file():
+                    pending.append(f"{prefix}{name}/")
+                elif os.path.splitext(name)[1].lower() in EXTENSIONS and entry.is_file():
                     stat = entry.stat()
-                    found.append((prefix + entry.name, stat.st_size, stat.st_mtime_ns))
+                    found.append((prefix + name, stat.st_size, stat.st_mtime_ns))
     found.sort()
     names = tuple(n for n, _, _ in found)
     labels_file = root / LABELS_FILE
-    return _labelled(names, tuple(s for _, s, _ in found), tuple(t for _, _, t in found),
-                     labels_file.read_text() if labels_file.is_file() else None, str(root))  # fmt: skip
+    labels_json = labels_file.read_text() if labels_file.is_file() else None
+    index = _labelled(names, tuple(s for _, s, _ in found), tuple(t for _, _, t in found), labels_json, str(root))
+    return index, {"folders": folders, "labels_file": _file_stamp(labels_file)}
+
+
+def _file_stamp(path: Path) -> list[int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _stamp_holds(root: Path, stamp: dict[str, Any]) -> bool:
+    """Whether what ``stamp`` was taken of is unchanged (read from the file system now)."""
+    if "zip" in stamp:
+        return _file_stamp(root) == stamp["zip"]
+    try:
+        unchanged = all(os.stat(os.path.join(root, f) if f else root).st_mtime_ns == t for f, t in stamp["folders"].items())
+    except OSError:  # a folder removed
+        return False
+    return unchanged and _file_stamp(root / LABELS_FILE) == stamp["labels_file"]
+
+
+def cached_index(root: Path) -> Index:
+    """The index of a folder or ZIP: from ganforge's cache while nothing its stamp covers has
+    changed, else read afresh (and cached). Seconds saved at 100k files; see the module's note."""
+    entry = _source_entry(root)
+    try:
+        saved = json.loads(entry.read_text())
+        if saved["source"] == str(root.resolve()) and _stamp_holds(root, saved["stamp"]):
+            labels = None if saved["labels"] is None else tuple(saved["labels"])
+            return Index(tuple(saved["names"]), tuple(saved["sizes"]), tuple(saved["times"]), labels, tuple(saved["classes"]), cached=True)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no cached index, or one this version cannot read: index afresh
+    if root.is_file():
+        stamp = {"zip": _file_stamp(root)}
+        index = index_zip(root)
+    else:
+        index, stamp = _scan_folder(root)
+    fields = {"names": index.names, "sizes": index.sizes, "times": index.times, "labels": index.labels, "classes": index.classes}
+    _write_json(entry, {"source": str(root.resolve()), "stamp": stamp, **fields})
+    return index
+
+
+def _source_entry(root: Path) -> Path:
+    return cache_dir("index", "sources", hashlib.blake2b(str(root.resolve()).encode(), digest_size=8).hexdigest() + ".json")
+
+
+def _forget_cached_index(root: Path) -> None:
+    """Drop the cached index of ``root`` (it missed a change): the next start reads the folder afresh."""
+    try:
+        _source_entry(root).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    """``value`` to ``path`` whole or not at all (a cache is best effort: an unwritable one is skipped)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".tmp{os.getpid()}")
+        temporary.write_text(json.dumps(value))
+        temporary.replace(path)
+    except OSError:
+        pass
 
 
 def index_zip(path: Path) -> Index:
@@ -185,6 +260,7 @@ class ImageFiles(Split):
         self.zipped = source.is_file()
         self.labels = None if index.labels is None else torch.tensor(index.labels, dtype=torch.int64)
         self._archive: tuple[int, zipfile.ZipFile] | None = None
+        self._fingerprint: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_archive": None}  # an open ZIP stays in the process that opened it
@@ -223,15 +299,27 @@ class ImageFiles(Split):
         return image
 
     def fingerprint(self) -> str:
-        return self.index.digest(f"image-folder size={self.image_size} channels={self.channels}")
+        if self._fingerprint is None:
+            self._fingerprint = self.index.digest(self._settings())
+        return self._fingerprint
 
-    def changed_since(self, fingerprint: str) -> str:
+    def _settings(self) -> str:
+        return f"image-folder size={self.image_size} channels={self.channels}"
+
+    def changed_since(self, fingerprint: str) -> str | None:
+        index = self.index
+        if index.cached and not self.zipped:  # a file rewritten in place leaves its folder's time alone: look at every file
+            index, _ = _scan_folder(self.source)
+            if index != self.index:
+                _forget_cached_index(self.source)
+        if index.digest(self._settings()) == fingerprint:
+            return None
         saved = cache_dir("index", f"{fingerprint}.json")
         try:
             old = json.loads(saved.read_text())
         except (OSError, ValueError):
             return f"its files changed (the index of the run's files, {saved}, is no longer cached to say which)"
-        return f"{self.source}: {self.index.changes(old)}"
+        return f"{self.source}: {index.changes(old)}"
 
 
 class ImageFolder(Dataset):
@@ -265,8 +353,9 @@ class ImageFolder(Dataset):
         self.class_names = self._index.classes
 
     def read_index(self) -> Index:
-        """The folder's (or ZIP's) index as it is now; an error when it holds no image."""
-        index = index_zip(self.root) if self.root.is_file() else index_folder(self.root)
+        """The folder's (or ZIP's) index as it is now (from the cache while its folders are
+        unchanged); an error when it holds no image."""
+        index = cached_index(self.root)
         if not index.names:
             raise GanforgeError(f"no images ({', '.join(sorted(EXTENSIONS))}) in {self.root}")
         return index
