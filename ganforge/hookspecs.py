@@ -1,5 +1,6 @@
-"""The whole plugin contract: one ``register_<plural>`` hook per component kind (generated
-from :data:`ganforge.kinds.KINDS`), plus CLI commands."""
+"""The whole plugin contract: one ``register_<plural>`` hook per component kind (one per row of
+:data:`ganforge.kinds.KINDS`), plus CLI commands, and :func:`family`, which makes a plugin of a
+package's modules imported on demand."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, Callable, Protocol, Sequence
 import pluggy
 
 from ganforge.errors import GanforgeError, did_you_mean
-from ganforge.kinds import KINDS, ComponentKind
+from ganforge.kinds import KINDS
 
 hookspec = pluggy.HookspecMarker("ganforge")
 hookimpl = pluggy.HookimplMarker("ganforge")
@@ -24,19 +25,46 @@ class Register(Protocol):
         that keep old specs, runs and checkpoints working."""
 
 
-def _register_hookspec(kind: ComponentKind) -> Callable[[Register], None]:
-    def spec(register: Register) -> None:
-        pass
-
-    spec.__name__ = spec.__qualname__ = kind.hook
-    spec.__module__ = __name__
-    spec.__doc__ = f"Register {kind.description}; ``register(name, factory, aliases=())``."
-    return hookspec(spec)
+# One hook per row of ganforge.kinds.KINDS, written out so each can be found and read
+# (tests/test_plugins.py checks the two agree).
+@hookspec
+def register_generators(register: Register) -> None:
+    """Register generator classes: ``register("dcgan", DCGANGenerator)``."""
 
 
-for _kind in KINDS:  # pluggy finds hookspecs as module attributes
-    globals()[_kind.hook] = _register_hookspec(_kind)
-del _kind
+@hookspec
+def register_discriminators(register: Register) -> None:
+    """Register discriminator classes: ``register("dcgan", DCGANDiscriminator)``."""
+
+
+@hookspec
+def register_losses(register: Register) -> None:
+    """Register adversarial losses and penalties (``Loss`` subclasses): ``register("lsgan", LeastSquaresLoss)``."""
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register dataset classes: ``register("image-folder", ImageFolder)``."""
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register metric classes: ``register("fid", FID)``."""
+
+
+@hookspec
+def register_extractors(register: Register) -> None:
+    """Register feature extractors, the networks whose activations metrics compare (``FeatureExtractor`` subclasses)."""
+
+
+@hookspec
+def register_augments(register: Register) -> None:
+    """Register differentiable augmentations of every discriminator input (``Augment`` subclasses)."""
+
+
+@hookspec
+def register_loggers(register: Register) -> None:
+    """Register run loggers: where scalars, sample pictures and the run's status go (``Logger`` subclasses)."""
 
 
 @hookspec

@@ -1,6 +1,7 @@
 """The one table of component kinds. The registry, the hookspecs, spec validation,
 ``ganforge list``, the scaffold and the conformance kit all derive from it: adding a kind is
-one row here plus its interface in ``ganforge/interfaces/`` (and its check in ``ganforge.testing``)."""
+one row here plus its hook in ``ganforge/hookspecs.py``, its interface in ``ganforge/interfaces/``
+and its check in ``ganforge.testing``."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ class ComponentKind:
         hook: the pluggy hook plugins implement to register components of this kind.
         check: the conformance check, as ``"module:function"`` (loaded on first use, so the
             core does not import the kit).
-        description: what the hook registers, for its docstring.
     """
 
     name: str
@@ -30,7 +30,6 @@ class ComponentKind:
     interface_name: str
     hook: str
     check: str
-    description: str
 
     @property
     def interface(self) -> type:
@@ -51,20 +50,14 @@ class ComponentKind:
 
 
 KINDS: tuple[ComponentKind, ...] = (
-    ComponentKind("generator", "generators", "Generator", "register_generators", "ganforge.testing.networks:check_generator",
-                  'generator classes: ``register("dcgan", DCGANGenerator)``'),
-    ComponentKind("discriminator", "discriminators", "Discriminator", "register_discriminators",
-                  "ganforge.testing.networks:check_discriminator", "discriminator classes"),
-    ComponentKind("loss", "losses", "Loss", "register_losses", "ganforge.testing.losses:check_loss",
-                  "adversarial losses and penalties (``Loss`` subclasses)"),
-    ComponentKind("dataset", "datasets", "Dataset", "register_datasets", "ganforge.testing.data:check_dataset", "dataset classes"),
-    ComponentKind("metric", "metrics", "Metric", "register_metrics", "ganforge.testing.evaluation:check_metric", "metric classes"),
-    ComponentKind("extractor", "extractors", "FeatureExtractor", "register_extractors", "ganforge.testing.evaluation:check_extractor",
-                  "feature extractors (networks whose activations metrics compare)"),
-    ComponentKind("augment", "augments", "Augment", "register_augments", "ganforge.testing.augments:check_augment",
-                  "differentiable augmentations of every discriminator input (``Augment`` subclasses)"),
-    ComponentKind("logger", "loggers", "Logger", "register_loggers", "ganforge.testing.loggers:check_logger",
-                  "run loggers: where scalars, sample pictures and the run's status go (``Logger`` subclasses)"),
+    ComponentKind("generator", "generators", "Generator", "register_generators", "ganforge.testing.networks:check_generator"),
+    ComponentKind("discriminator", "discriminators", "Discriminator", "register_discriminators", "ganforge.testing.networks:check_discriminator"),
+    ComponentKind("loss", "losses", "Loss", "register_losses", "ganforge.testing.losses:check_loss"),
+    ComponentKind("dataset", "datasets", "Dataset", "register_datasets", "ganforge.testing.data:check_dataset"),
+    ComponentKind("metric", "metrics", "Metric", "register_metrics", "ganforge.testing.evaluation:check_metric"),
+    ComponentKind("extractor", "extractors", "FeatureExtractor", "register_extractors", "ganforge.testing.evaluation:check_extractor"),
+    ComponentKind("augment", "augments", "Augment", "register_augments", "ganforge.testing.augments:check_augment"),
+    ComponentKind("logger", "loggers", "Logger", "register_loggers", "ganforge.testing.loggers:check_logger"),
 )  # fmt: skip
 
 #: every kind's name, in table order.
