@@ -112,7 +112,7 @@ def family(package: str, *modules: str, commands: LazyCommands | None = None) ->
                 cli.add_lazy_command(name, target, summary)
 
         hooks["register_commands"] = register_commands
-    return SimpleNamespace(**hooks)
+    return SimpleNamespace(__name__=package, **hooks)  # named in messages as its package
 
 
 def _unknown_hook(module: ModuleType) -> str | None:

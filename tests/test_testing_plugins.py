@@ -68,7 +68,7 @@ def test_registered_plugin_of_an_installed_module_says_so_in_one_line() -> None:
     message = str(excinfo.value)
     assert message.splitlines() == [
         "plugin 'my-name' fails 1 conformance check:",
-        "  - register: ganforge_boundary_seeking.plugin is already registered as plugin 'boundary-seeking'; "
+        "  - register: ganforge_boundary_seeking is already registered as plugin 'boundary-seeking'; "
         "a plugin is registered once: use the name 'boundary-seeking'",
     ]
     with registered_plugin(installed, "boundary-seeking") as registry:  # as the message says

@@ -1,5 +1,2 @@
-"""ganforge-boundary-seeking: the boundary-seeking GAN loss for ganforge."""
-
-from ganforge_boundary_seeking.plugin import BoundarySeekingLoss
-
-__all__ = ["BoundarySeekingLoss"]
+"""ganforge-boundary-seeking: the boundary-seeking GAN loss for ganforge
+(``ganforge_boundary_seeking.loss.BoundarySeekingLoss``)."""
