@@ -104,9 +104,9 @@ class ParallelNetworks:
 
     def average_gradients(self, module: nn.Module) -> None:
         """Average ``module``'s gradients over the processes, in one all-reduce: a separate
-        regularisation update (``train.lazy_regularization: separate``) runs the bare network,
-        as the StyleGAN2 reference does, so that DDP's reducer (which expects every parameter to
-        get a gradient in each backward) stays out of a backward that reaches only some."""
+        regularisation update (``train.lazy_regularization: separate``) runs the bare network, as
+        stylegan3's training loop does, so that DDP's reducer (which expects every parameter to
+        get a gradient in each backward) stays out of a backward that a penalty ends early."""
         weights = [w for w in module.parameters() if w.grad is not None]
         if not weights:
             return

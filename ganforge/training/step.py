@@ -212,9 +212,10 @@ class TrainingStep:
         the main update, as the StyleGAN2 reference runs its Dreg/Greg phases: on the main update's
         micro-batches (the discriminator's with their detached fakes, the generator's with fresh
         ones, since the main update's backward freed their graph). Every trainable weight of the
-        network takes the step, with a zero gradient where the terms do not reach it (the
-        reference's ``logits * 0`` in these phases), and under several processes the bare
-        network runs and the gradients are averaged by hand, as the reference does."""
+        network takes the step, with a zero gradient where the terms do not reach it (what the
+        reference's ``real_logits * 0`` and ``gen_img[:, 0, 0, 0] * 0`` in these phases give).
+        Under several processes the bare network runs and its gradients are averaged by hand
+        (as stylegan3's loop does), so DDP never sees a backward that misses some weights."""
         terms = [t for t in self.lazy_terms[side] if t.weight(update, step)]
         if not terms:
             return
