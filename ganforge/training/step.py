@@ -211,9 +211,10 @@ class TrainingStep:
         due at this ``update``, each value x its ``every``, as an optimizer step of their own after
         the main update, as the StyleGAN2 reference runs its Dreg/Greg phases: on the main update's
         micro-batches (the discriminator's with their detached fakes, the generator's with fresh
-        ones, since the main update's backward freed their graph). Every trainable weight of the
-        network takes the step, with a zero gradient where the terms do not reach it (what the
-        reference's ``real_logits * 0`` and ``gen_img[:, 0, 0, 0] * 0`` in these phases give).
+        ones, since the main update's backward freed their graph). Every weight the main update
+        trained takes the step, with a zero gradient where the terms do not reach it (what the
+        reference's ``real_logits * 0`` and ``gen_img[:, 0, 0, 0] * 0`` in these phases give;
+        weights outside the forward, e.g. layers a progressive network has not grown yet, stay out).
         Under several processes the bare network runs and its gradients are averaged by hand
         (as stylegan3's loop does), so DDP never sees a backward that misses some weights."""
         terms = [t for t in self.lazy_terms[side] if t.weight(update, step)]
@@ -226,6 +227,7 @@ class TrainingStep:
             frozen.requires_grad_(False)
         try:
             optimizer = self.optimizers[side]
+            trained = [w for w in network.parameters() if w.grad is not None]  # by the main update
             optimizer.zero_grad(set_to_none=True)
             stepped = False
             for part, latent, generated in parts:
@@ -239,8 +241,8 @@ class TrainingStep:
                     stepped = True
             if not stepped:
                 return
-            for weight in network.parameters():
-                if weight.requires_grad and weight.grad is None:
+            for weight in trained:
+                if weight.grad is None:
                     weight.grad = torch.zeros_like(weight)
             if self.net.average_gradients is not None:
                 self.net.average_gradients(network)
