@@ -53,6 +53,14 @@ class MLPDiscriminator(Discriminator):
         return self.net(images).flatten()
 
 
+class SpareDiscriminator(MLPDiscriminator):
+    """With a layer its forward never uses (as a progressive network's layers not grown yet)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], hidden: int = 8) -> None:
+        super().__init__(image_shape, hidden)
+        self.spare = nn.Linear(2, 2)
+
+
 class SquareLoss(Loss):
     """Least squares, written out so the hand-written loop below computes the same."""
 
@@ -83,6 +91,7 @@ class LazyTestPlugin:
     @hookimpl
     def register_discriminators(self, register):  # type: ignore[no-untyped-def]
         register("lazy-mlp", MLPDiscriminator)
+        register("lazy-spare", SpareDiscriminator)
 
     @hookimpl
     def register_losses(self, register):  # type: ignore[no-untyped-def]
@@ -243,6 +252,15 @@ def test_the_optimizers_are_adjusted_in_separate_mode_only(lazy_spec: Path, tmp_
     )), RunDir(tmp_path / "scheduled"), NoProgress())  # fmt: skip
     trainer.fit()
     assert trainer.state.last_losses["lr/discriminator"] == pytest.approx(LR * 3 / 4 * 0.5**7)
+
+
+def test_weights_outside_the_forward_take_no_separate_step(lazy_spec: Path, tmp_path: Path) -> None:
+    """The separate update gives a zero gradient to the weights the main update trained (the last
+    bias, which R1 does not reach, moves by Adam's momentum), none to weights no forward uses."""
+    trainer, _, start, *_ = trained(lazy_spec, tmp_path / "run", 4, "train.lazy_regularization=separate", "discriminator={name: lazy-spare}")
+    optimizer, network = trainer.parts.optimizers["discriminator"], trainer.discriminator
+    assert network.spare.weight not in optimizer.state and torch.equal(network.spare.weight, start.spare.weight)  # type: ignore[union-attr]
+    assert int(optimizer.state[network.net[3].bias]["step"]) == 4 + 2  # type: ignore[index, union-attr]
 
 
 def test_separate_logs_each_lazy_term_and_the_main_loss_alone(lazy_spec: Path, tmp_path: Path) -> None:
