@@ -10,7 +10,8 @@ import torch
 
 from ganforge.checkpoint import warm_start
 from ganforge.errors import GanforgeError, attributed, describe_component
-from ganforge.interfaces import Augment, Dataset, Discriminator, Generator, Logger, Loss, Metric
+from ganforge.interfaces import Augment, Dataset, Discriminator, Generator, Logger, Metric
+from ganforge.interfaces.loss import trained_networks
 from ganforge.registry import ComponentInfo, Registry
 from ganforge.seeding import seed_everything
 from ganforge.spec.build import construct
@@ -97,7 +98,7 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
         terms.append(_term(builder.build("loss", entry, ("penalties", i), f"penalties.{i}"), entry, f"penalties.{i}", builder))
     if discriminator is None:  # its phase never runs: a term that trains it would be dropped without a word
         for key, term in zip([("loss",), *(("penalties", i) for i in range(len(resolved["penalties"])))], terms):
-            if type(term.loss).discriminator_loss is not Loss.discriminator_loss:
+            if "discriminator" in trained_networks(term.loss):
                 raise spec.error(f"{term.owner} trains the discriminator, and the spec has discriminator: null; add a discriminator or drop the term", key)
     for role, network in (("generator", generator), ("discriminator", discriminator)):
         info = builder.components.get(role)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from ganforge.errors import ComponentError, attributed
+from ganforge.errors import ComponentError, GanforgeError, attributed
 from ganforge.interfaces import Batch, Loss
-from ganforge.interfaces.loss import NoDiscriminator
+from ganforge.interfaces.loss import NoDiscriminator, trained_networks
 
 
 @dataclass
@@ -50,3 +50,22 @@ class Term:
             shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
             raise ComponentError(f"{self.owner}: {side}_loss returned {shape}, expected a scalar tensor (reduce with .mean())")
         return value * weight if weight != 1 else value
+
+
+def lazy_intervals(terms: list[Term]) -> dict[str, int]:
+    """Network -> the ``every`` of the lazy terms (every > 1) that train it, for
+    ``train.lazy_regularization: separate``: one interval per network, as in the StyleGAN2
+    reference, since its optimizer is adjusted for one (``ganforge validate`` reports two
+    intervals for the spec's penalties; this catches terms it could not inspect)."""
+    first: dict[str, Term] = {}
+    for term in terms:
+        if term.every == 1:
+            continue
+        for network in trained_networks(term.loss):
+            seen = first.setdefault(network, term)
+            if seen.every != term.every:
+                raise GanforgeError(
+                    f"{term.owner} (every: {term.every}) and {seen.owner} (every: {seen.every}) both regularise the {network}; "
+                    "with train.lazy_regularization: separate a network has one lazy interval: give them the same every, or use lazy_regularization: folded"
+                )
+    return {network: term.every for network, term in first.items()}

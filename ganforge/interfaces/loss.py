@@ -172,3 +172,11 @@ class Loss:
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         """Restore what :meth:`state_dict` returned."""
+
+
+def trained_networks(loss: object) -> tuple[Phase, ...]:
+    """The networks ``loss`` (a loss class or instance) trains: those whose ``discriminator_loss``
+    or ``generator_loss`` it defines, other than :class:`Loss`'s own (which returns None)."""
+    cls = loss if isinstance(loss, type) else type(loss)
+    sides: tuple[Phase, ...] = ("discriminator", "generator")
+    return tuple(side for side in sides if getattr(cls, f"{side}_loss", None) not in (None, getattr(Loss, f"{side}_loss")))

@@ -35,6 +35,20 @@ class _WithoutCompiler(torch.optim.Optimizer):
         unwrapped(self, param_group)
 
 
+def lazy_adjusted(settings: dict[str, Any], interval: int) -> dict[str, Any]:
+    """The optimizer settings of a network whose lazy terms run as updates of their own every
+    ``interval``-th update (``train.lazy_regularization: separate``), adjusted as the StyleGAN2
+    reference adjusts them for those extra updates: with ``mb_ratio = interval / (interval + 1)``,
+    ``lr * mb_ratio`` and, for optimizers with ``betas`` (Adam and its kin), ``beta ** mb_ratio``."""
+    ratio = interval / (interval + 1)
+    adjusted = dict(settings)
+    if "lr" in adjusted:
+        adjusted["lr"] = adjusted["lr"] * ratio
+    if "betas" in adjusted:
+        adjusted["betas"] = [beta**ratio for beta in adjusted["betas"]]
+    return adjusted
+
+
 def build_schedule(settings: dict[str, Any], optimizer: torch.optim.Optimizer) -> LRScheduler | None:
     """The learning-rate schedule, stepped once per training step: ``warmup`` steps of linear
     warm-up from lr/warmup, then the ``schedule`` (any ``torch.optim.lr_scheduler`` class);

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from ganforge.errors import GanforgeError, SpecError, did_you_mean
+from ganforge.interfaces.loss import trained_networks
 from ganforge.registry import Registry
 from ganforge.spec.loader import Key, Spec
 from ganforge.spec.optimizers import build_schedule, probe_optimizer
@@ -108,6 +109,29 @@ class _Resolver:
             self.fail(f"{accumulate} micro-batches do not divide data.batch_size={batch_size}; use a divisor of it", ("train", "accumulate"))
         if out["train"].get("best_metric") and not out["metrics"]:
             self.fail("best_metric names a metric value, but the spec has no metrics: add one under metrics:, or remove best_metric", ("train", "best_metric"))
+        if out["train"].get("lazy_regularization") == "separate":
+            self.check_separate_regularization(out)
+
+    def check_separate_regularization(self, out: dict[str, Any]) -> None:
+        """``train.lazy_regularization: separate``: the loss runs at every update (only penalties
+        are lazy), and the lazy penalties of one network share one interval (its optimizer's lr
+        and betas are adjusted for it). Penalties whose factory is not a class are checked when built."""
+        every = (out.get("loss") or {}).get("every")
+        if isinstance(every, int) and every > 1:
+            self.fail("with train.lazy_regularization: separate only penalties run lazily and the loss at every update: "
+                      "set every: 1 here, or use lazy_regularization: folded", ("loss", "every"))  # fmt: skip
+        first: dict[str, tuple[int, int]] = {}  # network -> (its interval, the penalty that set it)
+        for i, term in enumerate(out["penalties"]):
+            every = (term or {}).get("every")
+            if not isinstance(every, int) or every <= 1:
+                continue
+            factory = self.registry.get("loss", str(term["name"])).factory
+            for network in trained_networks(factory) if isinstance(factory, type) else ():
+                interval, where = first.setdefault(network, (every, i))
+                if interval != every:
+                    self.fail(f"every: {every} differs from penalties.{where}.every: {interval}, and both regularise the {network}; with "
+                              "train.lazy_regularization: separate a network has one lazy interval (its optimizer's lr and betas are adjusted "
+                              "for it): give them the same every, or use lazy_regularization: folded", ("penalties", i, "every"))  # fmt: skip
 
     def scalar(self, key: str, kind: Any, default: Any) -> Any:
         value = self.spec.data.get(key, default)

@@ -43,6 +43,10 @@ class TrainConfig:
         before each optimiser step (same update, less memory).
     channels_last: channels-last memory format for convolutional networks; null turns it on
         on CUDA devices only, where it speeds convolutions up.
+    lazy_regularization: how terms with ``every: k`` (k > 1) train: ``folded`` adds their value
+        x k to their network's update on every k-th update; ``separate`` runs them as an update
+        of their own after it (the StyleGAN2 reference's lazy regularisation), the network's
+        optimizer taking lr x k/(k+1) and betas ** (k/(k+1)) for the extra updates.
     """
 
     epochs: PositiveInt = resumable(1)
@@ -58,6 +62,7 @@ class TrainConfig:
     compile: bool = resumable(False)
     accumulate: PositiveInt = 1
     channels_last: bool | None = resumable(None)
+    lazy_regularization: Literal["folded", "separate"] = "folded"
 
 
 @dataclass

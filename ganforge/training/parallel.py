@@ -102,6 +102,21 @@ class ParallelNetworks:
         stacked = distributed.all_reduce_sum(torch.stack(list(values.values())).double()) / self.ranks.world_size
         return dict(zip(values, stacked))
 
+    def average_gradients(self, module: nn.Module) -> None:
+        """Average ``module``'s gradients over the processes, in one all-reduce: a separate
+        regularisation update (``train.lazy_regularization: separate``) runs the bare network, as
+        stylegan3's training loop does, so that DDP's reducer (which expects every parameter to
+        get a gradient in each backward) stays out of a backward that a penalty ends early."""
+        weights = [w for w in module.parameters() if w.grad is not None]
+        if not weights:
+            return
+        flat = torch.cat([w.grad.flatten() for w in weights if w.grad is not None])
+        distributed.all_reduce_sum(flat)
+        flat /= self.ranks.world_size
+        for weight, grad in zip(weights, flat.split([w.numel() for w in weights])):
+            assert weight.grad is not None
+            weight.grad.copy_(grad.view(weight.shape))
+
     def sync_buffers(self, *modules: nn.Module) -> None:
         distributed.average_buffers(*modules)
 

@@ -1,8 +1,10 @@
 """One training step: ``d_steps`` discriminator updates, then one generator update, over every
-scheduled loss term, with mixed precision, gradient accumulation and augmentation."""
+scheduled loss term, with mixed precision, gradient accumulation and augmentation; with
+``train.lazy_regularization: separate`` each network's due lazy terms as an update of their own."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -11,6 +13,7 @@ from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError, attributed
 from ganforge.interfaces import Augment, Batch, Generator, GeneratorOutput, as_generated
+from ganforge.interfaces.loss import trained_networks
 from ganforge.terms import Term
 from ganforge.training.batches import RealBatch
 from ganforge.training.parallel import ParallelNetworks
@@ -52,7 +55,9 @@ class LossLog:
 class Networks:
     """What a step calls. ``*_forward`` are the bare networks in one process, their DDP
     wrappers under several, compiled when ``train.compile`` is on; ``discriminator_frozen``
-    scores in the generator phase (bare: its gradients must not be all-reduced)."""
+    scores in the generator phase (bare: its gradients must not be all-reduced).
+    ``generator_bare`` and ``discriminator_frozen`` also run the separate regularisation
+    updates, whose gradients ``average_gradients`` (None in one process) averages by hand."""
 
     generator: Generator
     discriminator: nn.Module | None
@@ -60,6 +65,8 @@ class Networks:
     discriminator_forward: Callable[..., Any] | None
     discriminator_frozen: Callable[..., Any] | None
     sample_latent: Callable[[int, torch.device], Tensor]
+    generator_bare: Callable[..., Any]
+    average_gradients: Callable[[nn.Module], None] | None = None
 
     @classmethod
     def assemble(
@@ -76,16 +83,20 @@ class Networks:
         g_forward: Any = parallel.generator if parallel else generator
         d_forward: Any = parallel.discriminator if parallel else discriminator
         frozen: Any = discriminator
+        g_bare: Any = generator
         if compile:
             g_forward = CompiledForward(g_forward, "generator", report)
+            g_bare = CompiledForward(generator, "generator", report) if parallel else g_forward
             if discriminator is not None:
                 d_forward = CompiledForward(d_forward, "discriminator", report)
                 frozen = CompiledForward(frozen, "discriminator", report) if parallel else d_forward
         sample_latent = parallel.sample_latent if parallel else generator.sample_latent
+        average = parallel.average_gradients if parallel else None
         g_owner, d_owner = owners
         if discriminator is None:
-            return cls(generator, None, Blamed(g_forward, g_owner), None, None, sample_latent)
-        return cls(generator, discriminator, Blamed(g_forward, g_owner), Blamed(d_forward, d_owner), Blamed(frozen, d_owner), sample_latent)
+            return cls(generator, None, Blamed(g_forward, g_owner), None, None, sample_latent, Blamed(g_bare, g_owner), average)
+        d_parts = (Blamed(d_forward, d_owner), Blamed(frozen, d_owner))
+        return cls(generator, discriminator, Blamed(g_forward, g_owner), *d_parts, sample_latent, Blamed(g_bare, g_owner), average)
 
 
 class TrainingStep:
@@ -105,10 +116,19 @@ class TrainingStep:
         augment: Augment | None,
         losses: LossLog,
         device: torch.device,
+        lazy: str = "folded",
     ) -> None:
         self.net = networks
         self.terms = terms
         self.several_terms = len(terms) > 1
+        separate = lazy == "separate"
+        #: the terms of the main updates: all of them folded, the non-lazy ones when lazy terms run separately
+        self.main_terms = [t for t in terms if t.every == 1] if separate else terms
+        #: network -> the lazy terms that run as its separate regularisation updates
+        self.lazy_terms = {
+            side: [t for t in terms if t.every > 1 and side in trained_networks(t.loss)] if separate else []
+            for side in ("discriminator", "generator")
+        }
         self.optimizers = optimizers
         self.precision = precision
         self.batches = batches
@@ -127,27 +147,29 @@ class TrainingStep:
         """
         fakes: list[tuple[RealBatch, Tensor, GeneratorOutput]] = []
         for i in range(self.d_steps):
-            fakes = self._discriminator_update(step, step * self.d_steps + i, keep_graph=i == self.d_steps - 1)
+            update = step * self.d_steps + i
+            fakes = self._discriminator_update(step, update, keep_graph=i == self.d_steps - 1)
+            self._regularization_update("discriminator", step, update, fakes)
         if not fakes:
             fakes = [(part, *self._generate(part)) for part in self._parts(self.batches())]
         self._generator_update(step, fakes)
+        self._regularization_update("generator", step, step, fakes)
 
     # ---- the two updates -------------------------------------------------------------------
     def _discriminator_update(self, step: int, update: int, keep_graph: bool) -> list[tuple[RealBatch, Tensor, GeneratorOutput]]:
+        """One discriminator update; returns its micro-batches with their fakes (with their graph
+        when ``keep_graph``, for the generator update)."""
         optimizer = self.optimizers["discriminator"]
         optimizer.zero_grad(set_to_none=True)
         kept: list[tuple[RealBatch, Tensor, GeneratorOutput]] = []
         loss: Tensor | None = None
         for part in self._parts(self.batches()):
             with self.precision.autocast():
-                if keep_graph:
+                with torch.no_grad() if not keep_graph else contextlib.nullcontext():
                     latent, generated = self._generate(part)
-                    kept.append((part, latent, generated))
-                else:
-                    with torch.no_grad():
-                        latent, generated = self._generate(part)
+                kept.append((part, latent, generated))
                 batch = self._batch("discriminator", part, latent, generated, detach=True, step=step)
-                loss = self._total(batch, "discriminator", update)
+                loss = self._total(batch, "discriminator", update, self.main_terms)
             if loss is None:
                 continue
             self.precision.backward(loss / self.accumulate if self.accumulate > 1 else loss, "discriminator")
@@ -155,10 +177,13 @@ class TrainingStep:
                 self.augment.observe(batch.scored_real.detach())
         if loss is not None:
             self.precision.step(optimizer, "discriminator")
+        self._after_discriminator_step()
+        return kept
+
+    def _after_discriminator_step(self) -> None:
         for term in self.terms:
             with attributed(term.owner, "after_discriminator_step"):
                 term.loss.after_discriminator_step(self.net.discriminator)  # type: ignore[arg-type]
-        return kept
 
     def _generator_update(self, step: int, fakes: list[tuple[RealBatch, Tensor, GeneratorOutput]]) -> None:
         optimizer = self.optimizers["generator"]
@@ -171,7 +196,7 @@ class TrainingStep:
             for part, latent, generated in fakes:
                 with self.precision.autocast():
                     batch = self._batch("generator", part, latent, generated, detach=False, step=step)
-                    loss = self._total(batch, "generator", step)
+                    loss = self._total(batch, "generator", step, self.main_terms)
                 if loss is None:
                     continue
                 self.precision.backward(loss / self.accumulate if self.accumulate > 1 else loss, "generator")
@@ -180,6 +205,53 @@ class TrainingStep:
         finally:
             if discriminator is not None:
                 discriminator.requires_grad_(True)
+
+    def _regularization_update(self, side: str, step: int, update: int, parts: list[tuple[RealBatch, Tensor, GeneratorOutput]]) -> None:
+        """``train.lazy_regularization: separate``: the lazy terms of ``side``'s network that are
+        due at this ``update``, each value x its ``every``, as an optimizer step of their own after
+        the main update, as the StyleGAN2 reference runs its Dreg/Greg phases: on the main update's
+        micro-batches (the discriminator's with their detached fakes, the generator's with fresh
+        ones, since the main update's backward freed their graph). Every weight the main update
+        trained takes the step, with a zero gradient where the terms do not reach it (what the
+        reference's ``real_logits * 0`` and ``gen_img[:, 0, 0, 0] * 0`` in these phases give;
+        weights outside the forward, e.g. layers a progressive network has not grown yet, stay out).
+        Under several processes the bare network runs and its gradients are averaged by hand
+        (as stylegan3's loop does), so DDP never sees a backward that misses some weights."""
+        terms = [t for t in self.lazy_terms[side] if t.weight(update, step)]
+        if not terms:
+            return
+        network = self.net.discriminator if side == "discriminator" else self.net.generator
+        assert network is not None
+        frozen = self.net.discriminator if side == "generator" else None
+        if frozen is not None:
+            frozen.requires_grad_(False)
+        try:
+            optimizer = self.optimizers[side]
+            trained = [w for w in network.parameters() if w.grad is not None]  # by the main update
+            optimizer.zero_grad(set_to_none=True)
+            stepped = False
+            for part, latent, generated in parts:
+                with self.precision.autocast():
+                    if side == "generator":
+                        latent, generated = self._generate(part, self.net.generator_bare)
+                    batch = self._batch(side, part, latent, generated, detach=side == "discriminator", step=step, bare=True)
+                    loss = self._total(batch, side, update, terms, main=False)
+                if loss is not None:
+                    self.precision.backward(loss / self.accumulate if self.accumulate > 1 else loss, side)
+                    stepped = True
+            if not stepped:
+                return
+            for weight in trained:
+                if weight.grad is None:
+                    weight.grad = torch.zeros_like(weight)
+            if self.net.average_gradients is not None:
+                self.net.average_gradients(network)
+            self.precision.step(optimizer, side)
+        finally:
+            if frozen is not None:
+                frozen.requires_grad_(True)
+        if side == "discriminator":
+            self._after_discriminator_step()
 
     # ---- pieces ----------------------------------------------------------------------------
     def _parts(self, real: RealBatch) -> list[RealBatch]:
@@ -199,13 +271,14 @@ class TrainingStep:
             for i in range(0, count, size)
         ]
 
-    def _generate(self, part: RealBatch) -> tuple[Tensor, GeneratorOutput]:
+    def _generate(self, part: RealBatch, forward: Callable[..., Any] | None = None) -> tuple[Tensor, GeneratorOutput]:
         latent = self.net.sample_latent(part.samples.shape[0], self.device)
         labels = part.labels if self.conditional else None
         inputs = {name: part.samples if name == "real" else part.inputs[name] for name in self.net.generator.inputs}
-        return latent, as_generated(self.net.generator_forward(latent, labels, **inputs))
+        return latent, as_generated((forward or self.net.generator_forward)(latent, labels, **inputs))
 
-    def _batch(self, phase: str, part: RealBatch, latent: Tensor, generated: GeneratorOutput, detach: bool, step: int) -> Batch:
+    def _batch(self, phase: str, part: RealBatch, latent: Tensor, generated: GeneratorOutput, detach: bool, step: int, bare: bool = False) -> Batch:
+        """The batch of an update; ``bare``: the discriminator scores without its DDP wrapper (a separate regularisation update)."""
         role = phase
         fake, extras = generated.samples, generated.extras
         if detach:
@@ -218,7 +291,7 @@ class TrainingStep:
             labels=part.labels if self.conditional else None,
             inputs=part.inputs,
             fake_extras=extras,
-            discriminator=self.net.discriminator_forward if phase == "discriminator" else self.net.discriminator_frozen,
+            discriminator=self.net.discriminator_forward if phase == "discriminator" and not bare else self.net.discriminator_frozen,
             generator=self.net.generator,
             augment=self.augment,
             loss_scale=self.precision.loss_scale(role),
@@ -226,13 +299,15 @@ class TrainingStep:
             discriminator_module=self.net.discriminator,
         )
 
-    def _total(self, batch: Batch, side: str, update: int) -> Tensor | None:
-        """The sum of the active terms' objectives for ``side``; None when every term that
-        could give one sits out this update (its schedule), so the update is skipped."""
+    def _total(self, batch: Batch, side: str, update: int, terms: list[Term], main: bool = True) -> Tensor | None:
+        """The sum of ``terms``' active objectives for ``side``; None when every term that
+        could give one sits out this update (its schedule), so the update is skipped. Not
+        ``main`` (a separate regularisation update): each term's value is logged, not the sum,
+        and None when no term gives one."""
         total: Tensor | None = None
         tag = "d" if side == "discriminator" else "g"
-        resting = False
-        for term in self.terms:
+        resting = not main
+        for term in terms:
             if not term.weight(update, batch.step):
                 resting = True
                 continue
@@ -242,7 +317,7 @@ class TrainingStep:
                 self.losses.add(f"loss/{tag}/{term.name}/{name}", part)
             if value is None:
                 continue
-            if self.several_terms:
+            if self.several_terms or not main:
                 self.losses.add(f"loss/{tag}/{term.name}", value)
             total = value if total is None else total + value
         if total is None:
@@ -250,7 +325,8 @@ class TrainingStep:
                 return None
             names = ", ".join(t.name for t in self.terms)
             raise GanforgeError(f"no loss term gives a {side} objective ({names}); check the spec's loss")
-        self.losses.add(f"loss/{tag}", total)
+        if main:
+            self.losses.add(f"loss/{tag}", total)
         return total
 
 

@@ -12,8 +12,8 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from ganforge.experiment import Experiment
 from ganforge.interfaces import Augment, Generator
-from ganforge.spec.optimizers import build_optimizer, build_schedule
-from ganforge.terms import Term
+from ganforge.spec.optimizers import build_optimizer, build_schedule, lazy_adjusted
+from ganforge.terms import Term, lazy_intervals
 from ganforge.training.ema import EMA
 from ganforge.training.precision import Precision, use_channels_last
 
@@ -41,9 +41,12 @@ class Trainables:
         for network in networks.values():
             if network is not None:
                 use_channels_last(network, cfg.channels_last, device)
+        # lazy terms in updates of their own: their network's optimizer adjusted for the extra updates
+        intervals = lazy_intervals(exp.terms) if cfg.lazy_regularization == "separate" else {}
         optimizers = {
-            role: build_optimizer(exp.optimizers[role], network) for role, network in networks.items() if network is not None
-        }
+            role: build_optimizer(lazy_adjusted(exp.optimizers[role], intervals[role]) if role in intervals else exp.optimizers[role], network)
+            for role, network in networks.items() if network is not None
+        }  # fmt: skip
         schedules = {
             role: schedule for role, opt in optimizers.items()
             if (schedule := build_schedule(exp.optimizers[role], opt)) is not None

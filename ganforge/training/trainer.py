@@ -145,7 +145,7 @@ class Trainer:
         self.training_step = TrainingStep(
             self.networks, self.exp.terms, self.parts.optimizers, self.parts.precision, lambda: next(self.stream),
             d_steps=self.cfg.d_steps, accumulate=self.cfg.accumulate, conditional=bool(self.generator.num_classes),
-            augment=self.parts.augment, losses=self.losses, device=self.device,
+            augment=self.parts.augment, losses=self.losses, device=self.device, lazy=self.cfg.lazy_regularization,
         )  # fmt: skip
         steps_per_epoch = max(1, self.stream.batches_per_epoch // max(1, self.training_step.d_steps))
         self.state.total_steps = self.cfg.steps if self.cfg.steps is not None else self.cfg.epochs * steps_per_epoch

@@ -221,7 +221,8 @@ def discriminator_settings(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def imported_spec(generator: dict[str, Any], discriminator: dict[str, Any], resolution: int, channels: int) -> dict[str, Any]:
     """A spec for the imported networks: the reference's objective (non-saturating logistic
-    loss, lazy R1 every 16 steps, path length every 4) on a stand-in dataset of the right shape;
+    loss, lazy R1 every 16 steps, path length every 4, run as separate updates with the
+    optimizers adjusted as the reference adjusts them) on a stand-in dataset of the right shape;
     give your own ``data:`` to fine-tune or to measure."""
     classes = generator["num_classes"] or 0
     return {
@@ -236,7 +237,7 @@ def imported_spec(generator: dict[str, Any], discriminator: dict[str, Any], reso
             "generator": {"name": "Adam", "lr": 0.0025, "betas": [0.0, 0.99], "eps": 1.0e-8},
             "discriminator": {"name": "Adam", "lr": 0.0025, "betas": [0.0, 0.99], "eps": 1.0e-8},
         },
-        "train": {"steps": 1000, "ema": 0.999},
+        "train": {"steps": 1000, "ema": 0.999, "lazy_regularization": "separate"},
     }
 
 
