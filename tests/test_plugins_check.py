@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from torch import Tensor
 
 from ganforge import Batch, Loss, hookimpl
@@ -64,14 +65,26 @@ def test_the_own_components_exclude_plugins_registered_elsewhere(plugins: Plugin
     assert {"lsgan", "hinge"} <= {i.name for i in own}
 
 
-def test_every_installed_built_in_passes_or_says_why_it_is_skipped() -> None:
-    """What README promises of `ganforge plugins --check`: no built-in fails; those that need
-    data, weights or networks the kit's defaults lack are skipped with the reason."""
-    result = invoke("plugins", "--check")
+def check_output(*plugin_names: str) -> list[str]:
+    result = invoke("plugins", "--check", *(a for name in plugin_names for a in ("--plugin", name)))
     assert result.exit_code == 0, result.stdout
     lines = result.stdout.splitlines()
     assert not [line for line in lines if line.startswith("failed")]
-    skipped = [line for line in lines if line.startswith("skipped")]
-    assert skipped and all(": " in line for line in skipped)
-    assert any(line.startswith("skipped  loss 'elbo' (plugin vae): needs a setup the kit's default lacks (") for line in skipped)
+    assert all(": " in line for line in lines if line.startswith("skipped"))
+    return lines
+
+
+def test_built_ins_pass_or_say_why_they_are_skipped() -> None:
+    """What README promises of `ganforge plugins --check`: no built-in fails; those that need
+    data, weights or networks the kit's defaults lack are skipped with the reason. Two families
+    here (every component passes the kit in tests/test_plugkit_builtins.py); all of them in the
+    slow test below."""
+    lines = check_output("vae", "metrics")
+    assert any(line.startswith("skipped  loss 'elbo' (plugin vae): needs a setup the kit's default lacks (") for line in lines)
     assert "passed   metric 'accuracy' (plugin metrics)" in lines  # checked with the conditional generator it declares it needs
+
+
+@pytest.mark.slow
+def test_every_installed_built_in_passes_or_says_why_it_is_skipped() -> None:
+    lines = check_output()
+    assert "passed   loss 'lsgan' (plugin losses)" in lines and any(line.startswith("skipped") for line in lines)
