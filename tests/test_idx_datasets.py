@@ -88,3 +88,16 @@ def test_class_names_and_shape_without_reading_data(plugins: Plugins) -> None:
     dataset = plugins.registry.get("dataset", "fashion-mnist").factory(download=False)
     assert dataset.image_shape == (1, 28, 28) and dataset.num_classes == 10
     assert dataset.class_names[0] == "T-shirt/top" and dataset.class_names[-1] == "Ankle boot"
+
+
+def test_a_compressed_file_is_decompressed_once_while_it_is_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    images = np.arange(2 * 3 * 3).reshape(2, 3, 3)
+    write_idx(tmp_path / "images", images, compress=True)
+    path = tmp_path / "images.gz"
+    assert (read_idx(path) == images).all()
+    with monkeypatch.context() as patched:
+        patched.setattr(gzip, "open", None)  # a second read does not decompress
+        assert (read_idx(path) == images).all()
+    write_idx(tmp_path / "images", images[:1] + 7, compress=True)  # replaced: read afresh
+    assert (read_idx(path) == images[:1] + 7).all()
