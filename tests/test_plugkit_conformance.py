@@ -190,8 +190,9 @@ class TensorMetric(Metric):
 class PickyMetric(Metric):
     """Measures conditional generators only; its check returns a bool by mistake."""
 
-    def check(self, generator, dataset):
-        return bool(generator.num_classes) or "needs a conditional generator"
+    @classmethod
+    def check(cls, subject):
+        return bool(subject.num_classes) or "needs a conditional generator"
 
     def evaluate(self, context):
         return {"score": 1.0}

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Iterator
 import torch
 from torch import Tensor
 
-from ganforge import Dataset, EvalContext, FeatureExtractor, Generator, hookimpl
+from ganforge import EvalContext, FeatureExtractor, MetricSubject, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge_builtins.metrics.standard import FeatureMetric, NeighbourMetric, _features, _gathered
 from ganforge_builtins.stats import FeatureStats, FrechetReference, RunningStats, density_coverage, mmd_rbf
@@ -83,11 +83,12 @@ class IntraFID(FeatureMetric):
         self.reference_samples_per_class = reference_samples_per_class
         self.per_class = per_class
 
-    def check(self, generator: Generator, dataset: Dataset) -> str | None:
-        return None if generator.num_classes else "needs a conditional generator (one with num_classes); use 'fid' for an unconditional one"
+    @classmethod
+    def check(cls, subject: MetricSubject) -> str | None:
+        return None if subject.num_classes else "needs a conditional generator (one with num_classes); use 'fid' for an unconditional one"
 
     def _classes(self, context: EvalContext) -> int:
-        if (unfit := self.check(context.generator, context.dataset)) is not None:
+        if (unfit := self.check(MetricSubject.of(context.generator))) is not None:
             raise GanforgeError(f"metric '{self.metric_name}' {unfit}")
         num_classes = context.generator.num_classes
         labels = context.dataset.load(self.reference_split).labels

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Callable, Iterable, Iterator, TypeVar
 import torch
 from torch import Tensor
 
-from ganforge import EvalContext, FeatureExtractor, Generator, Metric, distributed, hookimpl
+from ganforge import EvalContext, FeatureExtractor, Metric, MetricSubject, distributed, hookimpl
 from ganforge.cache import cache_dir, dataset_key
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset
@@ -384,11 +384,12 @@ class ClassificationAccuracy(FeatureMetric):
         self.reference_split = reference_split
         self.per_class = per_class
 
-    def check(self, generator: Generator, dataset: Dataset) -> str | None:
-        return None if generator.num_classes else "needs a conditional generator (one with num_classes); this one is unconditional"
+    @classmethod
+    def check(cls, subject: MetricSubject) -> str | None:
+        return None if subject.num_classes else "needs a conditional generator (one with num_classes); this one is unconditional"
 
     def evaluate(self, context: EvalContext) -> dict[str, float]:
-        if (unfit := self.check(context.generator, context.dataset)) is not None:
+        if (unfit := self.check(MetricSubject.of(context.generator))) is not None:
             raise GanforgeError(f"metric 'accuracy' {unfit}")
         num_classes = context.generator.num_classes
         extractor = self.extractor(context)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganforge import Batch, Dataset, DiscriminatorOutput, EvalContext, Generator, GeneratorOutput, Loss, Metric, hookimpl
+from ganforge import Batch, DiscriminatorOutput, EvalContext, Generator, GeneratorOutput, Loss, Metric, MetricSubject, hookimpl
 from ganforge.errors import GanforgeError, did_you_mean
 from ganforge.interfaces.networks import as_generated
 
@@ -291,12 +291,13 @@ class ELBOMetric(Metric):
         _check_weights(1.0, 0, sigma, reconstruction)
         self.samples, self.split, self.reconstruction, self.sigma = samples, split, reconstruction, sigma
 
-    def check(self, generator: Generator, dataset: Dataset) -> str | None:
-        return None if "real" in generator.inputs else f"needs a generator with an encoder (one that reads 'real', e.g. vae); {type(generator).__name__} has none"
+    @classmethod
+    def check(cls, subject: MetricSubject) -> str | None:
+        return None if "real" in subject.inputs else f"needs a generator with an encoder (one that reads 'real', e.g. vae); {subject.generator} has none"
 
     def evaluate(self, context: EvalContext) -> dict[str, float]:
         generator = context.generator
-        if (unfit := self.check(generator, context.dataset)) is not None:
+        if (unfit := self.check(MetricSubject.of(generator))) is not None:
             raise GanforgeError(f"metric 'elbo' {unfit}")
         totals = torch.zeros(3, dtype=torch.float64, device=context.device)
         devices = [context.device] if torch.device(context.device).type == "cuda" else []
