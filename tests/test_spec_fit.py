@@ -87,6 +87,17 @@ class OldStyleCheck(Metric):
         return {"x": 1.0}
 
 
+class BoolCheck(Metric):
+    """Answers its check with a bool by mistake."""
+
+    @classmethod
+    def check(cls, subject: MetricSubject) -> str | None:
+        return bool(subject.num_classes)  # type: ignore[return-value]
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        return {"x": 1.0}
+
+
 class Plugin:
     @hookimpl
     def register_generators(self, register: Any) -> None:
@@ -101,6 +112,7 @@ class Plugin:
     def register_metrics(self, register: Any) -> None:
         register("labelled-data", LabelledData)
         register("old-style-check", OldStyleCheck)
+        register("bool-check", BoolCheck)
 
 
 @pytest.fixture(autouse=True)
@@ -195,4 +207,11 @@ def test_a_metric_whose_check_needs_built_objects_is_the_plugins_error(tmp_path:
     assert messages(path, components.registry) == [
         f"{path}:8: metrics.0: metric 'old-style-check' (plugin fit-test): check must be a classmethod, check(cls, subject: ganforge.MetricSubject), "
         "so it is decided before anything is built; fix the plugin"
+    ]
+
+
+def test_a_check_that_answers_a_bool_is_the_plugins_error(tmp_path: Path, components: Plugins) -> None:
+    path = write(tmp_path, SPEC.replace("batch_size: 30", "batch_size: 32").split("metrics:")[0] + "metrics:\n  - {name: bool-check, every: 2}\n")
+    assert messages(path, components.registry) == [
+        f"{path}:8: metrics.0: metric 'bool-check' (plugin fit-test): check must return None or a reason (a non-empty str), got False; fix the plugin"
     ]

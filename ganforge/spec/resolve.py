@@ -151,7 +151,7 @@ class _Resolver:
         if not generator or not (info := self.info("generator", generator)) or any(str(e.field).split(".")[0] == "generator" for e in self.errors):
             return  # a generator already reported: its metrics would only repeat it
         inputs = self.declared("generator", generator, "inputs") or ()
-        subject = MetricSubject(getattr(info.factory, "__name__", info.name), self.declared("generator", generator, "num_classes"), tuple(inputs), out.get("data") or {})
+        subject = MetricSubject(getattr(info.factory, "__name__", info.name), self.declared("generator", generator, "num_classes"), tuple(inputs), dict(out.get("data") or {}))
         for i, entry in enumerate(out["metrics"]):
             if entry and (metric := self.info("metric", entry)):
                 self.check_metric(metric, subject, ("metrics", i))
