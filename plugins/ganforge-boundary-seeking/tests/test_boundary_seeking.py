@@ -6,8 +6,8 @@ import math
 
 import pytest
 import torch
-from ganforge_boundary_seeking.plugin import plugin
 from ganforge_boundary_seeking.loss import BoundarySeekingLoss
+from ganforge_boundary_seeking.plugin import plugin
 
 from ganforge import Batch
 from ganforge.plugins import Plugins, get_plugins
