@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         Logger,
         Loss,
         Metric,
+        MetricSubject,
         RunStart,
     )
 
@@ -52,6 +53,7 @@ __all__ = [
     "Logger",
     "Loss",
     "Metric",
+    "MetricSubject",
     "RunStart",
     "__version__",
     "hookimpl",

@@ -11,7 +11,6 @@ import torch
 from ganforge.checkpoint import warm_start
 from ganforge.errors import GanforgeError, attributed, describe_component
 from ganforge.interfaces import Augment, Dataset, Discriminator, Generator, Logger, Metric
-from ganforge.interfaces.loss import trained_networks
 from ganforge.registry import ComponentInfo, Registry
 from ganforge.seeding import seed_everything
 from ganforge.spec.build import construct
@@ -74,7 +73,9 @@ class Experiment:
 
 
 def build_experiment(spec: Spec, registry: Registry) -> Experiment:
-    """Validate ``spec`` (all problems at once), seed the global generators, and build it."""
+    """Validate ``spec`` (all problems at once, by :func:`~ganforge.spec.resolve.resolve`: nothing
+    is checked here that could have been found before building), seed the global generators,
+    and build it."""
     resolved = resolve(spec, registry)
     seed_everything(resolved["seed"])
     builder = _Builder(spec, registry)
@@ -84,7 +85,6 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
     discriminator = None
     if resolved["discriminator"] is not None:
         discriminator = builder.build("discriminator", resolved["discriminator"], ("discriminator",))
-        _check_pack(discriminator, resolved, spec, builder)
     for role, network in (("generator", generator), ("discriminator", discriminator)):
         if network is None:
             continue
@@ -96,10 +96,6 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
     terms = [_term(builder.build("loss", resolved["loss"], ("loss",)), resolved["loss"], "loss", builder)]
     for i, entry in enumerate(resolved["penalties"]):
         terms.append(_term(builder.build("loss", entry, ("penalties", i), f"penalties.{i}"), entry, f"penalties.{i}", builder))
-    if discriminator is None:  # its phase never runs: a term that trains it would be dropped without a word
-        for key, term in zip([("loss",), *(("penalties", i) for i in range(len(resolved["penalties"])))], terms):
-            if "discriminator" in trained_networks(term.loss):
-                raise spec.error(f"{term.owner} trains the discriminator, and the spec has discriminator: null; add a discriminator or drop the term", key)
     for role, network in (("generator", generator), ("discriminator", discriminator)):
         info = builder.components.get(role)
         for term in network.loss_terms() if network is not None else ():
@@ -108,9 +104,6 @@ def build_experiment(spec: Spec, registry: Registry) -> Experiment:
     metrics = [
         _schedule(m, builder.build("metric", m, ("metrics", i), f"metrics.{i}")) for i, m in enumerate(resolved["metrics"])
     ]
-    for i, scheduled in enumerate(metrics):
-        if (unfit := scheduled.metric.check(generator, dataset)) is not None:
-            raise spec.error(f"{describe_component('metric', scheduled.name, builder.components[f'metrics.{i}'].plugin)} {unfit}", ("metrics", i))
     loggers = {f"logging.{i}": builder.build("logger", entry, ("logging",), f"logging.{i}") for i, entry in enumerate(resolved["logging"]["loggers"])}
     return Experiment(
         name=resolved["name"],
@@ -146,16 +139,6 @@ def check_data_size(experiment: Experiment, spec: Spec) -> int:
     if size < experiment.batch_size:
         raise spec.error(f"{experiment.batch_size} is more than the {size:,} samples of {owner}; use a data.batch_size of at most {size}", ("data", "batch_size"))
     return size
-
-
-def _check_pack(discriminator: Discriminator, resolved: dict[str, Any], spec: Spec, builder: _Builder) -> None:
-    """A packing discriminator (``pack`` > 1) needs every (micro-)batch to split into whole packs."""
-    pack = int(getattr(discriminator, "pack", 1) or 1)
-    batch_size, accumulate = resolved["data"]["batch_size"], int(resolved["train"].get("accumulate") or 1)
-    if pack > 1 and (batch_size % accumulate or (batch_size // accumulate) % pack):
-        owner = describe_component("discriminator", resolved["discriminator"]["name"], builder.components["discriminator"].plugin)
-        per = f" (micro-batches of {batch_size / accumulate:g} with train.accumulate={accumulate})" if accumulate > 1 else ""
-        raise spec.error(f"{batch_size} samples{per} do not split into packs of {pack} for {owner}; use a multiple of {pack * accumulate}", ("data", "batch_size"))
 
 
 def _term(loss: Any, entry: dict[str, Any], role: str, builder: _Builder) -> Term:

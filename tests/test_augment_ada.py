@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from ganforge.plugins import Plugins
+from ganforge.spec import build_component
+from ganforge.spec.resolve import SpecErrors
 from ganforge.testing import check_augment
 from ganforge_builtins.augments.ada import ADA, rotate90, translate_reflect
 
@@ -172,10 +174,10 @@ def test_state_dict_round_trip_gives_identical_future_outputs() -> None:
     assert len(seen) == 2  # p moved on after the round trip, identically in both
 
 
-def test_bad_parameters_are_refused() -> None:
+def test_bad_parameters_are_refused(plugins: Plugins) -> None:
     for params, word in (({"initial_p": 1.5}, "initial_p"), ({"interval": 0}, "interval"), ({"speed_kimg": 0}, "speed_kimg"), ({"target": 2.0}, "target")):
-        with pytest.raises(ValueError, match=word):
-            ADA(**params)  # type: ignore[arg-type]
+        with pytest.raises(SpecErrors, match=f"parameter '{word}'"):
+            build_component(plugins.registry, "augment", {"name": "ada", **params})
 
 
 def test_registered_and_conformant(plugins: Plugins) -> None:

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from ganforge.plugins import Plugins
+from ganforge.spec import build_component
+from ganforge.spec.resolve import SpecErrors
 from ganforge.testing import check_augment
 from ganforge_builtins.augments.diffaugment import DiffAugment, cut, translate
 
@@ -126,11 +128,11 @@ def test_switched_off_is_the_identity() -> None:
     assert torch.equal(DiffAugment(color=False, translation=False, cutout=False)(x), x)
 
 
-def test_bad_ratios_are_refused() -> None:
-    with pytest.raises(ValueError, match="translation_ratio"):
-        DiffAugment(translation_ratio=0.9)
-    with pytest.raises(ValueError, match="cutout_ratio"):
-        DiffAugment(cutout_ratio=-0.1)
+def test_bad_ratios_are_refused(plugins: Plugins) -> None:
+    with pytest.raises(SpecErrors, match=r"expected float in \[0, 0.5\], got 0.9 .* 'translation_ratio'"):
+        build_component(plugins.registry, "augment", {"name": "diffaugment", "translation_ratio": 0.9})
+    with pytest.raises(SpecErrors, match=r"expected float in \[0, 1\], got -0.1 .* 'cutout_ratio'"):
+        build_component(plugins.registry, "augment", {"name": "diffaugment", "cutout_ratio": -0.1})
 
 
 def test_registered_and_conformant(plugins: Plugins) -> None:

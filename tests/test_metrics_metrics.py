@@ -10,6 +10,8 @@ from ganforge import Dataset, DataSplit, EvalContext, Generator
 from ganforge.distributed import Ranks
 from ganforge.errors import GanforgeError
 from ganforge.hook_extractor import HookExtractor
+from ganforge.spec import build_component
+from ganforge.spec.resolve import SpecErrors
 from ganforge_builtins.data.synthetic import SyntheticImages
 from ganforge_builtins.metrics.standard import FID, KID, ClassificationAccuracy, InceptionScore, PrecisionRecall, default_extractor_name
 from ganforge_builtins.stats import load_stats
@@ -206,9 +208,9 @@ def test_small_labelled_images_default_to_the_classifier() -> None:
 
 
 @pytest.mark.parametrize("value", [{"samples": 1}, {"reference_samples": 1}])
-def test_fid_rejects_bad_sample_counts(value) -> None:
-    with pytest.raises(ValueError):
-        FID(**value)
+def test_fid_rejects_bad_sample_counts(value, plugins) -> None:
+    with pytest.raises(SpecErrors, match=">= 2"):
+        build_component(plugins.registry, "metric", {"name": "fid", **value})
 
 
 def test_context_reports_how_far_sampling_is(dataset) -> None:

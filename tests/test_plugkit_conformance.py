@@ -157,6 +157,41 @@ def test_discriminator_shape_and_input_gradient() -> None:
     check_discriminator(TinyDiscriminator, num_classes=2)
 
 
+class ForgetsItsPack(TinyDiscriminator):
+    """Takes a pack size it never sets: a spec would be checked against packs the network does not make.
+
+    Args:
+        image_shape: shape of one sample.
+        pack: samples per score.
+    """
+
+    def __init__(self, image_shape: tuple[int, ...] = (1, 8, 8), pack: int = 2) -> None:
+        super().__init__(image_shape)
+
+
+class ConditionalByClass(TinyGenerator):
+    """Says it is conditional in its class, and is not.
+
+    Args:
+        image_shape: shape of one sample.
+    """
+
+    num_classes = 10
+
+    def __init__(self, image_shape: tuple[int, ...] = (1, 8, 8)) -> None:
+        super().__init__(image_shape)
+        self.num_classes = None
+
+
+def test_networks_keep_what_a_spec_is_checked_against_before_building() -> None:
+    with pytest.raises(ConformanceError) as excinfo:
+        check_discriminator(ForgetsItsPack)
+    assert "its pack is 1, but a spec is checked against 2 before anything is built" in problems(excinfo)["interface"]
+    with pytest.raises(ConformanceError) as excinfo:
+        check_generator(ConditionalByClass)
+    assert "its num_classes is None, but a spec is checked against 10 before anything is built" in problems(excinfo)["interface"]
+
+
 class FloatLabels(Dataset):
     """Float labels and samples outside [-1, 1].
 
@@ -190,8 +225,9 @@ class TensorMetric(Metric):
 class PickyMetric(Metric):
     """Measures conditional generators only; its check returns a bool by mistake."""
 
-    def check(self, generator, dataset):
-        return bool(generator.num_classes) or "needs a conditional generator"
+    @classmethod
+    def check(cls, subject):
+        return bool(subject.num_classes) or "needs a conditional generator"
 
     def evaluate(self, context):
         return {"score": 1.0}

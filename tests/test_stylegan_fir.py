@@ -10,6 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ganforge.plugins import get_plugins
+from ganforge.spec import build_component
+from ganforge.spec.resolve import SpecErrors
 from ganforge_builtins.stylegan._layers import downsample, upsample
 from ganforge_builtins.stylegan.networks import StyleGANDiscriminator, StyleGANGenerator
 
@@ -41,8 +44,8 @@ def test_the_option_changes_the_networks_and_the_default_does_not(style: str) ->
     default, bilinear, fir = outputs(), outputs(resample="bilinear"), outputs(resample="fir")
     assert all(torch.equal(a, b) for a, b in zip(default, bilinear))
     assert not torch.allclose(default[0], fir[0]) and not torch.allclose(default[1], fir[1])
-    with pytest.raises(ValueError, match="resample must be bilinear or fir"):
-        StyleGANGenerator((3, 16, 16), resample="nearest")  # type: ignore[arg-type]
+    with pytest.raises(SpecErrors, match="expected 'bilinear' | 'fir', got 'nearest'"):
+        build_component(get_plugins().registry, "generator", {"name": "stylegan", "resample": "nearest"}, image_shape=(3, 16, 16))
 
 
 def test_a_run_trains_with_fir_resampling(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from PIL import Image
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Split
 from ganforge.interfaces.reading import sample_generator
+from ganforge.spec import build_component
+from ganforge.spec.resolve import SpecErrors
 from ganforge.testing import TinyImages
 from ganforge.training.batches import BatchStream, permutation
 from ganforge_builtins.superres.data import SuperResolution, bicubic_downsample
@@ -122,10 +124,8 @@ def test_an_image_folder_of_any_sizes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"hr_size": 16, "scale": 3}, "scale must be 2 or 4"),
         ({"hr_size": 18, "scale": 4}, "multiple of scale"),
         ({"hr_size": 64}, "smaller than hr_size"),
-        ({"hr_size": 16, "crops": 0}, "crops must be"),
     ],
 )
 def test_bad_parameters(kwargs: dict, message: str) -> None:
@@ -133,6 +133,13 @@ def test_bad_parameters(kwargs: dict, message: str) -> None:
         SuperResolution(dataset=TinyImages((3, 32, 32)), **kwargs)
     with pytest.raises(ValueError, match="exactly one"):
         SuperResolution()
+
+
+@pytest.mark.parametrize(("params", "message"), [({"scale": 3}, "expected 2 | 4, got 3"), ({"crops": 0}, "expected int >= 1, got 0")])
+def test_values_outside_their_hints_are_refused_before_building(params: dict, message: str, plugins) -> None:
+    fragment = {"name": "super-resolution", "dataset": {"name": "synthetic", "image_size": 32, "channels": 3}, "hr_size": 16, **params}
+    with pytest.raises(SpecErrors, match=message):
+        build_component(plugins.registry, "dataset", fragment)
 
 
 def test_skimage_photos_split_whole_photos() -> None:

@@ -13,6 +13,9 @@ from torch import Tensor, nn
 
 from ganforge import Batch, DiscriminatorOutput
 from ganforge.errors import GanforgeError
+from ganforge.plugins import get_plugins
+from ganforge.spec import build_component
+from ganforge.spec.resolve import SpecErrors
 from ganforge.testing import check_discriminator
 from ganforge_builtins.losses.auxiliary_classifier import AuxiliaryClassifierLoss
 from ganforge_builtins.networks.dcgan import DCGANDiscriminator
@@ -130,10 +133,10 @@ def test_errors_name_the_fix() -> None:
         AuxiliaryClassifierLoss().discriminator_loss(headless)
     with pytest.raises(GanforgeError, match="labelled data"):
         AuxiliaryClassifierLoss().generator_loss(batch_of("generator", torch.zeros(2, 3), torch.zeros(2, 3), None))
-    with pytest.raises(ValueError, match="weight > 0"):
-        AuxiliaryClassifierLoss(weight=0.0)
-    with pytest.raises(ValueError, match="twin_weight >= 0"):
-        AuxiliaryClassifierLoss(twin_weight=-1.0)
+    with pytest.raises(SpecErrors, match="expected float > 0, got 0.0 .* parameter 'weight'"):
+        build_component(get_plugins().registry, "loss", {"name": "auxiliary-classifier", "weight": 0.0})
+    with pytest.raises(SpecErrors, match="expected float >= 0, got -1.0 .* parameter 'twin_weight'"):
+        build_component(get_plugins().registry, "loss", {"name": "auxiliary-classifier", "twin_weight": -1.0})
     single_headed = DCGANDiscriminator((1, 28, 28), width=8, num_classes=2, conditioning="projection", class_head=True)
     images = torch.randn(2, 1, 28, 28)
     untwinned = Batch(

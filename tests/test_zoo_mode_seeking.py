@@ -10,6 +10,9 @@ import torch
 from torch import Tensor, nn
 
 from ganforge import Batch
+from ganforge.plugins import get_plugins
+from ganforge.spec import build_component
+from ganforge.spec.resolve import SpecErrors
 from ganforge.testing import TinyGenerator, check_loss
 from ganforge_builtins.losses.mode_seeking import ModeSeekingLoss
 
@@ -63,8 +66,8 @@ def test_a_structured_latent_is_refused() -> None:
     batch.latent = torch.zeros(2, generator.latent_dim, dtype=torch.long)  # type: ignore[misc]
     with pytest.raises(ValueError, match="Gaussian latent"):
         ModeSeekingLoss().generator_loss(batch)
-    with pytest.raises(ValueError, match="weight > 0"):
-        ModeSeekingLoss(weight=0.0)
+    with pytest.raises(SpecErrors, match="expected float > 0, got 0.0"):
+        build_component(get_plugins().registry, "loss", {"name": "mode-seeking", "weight": 0.0})
 
 
 def test_it_passes_the_conformance_kit() -> None:

@@ -10,6 +10,9 @@ import torch
 from torch import nn
 
 from ganforge import Batch
+from ganforge.plugins import get_plugins
+from ganforge.spec import build_component
+from ganforge.spec.resolve import SpecErrors
 from ganforge.testing import batch_from_scores, check_loss
 from ganforge_builtins.losses.r1 import R1Penalty
 from ganforge_builtins.losses.r2 import R2Penalty
@@ -84,8 +87,8 @@ def test_r2_trains_the_discriminator_and_leaves_the_generator_alone() -> None:
 
 
 def test_r2_rejects_a_negative_gamma() -> None:
-    with pytest.raises(ValueError, match="gamma"):
-        R2Penalty(gamma=-1.0)
+    with pytest.raises(SpecErrors, match="expected float >= 0, got -1.0 .* parameter 'gamma'"):
+        build_component(get_plugins().registry, "loss", {"name": "r2", "gamma": -1.0})
 
 
 def test_conformance() -> None:

@@ -5,7 +5,7 @@ from ganforge.interfaces.dataset import Dataset, DataSplit, to_model_range
 from ganforge.interfaces.extractor import FeatureExtractor
 from ganforge.interfaces.logger import Logger, RunStart
 from ganforge.interfaces.loss import Batch, Loss
-from ganforge.interfaces.metric import EvalContext, Metric
+from ganforge.interfaces.metric import EvalContext, Metric, MetricSubject
 from ganforge.interfaces.networks import (
     Discriminator,
     DiscriminatorOutput,
@@ -30,6 +30,7 @@ __all__ = [
     "Logger",
     "Loss",
     "Metric",
+    "MetricSubject",
     "RunStart",
     "as_generated",
     "as_output",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 from torch import Tensor
@@ -90,6 +90,35 @@ class EvalContext:
         return distributed.all_reduce_sum(tensor)
 
 
+@dataclass(frozen=True)
+class MetricSubject:
+    """What a metric is asked to measure, as the spec says it before anything is built.
+
+    The spec resolver makes one for each metric of a spec from the registered generator class
+    and the resolved parameters (see :func:`~ganforge.interfaces.networks.declared`), and asks
+    :meth:`Metric.check` about it; :meth:`of` makes one from a built generator.
+
+    Attributes:
+        generator: the generator's class name, as messages name it (``DCGANGenerator``).
+        num_classes: the classes it is conditioned on (None or 0: unconditional): its
+            ``num_classes`` constructor parameter, else its class's ``num_classes``.
+        inputs: what it reads from each real batch (its class's ``inputs``): a dataset's named
+            inputs, or ``real``, the samples themselves (an encoder).
+        data: the spec's ``data:`` entry, resolved: ``name``, the dataset's parameters with
+            their defaults, ``batch_size``...; empty for a subject made by :meth:`of`.
+    """
+
+    generator: str
+    num_classes: int | None = None
+    inputs: tuple[str, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, generator: Generator) -> MetricSubject:
+        """The subject of a built generator (for :meth:`Metric.evaluate` and the conformance kit)."""
+        return cls(type(generator).__name__, generator.num_classes, tuple(generator.inputs))
+
+
 class Metric:
     """A quality measure of a generator.
 
@@ -102,10 +131,16 @@ class Metric:
     def evaluate(self, context: EvalContext) -> dict[str, float]:  # pragma: no cover
         raise NotImplementedError
 
-    def check(self, generator: Generator, dataset: Dataset) -> str | None:
-        """Why this metric cannot measure ``generator`` on ``dataset`` (e.g. "needs a conditional
-        generator"), or None. Asked when the experiment is built, so ``ganforge validate`` and
-        the start of a run say it, not the first evaluation hours later. Cheap: build nothing."""
+    @classmethod
+    def check(cls, subject: MetricSubject) -> str | None:
+        """Why this metric cannot measure ``subject`` (e.g. "needs a conditional generator"),
+        or None.
+
+        A classmethod deciding from the subject alone: the spec resolver asks it of every
+        metric of a spec before anything is built, so ``ganforge validate`` and the start of a
+        run report it at the metric's line, not the first evaluation hours later. A metric
+        used directly may ask it again in :meth:`evaluate`, of
+        ``MetricSubject.of(context.generator)``."""
         return None
 
     def provenance(self, context: EvalContext) -> dict[str, Any]:

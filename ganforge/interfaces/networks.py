@@ -4,13 +4,19 @@ Images flow through ganforge as float tensors in [-1, 1], shape ``(N, *image_sha
 Class labels, when a model is conditional, are int64 tensors of shape ``(N,)``.
 A generator may also read named inputs from the real batch (``inputs``): a paired
 super-resolution set's ``lr`` images, or ``real`` itself for a VAE's encoder.
+
+What the spec is checked against before anything is built (metrics that need a conditional
+generator, batch sizes that split into a discriminator's packs) is read without building the
+networks: :func:`declared` takes ``num_classes``, ``pack`` and ``inputs`` from the constructor
+parameter of that name, else from the class attribute, else (a wrapper) from the network it
+wraps. A network sets the attribute to what these say (the conformance kit checks it).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -50,6 +56,10 @@ class Generator(nn.Module):
     inputs draws its sample pictures from the first training samples' inputs.
     ``input_shapes`` gives the per-sample shape of each dataset input it reads (e.g.
     ``{"lr": (3, 24, 24)}``), so the conformance kit can feed it inputs in [-1, 1].
+
+    Before anything is built, the spec's metrics are checked against ``num_classes`` as its
+    constructor parameter of that name says (else the class attribute) and against the
+    class's ``inputs`` (see :func:`declared`): an instance keeps them as they say.
     """
 
     latent_dim: int
@@ -129,6 +139,11 @@ class Discriminator(nn.Module):
     (PacGAN) scores samples ``pack * i`` to ``pack * i + pack - 1`` together and returns
     ``N / pack`` scores, so losses see one real and one fake score per pack, and gradient
     penalties take the norm of each pack's gradient. Batch sizes must divide by it.
+
+    A packing discriminator takes its pack size as a constructor parameter named ``pack``
+    (or, when it always packs the same number, sets the class attribute): the spec resolver
+    reads it from the spec (see :func:`declared`) and checks that every (micro-)batch splits
+    into whole packs before anything is built.
     """
 
     num_classes: int | None = None
@@ -143,6 +158,26 @@ class Discriminator(nn.Module):
 
     def set_step(self, step: int) -> None:
         """Told the training step before every step; see :meth:`Generator.set_step`."""
+
+
+def declared(factory: Callable[..., Any], params: Mapping[str, Any], name: str, wrapped: Iterable[Any] = ()) -> Any:
+    """A network's ``name`` (``num_classes``, ``pack``, ``inputs``) as known before it is built.
+
+    The constructor parameter of that name in ``params`` (a spec's resolved entry, defaults
+    filled in); else the value ``factory``'s class sets itself; else, for a wrapper, that of
+    the first network it wraps (``wrapped``: the same answer for each nested network of its
+    kind, in parameter order); else the interface's default (``None`` for a factory function).
+    """
+    if name in params:
+        return params[name]
+    for cls in getattr(factory, "__mro__", ()):
+        if cls in (Generator, Discriminator):
+            break
+        if name in vars(cls):
+            return vars(cls)[name]
+    for value in wrapped:
+        return value
+    return getattr(factory, name, None)
 
 
 def as_output(result: Tensor | DiscriminatorOutput) -> DiscriminatorOutput:

@@ -12,9 +12,11 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
-from ganforge.errors import GanforgeError, SpecError, did_you_mean
+from ganforge.errors import GanforgeError, SpecError, describe_component, did_you_mean
 from ganforge.interfaces.loss import trained_networks
-from ganforge.registry import Registry
+from ganforge.interfaces.metric import Metric, MetricSubject
+from ganforge.interfaces.networks import declared
+from ganforge.registry import ComponentInfo, Registry
 from ganforge.spec.loader import Key, Spec
 from ganforge.spec.optimizers import build_schedule, probe_optimizer
 from ganforge.spec.schema import SCHEMA, Section, section_names
@@ -111,6 +113,7 @@ class _Resolver:
             self.fail("best_metric names a metric value, but the spec has no metrics: add one under metrics:, or remove best_metric", ("train", "best_metric"))
         if out["train"].get("lazy_regularization") == "separate":
             self.check_separate_regularization(out)
+        self.check_fit(out)
 
     def check_separate_regularization(self, out: dict[str, Any]) -> None:
         """``train.lazy_regularization: separate``: the loss runs at every update (only penalties
@@ -132,6 +135,72 @@ class _Resolver:
                     self.fail(f"every: {every} differs from penalties.{where}.every: {interval}, and both regularise the {network}; with "
                               "train.lazy_regularization: separate a network has one lazy interval (its optimizer's lr and betas are adjusted "
                               "for it): give them the same every, or use lazy_regularization: folded", ("penalties", i, "every"))  # fmt: skip
+
+    def check_fit(self, out: dict[str, Any]) -> None:
+        """The rules between components, decided from their registered classes and resolved
+        parameters (nothing is built): a packing discriminator's packs, a term that trains a
+        discriminator the spec leaves out, and each metric's :meth:`~ganforge.Metric.check`."""
+        if out.get("discriminator") and (info := self.info("discriminator", out["discriminator"])):
+            self.check_pack(info, self.declared("discriminator", out["discriminator"], "pack"), (out.get("data") or {}).get("batch_size"), out["train"].get("accumulate"))
+        if "discriminator" in self.spec.data and out.get("discriminator") is None:  # its phase never runs: a term that trains it would be dropped without a word
+            for key, term in [(("loss",), out.get("loss")), *((("penalties", i), t) for i, t in enumerate(out["penalties"]))]:
+                if term and (info := self.info("loss", term)) and isinstance(info.factory, type) and "discriminator" in trained_networks(info.factory):
+                    owner = describe_component("loss", info.name, info.plugin)
+                    self.fail(f"{owner} trains the discriminator, and the spec has discriminator: null; add a discriminator or drop the term", key)
+        generator = out.get("generator")
+        if not generator or not (info := self.info("generator", generator)) or any(str(e.field).split(".")[0] == "generator" for e in self.errors):
+            return  # a generator already reported: its metrics would only repeat it
+        inputs = self.declared("generator", generator, "inputs") or ()
+        subject = MetricSubject(getattr(info.factory, "__name__", info.name), self.declared("generator", generator, "num_classes"), tuple(inputs), dict(out.get("data") or {}))
+        for i, entry in enumerate(out["metrics"]):
+            if entry and (metric := self.info("metric", entry)):
+                self.check_metric(metric, subject, ("metrics", i))
+
+    def check_pack(self, info: ComponentInfo, pack: Any, batch_size: Any, accumulate: Any) -> None:
+        """A packing discriminator (``pack`` > 1, see :class:`~ganforge.Discriminator`) needs
+        every (micro-)batch to split into whole packs."""
+        if not all(isinstance(v, int) for v in (pack, batch_size, accumulate)) or pack <= 1 or batch_size % accumulate:
+            return  # a batch that does not split into micro-batches is train.accumulate's error
+        if (batch_size // accumulate) % pack:
+            per = f" (micro-batches of {batch_size // accumulate} with train.accumulate={accumulate})" if accumulate > 1 else ""
+            owner = describe_component("discriminator", info.name, info.plugin)
+            self.fail(f"{batch_size} samples{per} do not split into packs of {pack} for {owner}; use a multiple of {pack * accumulate}", ("data", "batch_size"))
+
+    def check_metric(self, info: ComponentInfo, subject: MetricSubject, key: Key) -> None:
+        """What ``info``'s metric class says of ``subject``; a plugin's faulty ``check`` is its own error."""
+        owner, factory = describe_component("metric", info.name, info.plugin), info.factory
+        if not (inspect.isclass(factory) and issubclass(factory, Metric)):
+            return  # a factory function: its class is not known before it is built
+        if not isinstance(inspect.getattr_static(factory, "check"), classmethod):
+            self.fail(f"{owner}: check must be a classmethod, check(cls, subject: ganforge.MetricSubject), so it is decided before anything is built; fix the plugin", key)
+            return
+        try:
+            unfit = factory.check(subject)
+        except Exception as exc:  # noqa: BLE001 - a plugin's check failing is reported as its failure
+            self.fail(f"{owner} failed in check: {type(exc).__name__}: {exc}", key)
+            return
+        if unfit is not None:
+            valid = isinstance(unfit, str) and unfit
+            self.fail(f"{owner} {unfit}" if valid else f"{owner}: check must return None or a reason (a non-empty str), got {unfit!r}; fix the plugin", key)
+
+    def declared(self, kind: str, entry: dict[str, Any], name: str) -> Any:
+        """What :func:`~ganforge.interfaces.networks.declared` says of the resolved network
+        ``entry``: a wrapper's nested networks of its kind answer for it when it says nothing."""
+        if (info := self.info(kind, entry)) is None:
+            return None
+        signature = signature_of(info.factory)
+        wrapped = (
+            self.declared(kind, value, name) for param, value in entry.items()
+            if isinstance(value, dict) and (p := signature.get(param)) is not None and nested_kind(p.hint) == kind
+        )  # fmt: skip
+        return declared(info.factory, entry, name, wrapped)
+
+    def info(self, kind: str, entry: dict[str, Any]) -> ComponentInfo | None:
+        """The registry entry of a resolved ``entry`` (None when its name was already reported)."""
+        try:
+            return self.registry.get(kind, str(entry.get("name")))
+        except GanforgeError:
+            return None
 
     def scalar(self, key: str, kind: Any, default: Any) -> Any:
         value = self.spec.data.get(key, default)

@@ -3,6 +3,7 @@ repeatable, and that they leave the generator alone."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from typing import Any, Callable
@@ -10,7 +11,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from ganforge.interfaces import Dataset, EvalContext, FeatureExtractor, Generator, Metric, to_model_range
+from ganforge.interfaces import Dataset, EvalContext, FeatureExtractor, Generator, Metric, MetricSubject, to_model_range
 from ganforge.testing.constructor import Setup, check_constructor, construct
 from ganforge.testing.failures import Checker, ComponentUnavailable, expect
 from ganforge.testing.fakes import TinyGenerator, TinyImages
@@ -41,7 +42,11 @@ def check_metric(factory: Callable[..., Metric], /, *, setup: Setup | None = Non
     context = EvalContext(generator, dataset, torch.device(setup.device), seed=setup.seed, batch_size=max(setup.batch_size, 2) * 8)
     found = len(checker.problems)
     with checker.check("check"):
-        unfit = metric.check(generator, dataset)
+        expect(
+            isinstance(inspect.getattr_static(type(metric), "check"), classmethod),
+            "check must be a classmethod, check(cls, subject: ganforge.MetricSubject): the spec resolver asks it before anything is built",
+        )
+        unfit = metric.check(MetricSubject.of(generator))
         expect(unfit is None or (isinstance(unfit, str) and bool(unfit)), f"check must return None or a reason (a non-empty str), got {unfit!r}")
     if len(checker.problems) > found:
         checker.finish()

@@ -4,12 +4,15 @@ labels, seeds, and state dicts that load back (checkpoints rely on it)."""
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
 
 from ganforge.interfaces import Discriminator, DiscriminatorOutput, Generator, Loss, as_generated
+from ganforge.interfaces.networks import declared
+from ganforge.spec.signature import signature_of
 from ganforge.testing.constructor import Setup, check_constructor, construct
 from ganforge.testing.failures import Checker, Problem, expect
 
@@ -36,6 +39,7 @@ def check_generator(factory: Callable[..., Generator], /, *, setup: Setup | None
         if "image_shape" in kwargs:
             expect(shape == tuple(kwargs["image_shape"]), f"image_shape is {shape}, but it was built with {tuple(kwargs['image_shape'])}")
         _check_num_classes(generator, kwargs)
+        _check_declared(generator, factory, kwargs, ("num_classes", "inputs"))
         _check_loss_terms(generator)
         unshaped = [name for name in generator.inputs if name != "real" and name not in generator.input_shapes]
         expect(not unshaped, f"reads input {', '.join(repr(n) for n in unshaped)} but input_shapes gives no shape for it (e.g. input_shapes = {{'lr': (3, 16, 16)}})")
@@ -93,6 +97,7 @@ def check_discriminator(factory: Callable[..., Discriminator], /, *, setup: Setu
         _check_loss_terms(discriminator)
         pack = getattr(discriminator, "pack", 1)
         expect(isinstance(pack, int) and not isinstance(pack, bool) and pack >= 1, f"pack (samples per score) must be a positive int, got {pack!r}")
+        _check_declared(discriminator, factory, kwargs, ("num_classes", "pack"))
     if len(checker.problems) > found:
         checker.finish()
     device = torch.device(setup.device)
@@ -173,8 +178,26 @@ def _scores(result: Tensor | DiscriminatorOutput) -> Tensor:
 def _check_num_classes(network: nn.Module, kwargs: dict[str, Any]) -> None:
     num_classes = network.num_classes
     expect(num_classes is None or (isinstance(num_classes, int) and num_classes > 0), f"num_classes must be None or a positive int, got {num_classes!r}")
-    if kwargs.get("num_classes"):
-        expect(num_classes == kwargs["num_classes"], f"built with num_classes={kwargs['num_classes']} but its num_classes is {num_classes!r}")
+
+
+def _check_declared(network: nn.Module, factory: Callable[..., Any], kwargs: dict[str, Any], names: tuple[str, ...]) -> None:
+    """The attributes a spec is checked against before anything is built (what
+    :func:`~ganforge.interfaces.networks.declared` reads from the constructor's parameters,
+    defaults included, the class, or the wrapped network) are what the built network has."""
+    params = {p.name: p.default for p in signature_of(factory).params if p.default is not inspect.Parameter.empty} | kwargs
+    for name in names:
+        if name not in params and not inspect.isclass(factory):
+            continue  # a factory function without the parameter: nothing is read before building
+        kind = Generator if isinstance(network, Generator) else Discriminator
+        wrapped = [getattr(v, name) for v in kwargs.values() if isinstance(v, kind)]  # a wrapper's inner networks answer for it
+        said, has = declared(factory, params, name, wrapped), getattr(network, name)
+        said, has = (tuple(said or ()), tuple(has or ())) if name == "inputs" else (said or None, has or None)
+        if name == "pack":
+            said, has = said or 1, has or 1
+        expect(said == has, (
+            f"its {name} is {getattr(network, name)!r}, but a spec is checked against {said!r} before anything is built (the constructor "
+            f"parameter '{name}', else the class attribute, else the wrapped network's); set self.{name} to match"
+        ))  # fmt: skip
 
 
 def _check_loss_terms(network: Generator | Discriminator) -> None:

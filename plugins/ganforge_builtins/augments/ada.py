@@ -3,11 +3,14 @@ Networks with Limited Data"), registered as ``ada``."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import Tensor
 
 from ganforge import Augment, hookimpl
 from ganforge.hookspecs import Register
+from ganforge.types import PositiveFloat, PositiveInt, Probability, Range
 
 BRIGHTNESS_STD = 0.2  # ADA's brightness_std: an additive N(0, 0.2) offset
 CONTRAST_STD = 0.5  # ADA's contrast_std: a scale of 2^N(0, 0.5)
@@ -54,27 +57,17 @@ class ADA(Augment):
 
     def __init__(
         self,
-        initial_p: float = 0.0,
-        target: float | None = 0.6,
-        interval: int = 4,
-        speed_kimg: float = 500.0,
+        initial_p: Probability = 0.0,
+        target: Annotated[float, Range(min=-1, max=1)] | None = 0.6,
+        interval: PositiveInt = 4,
+        speed_kimg: PositiveFloat = 500.0,
         xflip: bool = True,
         rotate90: bool = True,
         translation: bool = True,
-        translation_max: float = 0.125,
+        translation_max: Annotated[float, Range(min=0, max=0.5)] = 0.125,
         color: bool = True,
     ) -> None:
         super().__init__()
-        if not 0 <= initial_p <= 1:
-            raise ValueError(f"initial_p must be in [0, 1], got {initial_p}")
-        if target is not None and not -1 <= target <= 1:
-            raise ValueError(f"target must be in [-1, 1] (a mean of signs), got {target}")
-        if interval < 1:
-            raise ValueError(f"interval must be >= 1, got {interval}")
-        if speed_kimg <= 0:
-            raise ValueError(f"speed_kimg must be positive, got {speed_kimg}")
-        if not 0 <= translation_max <= 0.5:
-            raise ValueError(f"translation_max must be in [0, 0.5], got {translation_max}")
         self.target, self.interval, self.speed_kimg = target, interval, speed_kimg
         self.xflip, self.rotate90, self.translation, self.color = xflip, rotate90, translation, color
         self.translation_max = translation_max

@@ -3,12 +3,15 @@ Training"): colour, translation and cutout, drawn per sample, registered as ``di
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ganforge import Augment, hookimpl
 from ganforge.hookspecs import Register
+from ganforge.types import Range, UnitInterval
 
 
 class DiffAugment(Augment):
@@ -34,14 +37,10 @@ class DiffAugment(Augment):
         color: bool = True,
         translation: bool = True,
         cutout: bool = True,
-        translation_ratio: float = 0.125,
-        cutout_ratio: float = 0.5,
+        translation_ratio: Annotated[float, Range(min=0, max=0.5)] = 0.125,
+        cutout_ratio: UnitInterval = 0.5,
     ) -> None:
         super().__init__()
-        if not 0 <= translation_ratio <= 0.5:
-            raise ValueError(f"translation_ratio must be in [0, 0.5], got {translation_ratio}")
-        if not 0 <= cutout_ratio <= 1:
-            raise ValueError(f"cutout_ratio must be in [0, 1], got {cutout_ratio}")
         self.color, self.translation, self.cutout = color, translation, cutout
         self.translation_ratio, self.cutout_ratio = translation_ratio, cutout_ratio
 

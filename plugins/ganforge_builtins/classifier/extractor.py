@@ -48,8 +48,6 @@ class Classifier(HookExtractor):
 
     def __init__(self, weights: str | None = None, epochs: PositiveInt = 2, seed: NonNegativeInt = 0) -> None:
         FeatureExtractor.__init__(self)
-        if epochs < 1:
-            raise ValueError(f"classifier epochs must be >= 1, got {epochs}")
         self.epochs = epochs
         self.seed = seed
         self.test_accuracy: float | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
@@ -10,6 +11,7 @@ from torch import Tensor
 
 from ganforge import Dataset, DataSplit, hookimpl
 from ganforge.errors import GanforgeError
+from ganforge.types import Range
 
 #: ``skimage.data`` functions; "motorcycle_left"/"_right" are the two views of ``stereo_motorcycle``.
 #: Whole photos are either train or test, so no test pixel is seen in training.
@@ -78,15 +80,11 @@ class SkimagePhotos(Dataset):
     test split and none in train. Wrap it in ``super-resolution`` for paired data.
 
     Args:
-        tile: side of the square tiles, in pixels.
+        tile: side of the square tiles, in pixels (at most 256: every test photo must give a tile).
         channels: 1 (grey) or 3 (RGB).
     """
 
-    def __init__(self, tile: int = 128, channels: int = 3) -> None:
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {channels}")
-        if not 16 <= tile <= 256:
-            raise ValueError(f"tile must lie in 16..256 (every test photo must give a tile), got {tile}")
+    def __init__(self, tile: Annotated[int, Range(min=16, max=256)] = 128, channels: Literal[1, 3] = 3) -> None:
         self.tile, self.channels = tile, channels
         self.image_shape = (channels, tile, tile)
 

@@ -26,8 +26,6 @@ class SyntheticImages(Dataset):
         self, image_size: Annotated[int, Range(min=4)] = 28, channels: PositiveInt = 1, size: PositiveInt = 256,
         num_classes: NonNegativeInt = 0, seed: NonNegativeInt = 0,
     ) -> None:
-        if image_size < 4 or channels < 1 or size < 1 or num_classes < 0:
-            raise ValueError("synthetic needs image_size >= 4, channels >= 1, size >= 1, num_classes >= 0")
         self.image_shape = (channels, image_size, image_size)
         self.class_names = tuple(f"class {i}" for i in range(num_classes))
         self.size = size

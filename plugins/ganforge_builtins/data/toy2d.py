@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Annotated
 
 import torch
 from torch import Tensor
 
 from ganforge import Dataset, DataSplit, hookimpl
-from ganforge.types import NonNegativeInt, PositiveFloat, PositiveInt
+from ganforge.types import NonNegativeInt, PositiveFloat, PositiveInt, Range
 
 #: Normalised mixtures are scaled so the outermost mode centre sits here (tanh outputs reach it).
 EXTENT = 0.8
+#: a mixture of one Gaussian is no mixture: at least two modes (a ring), two per side (a grid).
+AtLeastTwo = Annotated[int, Range(min=2)]
 CANVAS = 256
 
 
@@ -22,8 +25,6 @@ class GaussianMixture2D(Dataset):
     model's coordinates for the mode-coverage metric."""
 
     def __init__(self, centers: Tensor, std: float, size: int, seed: int, normalise: bool) -> None:
-        if std <= 0 or size < 1:
-            raise ValueError(f"a Gaussian mixture needs std > 0 and size >= 1, got std={std}, size={size}")
         scale = EXTENT / centers.abs().max().item() if normalise else 1.0
         self.mode_centers = centers * scale
         self.mode_std = std * scale
@@ -80,15 +81,13 @@ class Ring(GaussianMixture2D):
 
     def __init__(
         self,
-        num_modes: PositiveInt = 8,
+        num_modes: AtLeastTwo = 8,
         radius: PositiveFloat = 2.0,
         std: PositiveFloat = 0.02,
         size: PositiveInt = 100_000,
         seed: NonNegativeInt = 0,
         normalise: bool = True,
     ) -> None:
-        if num_modes < 2 or radius <= 0:
-            raise ValueError(f"ring needs num_modes >= 2 and radius > 0, got {num_modes} and {radius}")
         angles = torch.arange(num_modes, dtype=torch.float64) * 2 * math.pi / num_modes
         centers = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
         super().__init__(centers.float(), std, size, seed, normalise)
@@ -109,15 +108,13 @@ class Grid(GaussianMixture2D):
 
     def __init__(
         self,
-        side: PositiveInt = 5,
+        side: AtLeastTwo = 5,
         spacing: PositiveFloat = 2.0,
         std: PositiveFloat = 0.05,
         size: PositiveInt = 100_000,
         seed: NonNegativeInt = 0,
         normalise: bool = True,
     ) -> None:
-        if side < 2 or spacing <= 0:
-            raise ValueError(f"grid needs side >= 2 and spacing > 0, got {side} and {spacing}")
         ticks = (torch.arange(side, dtype=torch.float32) - (side - 1) / 2) * spacing
         centers = torch.cartesian_prod(ticks, ticks)
         super().__init__(centers, std, size, seed, normalise)

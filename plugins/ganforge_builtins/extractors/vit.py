@@ -15,6 +15,7 @@ from ganforge.errors import GanforgeError
 from ganforge.hook_extractor import to_unit_range
 from ganforge.interfaces.extractor import state_digest
 from ganforge.requirements import Need, extra_missing, weights_missing
+from ganforge.types import PositiveInt
 from ganforge.weights import find_hub_weights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -84,11 +85,9 @@ class TimmViT(FeatureExtractor):
         """The vit extra (timm) and the weights file (never downloaded)."""
         return [Need("extra vit (timm)", extra_missing("timm", "vit")), Need(f"weights {cls.model_name}.safetensors", weights_missing(f"{cls.model_name}.safetensors", cls.hub_id))]
 
-    def __init__(self, weights: str | None = None, pretrained: bool = True, seed: int = 0, image_size: int = 224) -> None:
+    def __init__(self, weights: str | None = None, pretrained: bool = True, seed: int = 0, image_size: PositiveInt = 224) -> None:
         super().__init__()
         timm = import_timm()
-        if image_size < 1:
-            raise ValueError(f"image_size must be positive, got {image_size}")
         self.image_size = image_size
         kwargs: dict[str, Any] = {"img_size": image_size}
         if type(self).output == "CLS token":

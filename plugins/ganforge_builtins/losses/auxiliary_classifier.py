@@ -45,10 +45,6 @@ class AuxiliaryClassifierLoss(Loss):
     """
 
     def __init__(self, weight: PositiveFloat = 1.0, fake_weight: NonNegativeFloat = 0.0, twin_weight: NonNegativeFloat = 0.0) -> None:
-        if weight <= 0 or fake_weight < 0 or twin_weight < 0:
-            raise ValueError(
-                f"auxiliary-classifier needs weight > 0, fake_weight >= 0 and twin_weight >= 0, got {weight}, {fake_weight} and {twin_weight}"
-            )
         self.weight = weight
         self.fake_weight = fake_weight
         self.twin_weight = twin_weight

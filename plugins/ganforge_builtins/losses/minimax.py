@@ -28,10 +28,6 @@ class MinimaxLoss(Loss):
     """
 
     def __init__(self, saturating: bool = False, real_label: Annotated[float, Range(min=0, max=1, min_exclusive=True)] = 1.0, label_noise: Annotated[float, Range(min=0, max=0.5, max_exclusive=True)] = 0.0) -> None:
-        if not 0.0 < real_label <= 1.0:
-            raise ValueError(f"real_label must be in (0, 1], got {real_label}")
-        if not 0.0 <= label_noise < 0.5:
-            raise ValueError(f"label_noise is a flip probability and must be in [0, 0.5), got {label_noise}")
         self.saturating = saturating
         self.real_label = real_label
         self.label_noise = label_noise

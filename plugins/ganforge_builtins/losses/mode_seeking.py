@@ -29,8 +29,6 @@ class ModeSeekingLoss(Loss):
     """
 
     def __init__(self, weight: PositiveFloat = 1.0, eps: PositiveFloat = 1e-5) -> None:
-        if weight <= 0 or eps <= 0:
-            raise ValueError(f"mode-seeking needs weight > 0 and eps > 0, got {weight} and {eps}")
         self.weight = weight
         self.eps = eps
 

@@ -19,8 +19,6 @@ class R1Penalty(Loss):
     """
 
     def __init__(self, gamma: NonNegativeFloat = 10.0) -> None:
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma}")
         self.gamma = gamma
 
     def discriminator_loss(self, batch: Batch) -> Tensor:

@@ -31,8 +31,6 @@ class WassersteinLoss(Loss):
     """
 
     def __init__(self, clip: PositiveFloat = 0.01) -> None:
-        if clip <= 0:
-            raise ValueError(f"clip must be positive, got {clip}")
         self.clip = clip
 
     def discriminator_loss(self, batch: Batch) -> Tensor:
@@ -58,8 +56,6 @@ class WassersteinGPLoss(Loss):
     """
 
     def __init__(self, gp_weight: NonNegativeFloat = 10.0) -> None:
-        if gp_weight < 0:
-            raise ValueError(f"gp_weight must be >= 0, got {gp_weight}")
         self.gp_weight = gp_weight
 
     def discriminator_loss(self, batch: Batch) -> Tensor:

@@ -46,8 +46,6 @@ class ModeCoverage(Metric):
     higher_is_better = True
 
     def __init__(self, num_samples: PositiveInt = 2500, sigmas: PositiveFloat = 3.0, min_samples: PositiveInt = 1) -> None:
-        if num_samples < 1 or sigmas <= 0 or min_samples < 1:
-            raise ValueError("mode-coverage needs num_samples >= 1, sigmas > 0 and min_samples >= 1")
         self.num_samples = num_samples
         self.sigmas = sigmas
         self.min_samples = min_samples

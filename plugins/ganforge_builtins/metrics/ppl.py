@@ -10,7 +10,8 @@ from torch import Tensor
 from ganforge import EvalContext, FeatureExtractor, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import as_generated
-from ganforge_builtins.metrics.standard import FeatureMetric
+from ganforge.types import PositiveFloat
+from ganforge_builtins.metrics.standard import AtLeastTwo, FeatureMetric
 
 
 def unit_slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
@@ -57,16 +58,12 @@ class PerceptualPathLength(FeatureMetric):
 
     def __init__(
         self,
-        samples: int = 10000,
+        samples: AtLeastTwo = 10000,
         space: Literal["w", "z"] = "w",
-        epsilon: float = 1e-4,
+        epsilon: PositiveFloat = 1e-4,
         sampling: Literal["full", "end"] = "full",
         extractor: FeatureExtractor | str | None = None,
     ) -> None:
-        if samples < 2 or not epsilon > 0:
-            raise ValueError(f"ppl needs samples >= 2 and epsilon > 0, got {samples} and {epsilon}")
-        if space not in ("w", "z") or sampling not in ("full", "end"):
-            raise ValueError(f"ppl space must be w or z and sampling full or end, got {space!r} and {sampling!r}")
         super().__init__(extractor)
         self.samples, self.space, self.epsilon, self.sampling = samples, space, epsilon, sampling
 

@@ -10,9 +10,10 @@ from typing import Any, Iterable, Iterator
 import torch
 from torch import Tensor
 
-from ganforge import Dataset, EvalContext, FeatureExtractor, Generator, hookimpl
+from ganforge import EvalContext, FeatureExtractor, MetricSubject, hookimpl
 from ganforge.errors import GanforgeError
-from ganforge_builtins.metrics.standard import FeatureMetric, NeighbourMetric, _features, _gathered
+from ganforge.types import PositiveInt
+from ganforge_builtins.metrics.standard import AtLeastTwo, FeatureMetric, NeighbourMetric, _features, _gathered
 from ganforge_builtins.stats import FeatureStats, FrechetReference, RunningStats, density_coverage, mmd_rbf
 
 #: CMMD's kernel bandwidth and scale, from google-research/cmmd's distance.py.
@@ -36,9 +37,9 @@ class DensityCoverage(NeighbourMetric):
 
     higher_is_better = True
 
-    def __init__(self, samples: int = 5000, k: int = 5, extractor: FeatureExtractor | str | None = None, reference_split: str = "train") -> None:
-        if k < 1 or samples <= k:
-            raise ValueError(f"density/coverage needs k >= 1 and samples > k, got samples={samples}, k={k}")
+    def __init__(self, samples: PositiveInt = 5000, k: PositiveInt = 5, extractor: FeatureExtractor | str | None = None, reference_split: str = "train") -> None:
+        if samples <= k:
+            raise ValueError(f"density/coverage needs samples > k, got samples={samples}, k={k}")
         super().__init__(extractor)
         self.samples, self.k = samples, k
         self.reference_split = reference_split
@@ -69,25 +70,24 @@ class IntraFID(FeatureMetric):
 
     def __init__(
         self,
-        samples_per_class: int = 1000,
+        samples_per_class: AtLeastTwo = 1000,
         extractor: FeatureExtractor | str | None = None,
         reference_split: str = "train",
-        reference_samples_per_class: int | None = None,
+        reference_samples_per_class: AtLeastTwo | None = None,
         per_class: bool = False,
     ) -> None:
-        if samples_per_class < 2 or (reference_samples_per_class is not None and reference_samples_per_class < 2):
-            raise ValueError("intra-fid needs samples_per_class >= 2 and reference_samples_per_class >= 2")
         super().__init__(extractor)
         self.samples_per_class = samples_per_class
         self.reference_split = reference_split
         self.reference_samples_per_class = reference_samples_per_class
         self.per_class = per_class
 
-    def check(self, generator: Generator, dataset: Dataset) -> str | None:
-        return None if generator.num_classes else "needs a conditional generator (one with num_classes); use 'fid' for an unconditional one"
+    @classmethod
+    def check(cls, subject: MetricSubject) -> str | None:
+        return None if subject.num_classes else "needs a conditional generator (one with num_classes); use 'fid' for an unconditional one"
 
     def _classes(self, context: EvalContext) -> int:
-        if (unfit := self.check(context.generator, context.dataset)) is not None:
+        if (unfit := self.check(MetricSubject.of(context.generator))) is not None:
             raise GanforgeError(f"metric '{self.metric_name}' {unfit}")
         num_classes = context.generator.num_classes
         labels = context.dataset.load(self.reference_split).labels
@@ -183,10 +183,10 @@ class ClassDiversity(IntraFID):
 
     def __init__(
         self,
-        samples_per_class: int = 1000,
+        samples_per_class: AtLeastTwo = 1000,
         extractor: FeatureExtractor | str | None = None,
         reference_split: str = "test",
-        reference_samples_per_class: int | None = None,
+        reference_samples_per_class: AtLeastTwo | None = None,
         per_class: bool = False,
     ) -> None:
         super().__init__(samples_per_class, extractor, reference_split, reference_samples_per_class, per_class)
@@ -235,15 +235,13 @@ class CMMD(FeatureMetric):
 
     def __init__(
         self,
-        samples: int = 10000,
+        samples: AtLeastTwo = 10000,
         extractor: FeatureExtractor | str | None = "clip-vit-b32",
         reference_split: str = "train",
-        reference_samples: int | None = None,
+        reference_samples: AtLeastTwo | None = None,
         unbiased: bool = False,
         normalise: bool = True,
     ) -> None:
-        if samples < 2 or (reference_samples is not None and reference_samples < 2):
-            raise ValueError("cmmd needs samples >= 2 and reference_samples >= 2")
         super().__init__(extractor)
         self.samples = samples
         self.reference_split = reference_split

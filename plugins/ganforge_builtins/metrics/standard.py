@@ -8,7 +8,7 @@ from typing import Annotated, Any, Callable, Iterable, Iterator, TypeVar
 import torch
 from torch import Tensor
 
-from ganforge import EvalContext, FeatureExtractor, Generator, Metric, distributed, hookimpl
+from ganforge import EvalContext, FeatureExtractor, Metric, MetricSubject, distributed, hookimpl
 from ganforge.cache import cache_dir, dataset_key
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Dataset
@@ -174,8 +174,6 @@ class FID(FeatureMetric):
         reference_samples: AtLeastTwo | None = None,
         cache: bool = True,
     ) -> None:
-        if samples < 2 or (reference_samples is not None and reference_samples < 2):
-            raise ValueError("FID needs samples >= 2 and reference_samples >= 2")
         super().__init__(extractor)
         self.samples = samples
         self.reference = reference
@@ -240,8 +238,8 @@ class InceptionScore(FeatureMetric):
     higher_is_better = True
 
     def __init__(self, samples: PositiveInt = 10000, splits: PositiveInt = 10, extractor: FeatureExtractor | str | None = None) -> None:
-        if splits < 1 or samples < splits:
-            raise ValueError(f"IS needs splits >= 1 and samples >= splits, got samples={samples}, splits={splits}")
+        if samples < splits:
+            raise ValueError(f"IS needs samples >= splits, got samples={samples}, splits={splits}")
         super().__init__(extractor)
         self.samples = samples
         self.splits = splits
@@ -277,8 +275,6 @@ class KID(FeatureMetric):
         reference_split: str = "train",
         reference_samples: AtLeastTwo | None = None,
     ) -> None:
-        if samples < 2 or subsets < 1 or subset_size < 2:
-            raise ValueError("KID needs samples >= 2, subsets >= 1 and subset_size >= 2")
         super().__init__(extractor)
         self.samples, self.subsets, self.subset_size = samples, subsets, subset_size
         self.reference_split = reference_split
@@ -340,8 +336,8 @@ class PrecisionRecall(NeighbourMetric):
     higher_is_better = True
 
     def __init__(self, samples: AtLeastTwo = 5000, k: PositiveInt = 3, extractor: FeatureExtractor | str | None = None, reference_split: str = "train") -> None:
-        if k < 1 or samples <= k:
-            raise ValueError(f"precision/recall needs k >= 1 and samples > k, got samples={samples}, k={k}")
+        if samples <= k:
+            raise ValueError(f"precision/recall needs samples > k, got samples={samples}, k={k}")
         super().__init__(extractor)
         self.samples, self.k = samples, k
         self.reference_split = reference_split
@@ -377,18 +373,17 @@ class ClassificationAccuracy(FeatureMetric):
         reference_split: str | None = "test",
         per_class: bool = False,
     ) -> None:
-        if samples < 1:
-            raise ValueError(f"accuracy needs samples >= 1, got {samples}")
         super().__init__(extractor)
         self.samples = samples
         self.reference_split = reference_split
         self.per_class = per_class
 
-    def check(self, generator: Generator, dataset: Dataset) -> str | None:
-        return None if generator.num_classes else "needs a conditional generator (one with num_classes); this one is unconditional"
+    @classmethod
+    def check(cls, subject: MetricSubject) -> str | None:
+        return None if subject.num_classes else "needs a conditional generator (one with num_classes); this one is unconditional"
 
     def evaluate(self, context: EvalContext) -> dict[str, float]:
-        if (unfit := self.check(context.generator, context.dataset)) is not None:
+        if (unfit := self.check(MetricSubject.of(context.generator))) is not None:
             raise GanforgeError(f"metric 'accuracy' {unfit}")
         num_classes = context.generator.num_classes
         extractor = self.extractor(context)

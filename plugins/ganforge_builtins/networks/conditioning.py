@@ -6,10 +6,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def check_num_classes(num_classes: int | None) -> int | None:
-    """Validate a ``num_classes`` constructor argument (``None`` or 0 = unconditional)."""
-    if num_classes is not None and num_classes < 0:
-        raise ValueError(f"num_classes must be >= 1 (or null for an unconditional model), got {num_classes}")
+def classes_or_none(num_classes: int | None) -> int | None:
+    """A ``num_classes`` constructor argument (``None`` or 0 = unconditional; its hint,
+    ``NonNegativeInt | None``, keeps out the rest) as the network keeps it: ``None`` or >= 1."""
     return num_classes or None
 
 

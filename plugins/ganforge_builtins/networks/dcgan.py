@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ganforge import Discriminator, DiscriminatorOutput, Generator, hookimpl
 from ganforge.types import NonNegativeInt, PositiveInt, Range
-from ganforge_builtins.networks.conditioning import ConditionalBatchNorm, check_num_classes, require_labels
+from ganforge_builtins.networks.conditioning import ConditionalBatchNorm, classes_or_none, require_labels
 
 SUPPORTED_SIZES = (28, 32, 56, 64)
 
@@ -53,11 +53,9 @@ class DCGANGenerator(Generator):
     ) -> None:
         super().__init__()
         base, stages = _plan(image_shape)
-        if conditioning not in ("concat", "batch-norm", "concat+batch-norm"):
-            raise ValueError(f"conditioning must be 'concat', 'batch-norm' or 'concat+batch-norm', got {conditioning!r}")
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
-        self.num_classes = check_num_classes(num_classes)
+        self.num_classes = classes_or_none(num_classes)
         self.conditioning = conditioning
         by_concat = bool(self.num_classes) and "concat" in conditioning
         self.embedding = nn.Embedding(self.num_classes, embed_dim) if by_concat else None
@@ -135,15 +133,9 @@ class DCGANDiscriminator(Discriminator):
     ) -> None:
         super().__init__()
         base, stages = _plan(image_shape)
-        if conditioning not in ("channel", "projection"):
-            raise ValueError(f"conditioning must be 'channel' or 'projection', got {conditioning!r}")
         self.conditioning = conditioning
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if norm not in ("batch", "layer", "none"):
-            raise ValueError(f"norm must be 'batch', 'layer' or 'none', got {norm!r}")
         self.image_shape = tuple(image_shape)
-        self.num_classes = check_num_classes(num_classes)
+        self.num_classes = classes_or_none(num_classes)
         size = image_shape[1]
         by_channel = bool(self.num_classes) and conditioning == "channel"
         self.embedding = nn.Embedding(self.num_classes, size * size) if by_channel else None

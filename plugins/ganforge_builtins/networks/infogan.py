@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Annotated, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -14,11 +14,13 @@ from torch import Tensor, nn
 from ganforge import Batch, Discriminator, DiscriminatorOutput, Generator, Loss, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import truncate_by_redrawing
-from ganforge.types import NonNegativeFloat, NonNegativeInt, PositiveInt
+from ganforge.types import NonNegativeFloat, NonNegativeInt, PositiveInt, Range
 from ganforge_builtins.networks.dcgan import init_dcgan_weights
 
 SUPPORTED_SIZES = (28, 32)
 TRUNK_FEATURES = 1024
+#: a categorical code's number of values: at least two to choose between.
+CodeValues = Annotated[int, Range(min=2)]
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,6 @@ class CodeLayout:
 
 
 def _layout(noise_dim: int, categorical: Sequence[int], continuous: int) -> CodeLayout:
-    if noise_dim < 0 or continuous < 0 or any(k < 2 for k in categorical):
-        raise ValueError(
-            "InfoGAN needs noise_dim >= 0, continuous >= 0 and categorical codes of at least 2 values each, "
-            f"got noise_dim={noise_dim}, categorical={list(categorical)}, continuous={continuous}"
-        )
     if not categorical and continuous == 0:
         raise ValueError("InfoGAN needs at least one latent code: set categorical and/or continuous")
     return CodeLayout(noise_dim, tuple(categorical), continuous)
@@ -87,7 +84,7 @@ class InfoGANGenerator(Generator):
         self,
         image_shape: tuple[int, int, int],
         noise_dim: PositiveInt = 62,
-        categorical: tuple[PositiveInt, ...] = (10,),
+        categorical: tuple[CodeValues, ...] = (10,),
         continuous: NonNegativeInt = 2,
         width: PositiveInt = 64,
         categorical_weight: NonNegativeFloat = 1.0,
@@ -158,7 +155,7 @@ class InfoGANDiscriminator(Discriminator):
     def __init__(
         self,
         image_shape: tuple[int, int, int],
-        categorical: tuple[PositiveInt, ...] = (10,),
+        categorical: tuple[CodeValues, ...] = (10,),
         continuous: NonNegativeInt = 2,
         width: PositiveInt = 64,
     ) -> None:
@@ -207,8 +204,6 @@ class MutualInformation(Loss):
     name = "mutual-information"  # how the trainer labels this term's losses in metrics.jsonl
 
     def __init__(self, layout: CodeLayout, categorical_weight: NonNegativeFloat = 1.0, continuous_weight: NonNegativeFloat = 0.1) -> None:
-        if categorical_weight < 0 or continuous_weight < 0:
-            raise ValueError("InfoGAN's categorical_weight and continuous_weight must be >= 0")
         self.layout = layout
         self.categorical_weight = categorical_weight
         self.continuous_weight = continuous_weight

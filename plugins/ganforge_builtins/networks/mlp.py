@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ganforge import Discriminator, Generator, hookimpl
 from ganforge.types import NonNegativeInt, PositiveInt, Range
-from ganforge_builtins.networks.conditioning import check_num_classes, one_hot, require_labels
+from ganforge_builtins.networks.conditioning import classes_or_none, one_hot, require_labels
 
 
 def _stack(sizes: list[int], dropout: float) -> list[nn.Module]:
@@ -23,11 +23,9 @@ def _stack(sizes: list[int], dropout: float) -> list[nn.Module]:
     return layers
 
 
-def _check(hidden: tuple[int, ...], dropout: float) -> None:
-    if not hidden or any(h < 1 for h in hidden):
-        raise ValueError(f"hidden must be a non-empty list of positive layer sizes, got {list(hidden)}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+def _check(hidden: tuple[int, ...]) -> None:
+    if not hidden:  # the sizes' range is their hint's
+        raise ValueError("hidden must be a non-empty list of layer sizes")
 
 
 class MLPGenerator(Generator):
@@ -54,12 +52,10 @@ class MLPGenerator(Generator):
         output: Literal["tanh", "linear"] = "tanh",
     ) -> None:
         super().__init__()
-        _check(tuple(hidden), dropout)
+        _check(tuple(hidden))
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
-        self.num_classes = check_num_classes(num_classes)
-        if output not in ("tanh", "linear"):
-            raise ValueError(f"output must be 'tanh' or 'linear', got {output!r}")
+        self.num_classes = classes_or_none(num_classes)
         sizes = [latent_dim + (self.num_classes or 0), *hidden]
         last = [nn.Tanh()] if output == "tanh" else []
         self.net = nn.Sequential(*_stack(sizes, dropout), nn.Linear(sizes[-1], math.prod(self.image_shape)), *last)
@@ -89,8 +85,8 @@ class MLPDiscriminator(Discriminator):
         num_classes: NonNegativeInt | None = None,
     ) -> None:
         super().__init__()
-        _check(tuple(hidden), dropout)
-        self.num_classes = check_num_classes(num_classes)
+        _check(tuple(hidden))
+        self.num_classes = classes_or_none(num_classes)
         sizes = [math.prod(image_shape) + (self.num_classes or 0), *hidden]
         self.net = nn.Sequential(*_stack(sizes, dropout), nn.Linear(sizes[-1], 1))
 

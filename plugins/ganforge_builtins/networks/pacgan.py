@@ -11,13 +11,6 @@ from ganforge import Discriminator, DiscriminatorOutput, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.networks import as_output
 
-PACKS = (2, 3, 4)
-
-
-def _check_pack(pack: int) -> None:
-    if isinstance(pack, bool) or not isinstance(pack, int) or pack not in PACKS:
-        raise ValueError(f"pack must be one of {', '.join(map(str, PACKS))} (samples per pack), got {pack!r}")
-
 
 def packed_shape(image_shape: Sequence[int], pack: int) -> tuple[int, ...]:
     """The shape of one pack: ``pack`` times the channels of an image ``(C, H, W)``, or
@@ -55,7 +48,6 @@ class PacDiscriminator(Discriminator):
 
     def __init__(self, discriminator: Discriminator, pack: Literal[2, 3, 4] = 2) -> None:
         super().__init__()
-        _check_pack(pack)
         if discriminator.num_classes:
             raise ValueError(
                 f"pacgan packs unconditional discriminators, got one with num_classes={discriminator.num_classes}: "
@@ -73,7 +65,6 @@ class PacDiscriminator(Discriminator):
         """The inner discriminator is built for a whole pack: ``image_shape`` with ``pack`` times the first axis."""
         values = dict(injected)
         pack = params.get("pack", 2)
-        _check_pack(pack)
         if param == "discriminator" and values.get("image_shape") is not None:
             values["image_shape"] = packed_shape(values["image_shape"], pack)
         return values

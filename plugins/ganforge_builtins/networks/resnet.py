@@ -9,7 +9,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ganforge import Discriminator, Generator, hookimpl
 from ganforge.types import NonNegativeInt, PositiveInt
-from ganforge_builtins.networks.conditioning import ConditionalBatchNorm, check_num_classes, require_labels
+from ganforge_builtins.networks.conditioning import ConditionalBatchNorm, classes_or_none, require_labels
 
 #: size -> (base resolution, number of 2x upsamplings)
 PLANS = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
@@ -55,7 +55,7 @@ class ResNetGenerator(Generator):
         self.base, stages = _plan(image_shape)
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
-        self.num_classes = check_num_classes(num_classes)
+        self.num_classes = classes_or_none(num_classes)
         self.width = width
         self.fc = nn.Linear(latent_dim, width * self.base * self.base)
         self.blocks = nn.ModuleList(UpBlock(width, width, self.num_classes) for _ in range(stages))
@@ -111,7 +111,7 @@ class ResNetDiscriminator(Discriminator):
     def __init__(self, image_shape: tuple[int, int, int], width: PositiveInt = 128, num_classes: NonNegativeInt | None = None) -> None:
         super().__init__()
         _, stages = _plan(image_shape)
-        self.num_classes = check_num_classes(num_classes)
+        self.num_classes = classes_or_none(num_classes)
         blocks = [DownBlock(image_shape[0], width, downsample=True, first=True)]
         blocks += [DownBlock(width, width, downsample=True) for _ in range(stages - 2)]
         blocks += [DownBlock(width, width, downsample=False) for _ in range(2)]

@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from ganforge import Discriminator, Generator, GeneratorOutput, hookimpl
 from ganforge.errors import GanforgeError
-from ganforge_builtins.networks.conditioning import check_num_classes, require_labels
+from ganforge.types import NonNegativeInt, PositiveInt, Probability
+from ganforge_builtins.networks.conditioning import classes_or_none, require_labels
 from ganforge_builtins.stylegan._ops import Activation, bias_act, conv2d_resample, modulated_conv2d, normalize_2nd_moment, setup_filter, upsample2d
 
 NoiseMode = Literal["random", "const", "none"]
@@ -244,20 +245,16 @@ class StyleGAN2ADAGenerator(Generator):
     """
 
     def __init__(
-        self, image_shape: tuple[int, int, int], latent_dim: int = 512, w_dim: int = 512, num_classes: int | None = None,
-        mapping_layers: int = 8, mapping_lr_mul: float = 0.01, embed_features: int | None = None, layer_features: int | None = None,
-        channel_base: int = 32768, channel_max: int = 512, conv_clamp: float | None = None, w_avg_beta: float = 0.995,
-        mixing_prob: float = 0.9, truncation_cutoff: int | None = None,
+        self, image_shape: tuple[int, int, int], latent_dim: PositiveInt = 512, w_dim: PositiveInt = 512, num_classes: NonNegativeInt | None = None,
+        mapping_layers: PositiveInt = 8, mapping_lr_mul: float = 0.01, embed_features: int | None = None, layer_features: int | None = None,
+        channel_base: PositiveInt = 32768, channel_max: PositiveInt = 512, conv_clamp: float | None = None, w_avg_beta: float = 0.995,
+        mixing_prob: Probability = 0.9, truncation_cutoff: int | None = None,
     ) -> None:  # fmt: skip
         super().__init__()
         img_channels, resolution = _check_image_shape(image_shape, "stylegan2-ada")
-        if latent_dim < 1 or w_dim < 1 or mapping_layers < 1 or channel_base < 1 or channel_max < 1:
-            raise ValueError("latent_dim, w_dim, mapping_layers, channel_base and channel_max must be >= 1")
-        if not 0.0 <= mixing_prob <= 1.0:
-            raise ValueError(f"mixing_prob must lie in [0, 1], got {mixing_prob}")
         self.image_shape = (img_channels, resolution, resolution)
         self.latent_dim, self.w_dim, self.mixing_prob = latent_dim, w_dim, mixing_prob
-        self.num_classes = check_num_classes(num_classes)
+        self.num_classes = classes_or_none(num_classes)
         self.synthesis = SynthesisNetwork(w_dim, resolution, img_channels, channel_base, channel_max, conv_clamp)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(
@@ -386,16 +383,14 @@ class StyleGAN2ADADiscriminator(Discriminator):
     """
 
     def __init__(
-        self, image_shape: tuple[int, int, int], num_classes: int | None = None, architecture: Literal["resnet", "orig"] = "resnet",
+        self, image_shape: tuple[int, int, int], num_classes: NonNegativeInt | None = None, architecture: Literal["resnet", "orig"] = "resnet",
         channel_base: int = 32768, channel_max: int = 512, conv_clamp: float | None = None, cmap_dim: int | None = None,
         mbstd_group_size: int | None = 4, mbstd_num_channels: int = 1, mapping_layers: int = 8, mapping_lr_mul: float = 0.01,
     ) -> None:  # fmt: skip
         super().__init__()
         img_channels, resolution = _check_image_shape(image_shape, "stylegan2-ada discriminator")
-        if architecture not in ("resnet", "orig"):
-            raise ValueError(f"architecture must be resnet or orig, got {architecture!r}")
         self.image_shape = (img_channels, resolution, resolution)
-        self.num_classes = check_num_classes(num_classes)
+        self.num_classes = classes_or_none(num_classes)
         self.block_resolutions = [2**i for i in range(int(math.log2(resolution)), 2, -1)]
         cmap = 0 if not self.num_classes else channels(channel_base, channel_max, 4) if cmap_dim is None else cmap_dim
         for res in self.block_resolutions:

@@ -14,7 +14,8 @@ from torch import Tensor, nn
 
 from ganforge import Discriminator, Generator, GeneratorOutput, hookimpl
 from ganforge.errors import GanforgeError
-from ganforge_builtins.networks.conditioning import check_num_classes, require_labels
+from ganforge.types import NonNegativeInt, PositiveInt, Probability, UnitInterval
+from ganforge_builtins.networks.conditioning import classes_or_none, require_labels
 from ganforge_builtins.stylegan._layers import (
     EqualConv2d,
     EqualLinear,
@@ -161,15 +162,15 @@ class StyleGANGenerator(Generator):
     def __init__(
         self,
         image_shape: tuple[int, int, int],
-        latent_dim: int = 128,
-        w_dim: int = 128,
-        mapping_layers: int = 8,
+        latent_dim: PositiveInt = 128,
+        w_dim: PositiveInt = 128,
+        mapping_layers: PositiveInt = 8,
         mapping_lr_mul: float = 0.01,
-        width: int = 64,
+        width: PositiveInt = 64,
         style: Style = "adain",
-        num_classes: int | None = None,
-        mixing_prob: float = 0.9,
-        w_avg_beta: float = 0.995,
+        num_classes: NonNegativeInt | None = None,
+        mixing_prob: Probability = 0.9,
+        w_avg_beta: UnitInterval = 0.995,
         truncation_cutoff: int | None = None,
         progressive: dict[str, int] | None = None,
         resample: Resample = "bilinear",
@@ -177,18 +178,10 @@ class StyleGANGenerator(Generator):
         super().__init__()
         if len(image_shape) != 3 or image_shape[1] != image_shape[2]:
             raise ValueError(f"StyleGAN generates square images, got image_shape {tuple(image_shape)}")
-        if resample not in ("bilinear", "fir"):
-            raise ValueError(f"resample must be bilinear or fir, got {resample!r}")
         self.resample: Resample = resample
-        if style not in ("adain", "modulated"):
-            raise ValueError(f"style must be adain or modulated, got {style!r}")
-        if mapping_layers < 1 or latent_dim < 1 or w_dim < 1 or width < 1:
-            raise ValueError("latent_dim, w_dim, width and mapping_layers must be >= 1")
-        if not 0.0 <= mixing_prob <= 1.0 or not 0.0 <= w_avg_beta <= 1.0:
-            raise ValueError(f"mixing_prob and w_avg_beta must lie in [0, 1], got {mixing_prob} and {w_avg_beta}")
         self.image_shape = tuple(image_shape)
         self.latent_dim, self.w_dim, self.style = latent_dim, w_dim, style
-        self.num_classes = check_num_classes(num_classes)
+        self.num_classes = classes_or_none(num_classes)
         self.mixing_prob, self.w_avg_beta = mixing_prob, w_avg_beta
         self.resolutions = resolutions_for(image_shape[1])
         self.progression = Progression(self.resolutions, progressive)
@@ -372,22 +365,18 @@ class StyleGANDiscriminator(Discriminator):
     def __init__(
         self,
         image_shape: tuple[int, int, int],
-        width: int = 64,
-        num_classes: int | None = None,
-        mbstd_group: int = 4,
+        width: PositiveInt = 64,
+        num_classes: NonNegativeInt | None = None,
+        mbstd_group: PositiveInt = 4,
         progressive: dict[str, int] | None = None,
         resample: Resample = "bilinear",
     ) -> None:
         super().__init__()
-        if resample not in ("bilinear", "fir"):
-            raise ValueError(f"resample must be bilinear or fir, got {resample!r}")
         self.resample: Resample = resample
         if len(image_shape) != 3 or image_shape[1] != image_shape[2]:
             raise ValueError(f"StyleGAN's discriminator takes square images, got image_shape {tuple(image_shape)}")
-        if mbstd_group < 1 or width < 1:
-            raise ValueError(f"width and mbstd_group must be >= 1, got {width} and {mbstd_group}")
         self.image_shape = tuple(image_shape)
-        self.num_classes = check_num_classes(num_classes)
+        self.num_classes = classes_or_none(num_classes)
         self.mbstd_group = mbstd_group
         self.resolutions = resolutions_for(image_shape[1])
         self.progression = Progression(self.resolutions, progressive)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 from torch import Tensor
 
 from ganforge import Batch, Loss, hookimpl
 from ganforge.interfaces import as_generated
+from ganforge.types import NonNegativeFloat, Range
 
 
 class PathLengthPenalty(Loss):
@@ -27,9 +29,7 @@ class PathLengthPenalty(Loss):
         decay: how fast the running mean of the path lengths follows new batches (0.01).
     """
 
-    def __init__(self, weight: float = 2.0, decay: float = 0.01) -> None:
-        if weight < 0 or not 0.0 < decay <= 1.0:
-            raise ValueError(f"path-length needs weight >= 0 and decay in (0, 1], got {weight} and {decay}")
+    def __init__(self, weight: NonNegativeFloat = 2.0, decay: Annotated[float, Range(min=0, max=1, min_exclusive=True)] = 0.01) -> None:
         self.weight = weight
         self.decay = decay
         self.pl_mean = torch.zeros(())

@@ -17,6 +17,7 @@ from ganforge import Dataset, hookimpl
 from ganforge.errors import GanforgeError
 from ganforge.interfaces.dataset import Sample, Split, UnreadableSample
 from ganforge.interfaces.reading import mix
+from ganforge.types import PositiveInt
 from ganforge_builtins.data.image_files import IMAGE_EXTENSIONS
 
 #: high-resolution crops downsampled per interpolate call (bounds the float copy's memory)
@@ -133,22 +134,16 @@ class SuperResolution(Dataset):
         self,
         dataset: Dataset | None = None,
         root: str | None = None,
-        hr_size: int = 96,
+        hr_size: PositiveInt = 96,
         scale: Literal[2, 4] = 4,
-        crops: int = 16,
-        channels: int = 3,
+        crops: PositiveInt = 16,
+        channels: Literal[1, 3] = 3,
         seed: int = 0,
     ) -> None:
         if (dataset is None) == (root is None):
             raise ValueError("give exactly one of dataset (a nested dataset) and root (an image folder)")
-        if scale not in (2, 4):
-            raise ValueError(f"scale must be 2 or 4, got {scale}")
         if hr_size % scale or hr_size < 4 * scale:
             raise ValueError(f"hr_size must be a multiple of scale={scale} and at least {4 * scale}, got {hr_size}")
-        if crops < 1:
-            raise ValueError(f"crops must be >= 1, got {crops}")
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {channels}")
         self.dataset, self.hr_size, self.scale, self.crops, self.seed = dataset, hr_size, scale, crops, seed
         self.root = None if root is None else Path(root).expanduser()
         if dataset is not None:

@@ -31,8 +31,6 @@ class PixelLoss(Loss):
     """
 
     def __init__(self, distance: Distance = "l1", weight: float = 1.0) -> None:
-        if distance not in ("l1", "mse"):
-            raise ValueError(f"distance must be 'l1' or 'mse', got {distance!r}")
         self.distance, self.weight = distance, weight
 
     def generator_loss(self, batch: Batch) -> Tensor:
@@ -61,8 +59,6 @@ class PerceptualLoss(Loss):
     """
 
     def __init__(self, extractor: FeatureExtractor | None = None, layer: str | None = "relu5_4", distance: Distance = "mse", weight: float = 1.0) -> None:
-        if distance not in ("l1", "mse"):
-            raise ValueError(f"distance must be 'l1' or 'mse', got {distance!r}")
         if extractor is None:
             from ganforge_builtins.extractors.vgg import VGG19
 

@@ -13,6 +13,7 @@ from ganforge.interfaces import as_generated, to_model_range
 from ganforge.interfaces.reading import ordered_batches
 from ganforge.requirements import Need
 from ganforge.spec import build_component
+from ganforge.types import NonNegativeInt, PositiveInt
 from ganforge_builtins.superres import quality
 from ganforge_builtins.superres.data import bicubic_upsample
 
@@ -24,11 +25,7 @@ class _PairedMetric(Metric):
     key = ""
     score: Callable[[Tensor, Tensor, int], Tensor]
 
-    def __init__(self, split: str = "test", border: int | None = None, samples: int | None = None) -> None:
-        if samples is not None and samples < 1:
-            raise ValueError(f"samples must be >= 1 or null, got {samples}")
-        if border is not None and border < 0:
-            raise ValueError(f"border must be >= 0 or null, got {border}")
+    def __init__(self, split: str = "test", border: NonNegativeInt | None = None, samples: PositiveInt | None = None) -> None:
         self.split, self.border, self.samples = split, border, samples
         self._bicubic: dict[tuple[int, str, int], float] = {}
 
@@ -122,7 +119,9 @@ class LPIPS(_PairedMetric):
 
         return LPIPSFeatures.requirements()
 
-    def __init__(self, extractor: FeatureExtractor | None = None, split: str = "test", border: int | None = None, samples: int | None = None) -> None:
+    def __init__(
+        self, extractor: FeatureExtractor | None = None, split: str = "test", border: NonNegativeInt | None = None, samples: PositiveInt | None = None
+    ) -> None:
         super().__init__(split, border, samples)
         self.extractor = extractor
 

@@ -11,11 +11,10 @@ from torch import Tensor, nn
 
 from ganforge import Discriminator, Generator, hookimpl
 from ganforge.errors import GanforgeError
+from ganforge.types import PositiveInt
 
 
 def _check_shape(image_shape: tuple[int, ...], scale: int) -> tuple[int, int, int]:
-    if scale not in (2, 4):
-        raise ValueError(f"scale must be 2 or 4, got {scale}")
     if len(image_shape) != 3 or image_shape[0] not in (1, 3):
         raise ValueError(f"image_shape must be (1 or 3, H, W), got {tuple(image_shape)}")
     channels, height, width = (int(s) for s in image_shape)
@@ -83,10 +82,8 @@ class SRResNet(SuperResolver):
         width: channels of the body (64 in the paper).
     """
 
-    def __init__(self, image_shape: tuple[int, ...], scale: Literal[2, 4] = 4, blocks: int = 16, width: int = 64) -> None:
+    def __init__(self, image_shape: tuple[int, ...], scale: Literal[2, 4] = 4, blocks: PositiveInt = 16, width: PositiveInt = 64) -> None:
         super().__init__(image_shape, scale)
-        if blocks < 1 or width < 1:
-            raise ValueError(f"blocks and width must be >= 1, got {blocks} and {width}")
         channels = self.image_shape[0]
         self.head = nn.Sequential(nn.Conv2d(channels, width, 9, padding=4), nn.PReLU(width))
         self.body = nn.Sequential(*[_ResidualBlock(width) for _ in range(blocks)], nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width))
@@ -150,11 +147,9 @@ class RRDBNet(SuperResolver):
     """
 
     def __init__(
-        self, image_shape: tuple[int, ...], scale: Literal[2, 4] = 4, blocks: int = 23, width: int = 64, growth: int = 32, unit_range: bool = False
+        self, image_shape: tuple[int, ...], scale: Literal[2, 4] = 4, blocks: PositiveInt = 23, width: PositiveInt = 64, growth: PositiveInt = 32, unit_range: bool = False
     ) -> None:
         super().__init__(image_shape, scale, unit_range)
-        if blocks < 1 or width < 1 or growth < 1:
-            raise ValueError(f"blocks, width and growth must be >= 1, got {blocks}, {width}, {growth}")
         channels = self.image_shape[0]
         self.head = nn.Conv2d(channels, width, 3, padding=1)
         self.body = nn.Sequential(*[_RRDB(width, growth) for _ in range(blocks)], nn.Conv2d(width, width, 3, padding=1))
@@ -200,10 +195,8 @@ class MSRResNet(SuperResolver):
         unit_range: the layers compute on images in [0, 1], as BasicSR's weights do; input and output stay in [-1, 1].
     """
 
-    def __init__(self, image_shape: tuple[int, ...], scale: Literal[2, 4] = 4, blocks: int = 16, width: int = 64, unit_range: bool = False) -> None:
+    def __init__(self, image_shape: tuple[int, ...], scale: Literal[2, 4] = 4, blocks: PositiveInt = 16, width: PositiveInt = 64, unit_range: bool = False) -> None:
         super().__init__(image_shape, scale, unit_range)
-        if blocks < 1 or width < 1:
-            raise ValueError(f"blocks and width must be >= 1, got {blocks} and {width}")
         channels = self.image_shape[0]
         self.head = nn.Conv2d(channels, width, 3, padding=1)
         self.body = nn.Sequential(*[_PlainResidualBlock(width) for _ in range(blocks)])
@@ -233,10 +226,10 @@ class VGGStyleDiscriminator(Discriminator):
         width: channels of the first layers (64 in the paper).
     """
 
-    def __init__(self, image_shape: tuple[int, ...], width: int = 64) -> None:
+    def __init__(self, image_shape: tuple[int, ...], width: PositiveInt = 64) -> None:
         super().__init__()
-        if len(image_shape) != 3 or width < 1:
-            raise ValueError(f"image_shape must be (C, H, W) and width >= 1, got {tuple(image_shape)} and {width}")
+        if len(image_shape) != 3:
+            raise ValueError(f"image_shape must be (C, H, W), got {tuple(image_shape)}")
         channels, height, breadth = (int(s) for s in image_shape)
         layers: list[nn.Module] = []
         previous = channels

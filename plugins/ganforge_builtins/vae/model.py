@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganforge import Batch, Dataset, DiscriminatorOutput, EvalContext, Generator, GeneratorOutput, Loss, Metric, hookimpl
+from ganforge import Batch, DiscriminatorOutput, EvalContext, Generator, GeneratorOutput, Loss, Metric, MetricSubject, hookimpl
 from ganforge.errors import GanforgeError, did_you_mean
 from ganforge.interfaces.networks import as_generated
+from ganforge.types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 Reconstruction = Literal["bce", "mse"]
 
@@ -47,16 +48,14 @@ class VAEGenerator(Generator):
         self,
         image_shape: tuple[int, int, int],
         arch: Literal["mlp", "conv"] = "conv",
-        latent_dim: int = 32,
-        width: int = 32,
-        hidden: tuple[int, ...] = (512, 256),
+        latent_dim: PositiveInt = 32,
+        width: PositiveInt = 32,
+        hidden: tuple[PositiveInt, ...] = (512, 256),
         decode_prior: bool = False,
     ) -> None:
         super().__init__()
-        if arch not in ("mlp", "conv"):
-            raise ValueError(f"arch must be 'mlp' or 'conv', got {arch!r}")
-        if latent_dim < 1 or width < 1 or not hidden or any(h < 1 for h in hidden):
-            raise ValueError(f"latent_dim, width and the hidden sizes must be positive, got {latent_dim}, {width}, {list(hidden)}")
+        if not hidden:  # the sizes' range is their hint's
+            raise ValueError("hidden must be a non-empty list of layer sizes")
         self.image_shape = tuple(image_shape)
         self.latent_dim = latent_dim
         self.decode_prior = decode_prior
@@ -147,13 +146,6 @@ def kl_weight(beta: float, warmup: int, step: int) -> float:
     return beta * min(1.0, step / warmup) if warmup > 0 else beta
 
 
-def _check_weights(beta: float, warmup: int, sigma: float, reconstruction: str) -> None:
-    if beta < 0 or warmup < 0 or not sigma > 0:
-        raise ValueError(f"beta and warmup must be >= 0 and sigma > 0, got {beta}, {warmup}, {sigma}")
-    if reconstruction not in ("bce", "mse"):
-        raise ValueError(f"reconstruction must be 'bce' or 'mse', got {reconstruction!r}")
-
-
 class ELBOLoss(Loss):
     """Negative ELBO of a VAE: reconstruction −log p(x|z) plus β · KL(q(z|x) ‖ N(0, I)), nats per image.
 
@@ -170,8 +162,7 @@ class ELBOLoss(Loss):
         sigma: the Gaussian's standard deviation for ``mse``.
     """
 
-    def __init__(self, reconstruction: Reconstruction = "bce", beta: float = 1.0, warmup: int = 0, sigma: float = 0.1) -> None:
-        _check_weights(beta, warmup, sigma, reconstruction)
+    def __init__(self, reconstruction: Reconstruction = "bce", beta: NonNegativeFloat = 1.0, warmup: NonNegativeInt = 0, sigma: PositiveFloat = 0.1) -> None:
         self.reconstruction, self.beta, self.warmup, self.sigma = reconstruction, beta, warmup, sigma
 
     def generator_loss(self, batch: Batch) -> Tensor:
@@ -234,10 +225,7 @@ class VAEGANLoss(Loss):
         warmup: generator steps over which the KL weight rises linearly from 0 to ``beta``.
     """
 
-    def __init__(self, layer: str, gamma: float = 1.0, beta: float = 1.0, warmup: int = 0) -> None:
-        _check_weights(beta, warmup, 1.0, "bce")
-        if not gamma >= 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma}")
+    def __init__(self, layer: str, gamma: NonNegativeFloat = 1.0, beta: NonNegativeFloat = 1.0, warmup: NonNegativeInt = 0) -> None:
         self.layer, self.gamma, self.beta, self.warmup = layer, gamma, beta, warmup
 
     @staticmethod
@@ -285,18 +273,16 @@ class ELBOMetric(Metric):
 
     higher_is_better = False
 
-    def __init__(self, samples: int = 10000, split: str = "test", reconstruction: Reconstruction = "bce", sigma: float = 0.1) -> None:
-        if samples < 1:
-            raise ValueError(f"elbo needs samples >= 1, got {samples}")
-        _check_weights(1.0, 0, sigma, reconstruction)
+    def __init__(self, samples: PositiveInt = 10000, split: str = "test", reconstruction: Reconstruction = "bce", sigma: PositiveFloat = 0.1) -> None:
         self.samples, self.split, self.reconstruction, self.sigma = samples, split, reconstruction, sigma
 
-    def check(self, generator: Generator, dataset: Dataset) -> str | None:
-        return None if "real" in generator.inputs else f"needs a generator with an encoder (one that reads 'real', e.g. vae); {type(generator).__name__} has none"
+    @classmethod
+    def check(cls, subject: MetricSubject) -> str | None:
+        return None if "real" in subject.inputs else f"needs a generator with an encoder (one that reads 'real', e.g. vae); {subject.generator} has none"
 
     def evaluate(self, context: EvalContext) -> dict[str, float]:
         generator = context.generator
-        if (unfit := self.check(generator, context.dataset)) is not None:
+        if (unfit := self.check(MetricSubject.of(generator))) is not None:
             raise GanforgeError(f"metric 'elbo' {unfit}")
         totals = torch.zeros(3, dtype=torch.float64, device=context.device)
         devices = [context.device] if torch.device(context.device).type == "cuda" else []
