@@ -355,6 +355,9 @@ def test_other_programs_match_the_project() -> None:
             if rest[:1] == ("-m",):
                 assert f'"{rest[1]}:' in PYPROJECT, f"{command}: marker {rest[1]} is not declared"
                 rest = rest[2:]
+            if rest[:1] == ("-n",):  # pytest-xdist's workers: the test extra must install it
+                assert '"pytest-xdist' in PYPROJECT and (rest[1].isdigit() or rest[1] == "auto"), command
+                rest = rest[2:]
             for pattern in rest:
                 assert list(ROOT.glob(pattern)), f"{command}: no file matches {pattern}"
         elif kind == "install":
