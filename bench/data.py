@@ -15,7 +15,8 @@ and a ZIP of the largest packed by ``ganforge dataset pack``) and reuses it on t
    together (sampled from /proc every 20 ms), beside the start-up of Python, torch and the
    plugins alone and the first step of the same networks in a hand-written PyTorch loop on a
    random batch: ganforge's first step less that loop's is what ganforge and the data add.
-2. Images/s over ``--batches`` batches of 64 (after one warm-up batch): ganforge's batch stream
+2. Images/s over ``--batches`` batches of 64 (after one warm-up batch, every file read once
+   beforehand so that no loader pays for the disk the others do not): ganforge's batch stream
    on the folder and on the ZIP, torchvision's ``ImageFolder`` (PIL decode, Resize(128),
    CenterCrop(128), PILToTensor) in a ``DataLoader`` with the same workers, batch and shuffling,
    and the decode limit: one process decoding the same JPEGs with ``torchvision.io`` in a loop,
@@ -247,6 +248,8 @@ def main() -> None:
         if not packed.is_file():
             subprocess.run([sys.executable, "-m", "ganforge", "dataset", "pack", str(folders[n]), str(packed), "--size", str(SIZE),
                             "--workers", str(args.workers)], check=True)  # fmt: skip
+        for path in [*(folders[n] / "all").iterdir(), packed]:  # every loader reads from the OS cache, whichever runs first
+            path.read_bytes()
         rates = {
             "ganforge image-folder (JPEG folder)": ganforge_rate(folders[n], args.workers, args.batches),
             "ganforge image-folder (packed ZIP of 128² PNGs)": ganforge_rate(packed, args.workers, args.batches),
