@@ -58,3 +58,14 @@ def tiny_spec(tmp_path: Path) -> Path:
 def invoke(*args: str) -> Result:
     """Run the CLI in-process the way the console script does (one-line errors, exit codes)."""
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def cpu_fp16_supported() -> bool:
+    """Whether this torch has fp16 autocast and a gradient scaler on the CPU."""
+    try:
+        with torch.autocast("cpu", dtype=torch.float16):
+            torch.ones(2, 2) @ torch.ones(2, 2)
+        torch.amp.GradScaler("cpu")
+    except Exception:  # noqa: BLE001
+        return False
+    return True

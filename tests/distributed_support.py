@@ -8,6 +8,7 @@ group exactly as it does under torchrun.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import socket
@@ -18,8 +19,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from torch import Tensor, nn
 
-from ganforge import distributed
+from ganforge import Discriminator, Generator, distributed
 from ganforge.cli.common import experiment_from
 from ganforge.training.progress import NoProgress
 from ganforge.training.rundir import RunDir
@@ -96,3 +98,28 @@ def train(rank: int, spec: Path, out: Path, overrides: tuple[str, ...] = (), res
     torch.save(networks, out / f"rank{rank}.pt")
     distributed.shutdown()
     return 0
+
+
+class MLPGenerator(Generator):
+    """A two-layer perceptron generator without batch norm: every weight reaches the images, and
+    several processes on shares of a batch compute what one process computes on the whole."""
+
+    def __init__(self, image_shape: tuple[int, int, int], latent_dim: int = 8, hidden: int = 16) -> None:
+        super().__init__()
+        self.latent_dim, self.image_shape = latent_dim, tuple(image_shape)
+        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, math.prod(image_shape)), nn.Tanh())
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.net(z).view(-1, *self.image_shape)
+
+
+class MLPDiscriminator(Discriminator):
+    """A two-layer perceptron discriminator without batch norm; a gradient penalty with respect to
+    its input (R1) does not reach its last bias."""
+
+    def __init__(self, image_shape: tuple[int, int, int], hidden: int = 16) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(image_shape), hidden), nn.SiLU(), nn.Linear(hidden, 1))
+
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.net(images).flatten()

@@ -19,7 +19,7 @@ from ganforge.checkpoint import load_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.plugins import Plugins
 
-from .conftest import TINY_SPEC, invoke
+from .conftest import TINY_SPEC, cpu_fp16_supported, invoke
 from .test_training import assert_same_weights, tensors
 
 SHAPE = (1, 8, 8)
@@ -447,17 +447,7 @@ def test_bf16_step_runs_on_cpu(tiny_spec: Path, tmp_path: Path) -> None:
     assert all(map(lambda r: all(v == v for v in r.values()), records(tmp_path / "run")))
 
 
-def _cpu_fp16_supported() -> bool:
-    try:
-        with torch.autocast("cpu", dtype=torch.float16):
-            torch.ones(2, 2) @ torch.ones(2, 2)
-        torch.amp.GradScaler("cpu")
-    except Exception:  # noqa: BLE001
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _cpu_fp16_supported(), reason="this torch has no fp16 autocast / GradScaler on the CPU")
+@pytest.mark.skipif(not cpu_fp16_supported(), reason="this torch has no fp16 autocast / GradScaler on the CPU")
 def test_fp16_keeps_a_scaler_per_network_and_resumes_it(tiny_spec: Path, tmp_path: Path) -> None:
     extra = ("--set", "train.precision=fp16", "--set", "penalties=[{name: r1, gamma: 1.0}]")
     assert run(tiny_spec, tmp_path / "full", *extra).exit_code == 0

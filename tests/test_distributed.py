@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ganforge import Batch, Discriminator, Generator, Loss, hookimpl
+from ganforge import Batch, Loss, hookimpl
 from ganforge.checkpoint import load_checkpoint
 from ganforge.cli.common import experiment_from
 from ganforge.distributed import Ranks
@@ -30,7 +30,7 @@ from ganforge.training.rundir import RunDir
 from ganforge.training.trainer import Trainer
 
 from .conftest import TINY_SPEC, invoke
-from .distributed_support import INTERRUPTED, join, run_ranks, start_ranks, train
+from .distributed_support import INTERRUPTED, MLPDiscriminator, MLPGenerator, join, run_ranks, start_ranks, train
 
 
 def flat(state: Any, prefix: str = "") -> dict[str, Tensor]:
@@ -122,29 +122,6 @@ def test_rank_zero_alone_writes_one_set_of_outputs(dcgan_runs: dict[str, Any]) -
 
 
 # ---- two ranks against one on the same global batches: BN-free nets, a gradient penalty ---------
-
-class MLPGenerator(Generator):
-    """A two-layer perceptron generator (a test network without batch norm)."""
-
-    def __init__(self, image_shape: tuple[int, int, int], latent_dim: int = 8, hidden: int = 16) -> None:
-        super().__init__()
-        self.latent_dim, self.image_shape = latent_dim, tuple(image_shape)
-        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, math.prod(image_shape)), nn.Tanh())
-
-    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        return self.net(z).view(-1, *self.image_shape)
-
-
-class MLPDiscriminator(Discriminator):
-    """A two-layer perceptron discriminator (a test network without batch norm)."""
-
-    def __init__(self, image_shape: tuple[int, int, int], hidden: int = 16) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(image_shape), hidden), nn.SiLU(), nn.Linear(hidden, 1))
-
-    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        return self.net(images).flatten()
-
 
 class MidpointGradientPenalty(Loss):
     """WGAN-GP's penalty at real/fake midpoints: double backward, without random numbers."""

@@ -6,7 +6,6 @@ optimizer's lr x mb_ratio and betas ** mb_ratio, mb_ratio = k / (k + 1); and the
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,7 +13,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ganforge import Batch, Discriminator, Generator, Loss, hookimpl
+from ganforge import Batch, Loss, hookimpl
 from ganforge.checkpoint import load_checkpoint
 from ganforge.cli.common import experiment_from
 from ganforge.plugins import Plugins
@@ -22,35 +21,12 @@ from ganforge.training.progress import NoProgress
 from ganforge.training.rundir import RunDir
 from ganforge.training.trainer import Trainer
 
-from .conftest import invoke
-from .distributed_support import run_ranks, train
+from .conftest import cpu_fp16_supported, invoke
+from .distributed_support import MLPDiscriminator, MLPGenerator, run_ranks, train
 from .test_training import assert_same_weights
 
 LR, BETAS, GAMMA, WEIGHT = 1.0e-2, (0.5, 0.9), 1.0, 0.5
 D_EVERY, G_EVERY = 3, 2
-
-
-class MLPGenerator(Generator):
-    """Two linear layers, no batch norm: every weight reaches the images."""
-
-    def __init__(self, image_shape: tuple[int, int, int], latent_dim: int = 4, hidden: int = 8) -> None:
-        super().__init__()
-        self.latent_dim, self.image_shape = latent_dim, tuple(image_shape)
-        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, math.prod(image_shape)), nn.Tanh())
-
-    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        return self.net(z).view(-1, *self.image_shape)
-
-
-class MLPDiscriminator(Discriminator):
-    """Two linear layers; R1 does not reach the last bias (a gradient with respect to the input)."""
-
-    def __init__(self, image_shape: tuple[int, int, int], hidden: int = 8) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(image_shape), hidden), nn.SiLU(), nn.Linear(hidden, 1))
-
-    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        return self.net(images).flatten()
 
 
 class SpareDiscriminator(MLPDiscriminator):
@@ -102,8 +78,8 @@ class LazyTestPlugin:
 SPEC = f"""\
 seed: 1
 device: cpu
-generator: {{name: lazy-mlp}}
-discriminator: {{name: lazy-mlp}}
+generator: {{name: lazy-mlp, latent_dim: 4, hidden: 8}}
+discriminator: {{name: lazy-mlp, hidden: 8}}
 loss: {{name: test-square}}
 penalties:
   - {{name: r1, gamma: {GAMMA}, every: {D_EVERY}}}
@@ -287,17 +263,7 @@ def test_separate_mode_resumes_to_the_same_weights(lazy_spec: Path, tmp_path: Pa
     assert changed.exit_code == 2 and "lazy_regularization" in changed.stderr
 
 
-def _cpu_fp16_supported() -> bool:
-    try:
-        with torch.autocast("cpu", dtype=torch.float16):
-            torch.ones(2, 2) @ torch.ones(2, 2)
-        torch.amp.GradScaler("cpu")
-    except Exception:  # noqa: BLE001
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _cpu_fp16_supported(), reason="this torch has no fp16 autocast / GradScaler on the CPU")
+@pytest.mark.skipif(not cpu_fp16_supported(), reason="this torch has no fp16 autocast / GradScaler on the CPU")
 def test_separate_updates_step_through_the_fp16_loss_scaler(lazy_spec: Path, tmp_path: Path) -> None:
     """Each optimizer step under fp16 goes through its network's gradient scaler, whose growth
     tracker counts the updates without overflow (a loss scale of 1 keeps these tiny networks from
