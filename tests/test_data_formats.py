@@ -3,9 +3,11 @@ files in the middle of a run, a folder changed under a resumed run, and validate
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import torch
 from PIL import Image
 
 from ganforge.interfaces.reading import hold_in_memory
-from ganforge_builtins.data.image_folder import ImageFolder
+from ganforge_builtins.data.image_folder import ImageFiles, ImageFolder, Index
 
 from .conftest import invoke
 
@@ -193,3 +195,33 @@ def test_the_fingerprint_of_a_folder_is_the_one_runs_before_the_cache_recorded(t
         digest.update("{}\0{}\0{}\n".format(*row).encode())
     digest.update(repr((index.labels, index.classes)).encode())
     assert split.fingerprint() == digest.hexdigest()
+
+
+def _private_dirty_kib() -> int:
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+        if line.startswith("Private_Dirty:"):
+            return int(line.split()[1])
+    raise AssertionError("no Private_Dirty in smaps_rollup")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").is_file() or not hasattr(os, "fork"), reason="needs Linux's /proc and fork")
+def test_a_forked_worker_reads_every_name_without_copying_them(tmp_path: Path) -> None:
+    """DataLoader workers are forked: reading 200k names from a tuple would write each str's
+    reference count and copy ~12 MB of pages into the worker; the packed names copy nothing."""
+    names = tuple(f"class-{i % 10}/image-{i:08d}.jpg" for i in range(200_000))
+    index = Index(names, (1,) * len(names), (0,) * len(names), None, ())
+    split = ImageFiles(tmp_path, index, 16, 3)
+    gc.collect()
+    gc.freeze()  # as after the parent's own collections: the child's collector leaves these alone
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        before = _private_dirty_kib()
+        total = sum(len(split.names[i]) for i in range(len(split)))
+        os.write(writer, f"{_private_dirty_kib() - before} {total}".encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    gc.unfreeze()
+    grown, total = map(int, os.read(reader, 100).split())
+    assert total == sum(len(n) for n in names)
+    assert grown < 2_000, f"the worker copied {grown} KiB reading the names"
