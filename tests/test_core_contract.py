@@ -740,8 +740,11 @@ def test_a_network_that_does_not_compile_falls_back_to_eager_with_one_message(mo
 
 
 @pytest.mark.slow
-def test_compiled_training_matches_eager_on_cpu(tiny_spec: Path, tmp_path: Path) -> None:
-    extra = ("--set", "train.steps=3", "--set", "penalties=[{name: r1, gamma: 1.0}]", "--set", "train.ema=null")
+@pytest.mark.parametrize("lazy", ["folded", "separate"])
+def test_compiled_training_matches_eager_on_cpu(tiny_spec: Path, tmp_path: Path, lazy: str) -> None:
+    """Also with R1 as its own lazy update (``separate``), which runs the compiled forwards again."""
+    extra = ("--set", "train.steps=3", "--set", "penalties=[{name: r1, gamma: 1.0, every: 2}]", "--set", "train.ema=null",
+             "--set", f"train.lazy_regularization={lazy}")  # fmt: skip
     assert run(tiny_spec, tmp_path / "eager", *extra).exit_code == 0
     compiled = run(tiny_spec, tmp_path / "compiled", *extra, "--set", "train.compile=true")
     assert compiled.exit_code == 0, compiled.output
