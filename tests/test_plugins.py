@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-import ganforge.hookspecs as hookspecs
 from ganforge import Loss, hookimpl
-from ganforge.kinds import KINDS
 from ganforge.plugins import Plugins
 from ganforge.registry import DuplicateComponentError, UnknownComponentError
 
@@ -169,12 +166,3 @@ def test_plugin_commands_are_added(plugins: Plugins) -> None:
 
     plugins.register(WithCommand(), "with-command")
     assert invoke("hello-test").stdout.strip() == "hello from a plugin"
-
-
-def test_hookspecs_write_out_one_hook_per_kind() -> None:
-    """The hooks are written out (readable, greppable); the kinds table names the same ones."""
-    declared = {name for name, value in vars(hookspecs).items() if name.startswith("register_") and hasattr(value, "ganforge_spec")}
-    assert declared == {kind.hook for kind in KINDS} | {"register_commands"}
-    for kind in KINDS:
-        hook = getattr(hookspecs, kind.hook)
-        assert hook.__doc__ and list(inspect.signature(hook).parameters) == ["register"]

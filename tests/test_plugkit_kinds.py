@@ -32,6 +32,8 @@ def test_the_table() -> None:
     with pytest.raises(ValueError, match="unknown component kind 'sampler'; expected one of generator, .*, augment"):
         kind("sampler")
     assert len({k.plural for k in KINDS}) == len({k.hook for k in KINDS}) == len({k.interface for k in KINDS}) == len(KINDS)
+    written = {name for name, value in vars(hookspecs).items() if name.startswith("register_") and hasattr(value, "ganforge_spec")}
+    assert written == {k.hook for k in KINDS} | {"register_commands"}  # the hooks, written out, are the table's and no more
 
 
 @pytest.mark.parametrize("row", KINDS, ids=lambda k: k.name)

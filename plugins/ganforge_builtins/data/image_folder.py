@@ -111,14 +111,10 @@ def _classes(names: tuple[str, ...], where: str) -> tuple[tuple[int, ...] | None
     return tuple(number[t] for t in tops if t is not None), classes
 
 
-def index_folder(root: Path) -> Index:
-    """Every image under ``root`` (any depth), sorted by relative name, with size and time."""
-    return _scan_folder(root)[0]
-
-
 def _scan_folder(root: Path) -> tuple[Index, dict[str, Any]]:
-    """The folder's index, and its stamp: each folder's modification time (a file added, removed
-    or renamed changes its folder's) and the labels file's size and time."""
+    """Every image under ``root`` (any depth), sorted by relative name, with size and time; and
+    the stamp of what was read: each folder's modification time (a file added, removed or
+    renamed changes its folder's) and the labels file's size and time."""
     found: list[tuple[str, int, int]] = []
     folders: dict[str, int] = {}
     pending = [""]  # folders relative to root, as "" or "a/b/"; plain strings: pathlib costs seconds at 100k files
